@@ -1,0 +1,39 @@
+package main
+
+import (
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/jetflow/jetflow/internal/bench"
+)
+
+func newBenchCmd() *cobra.Command {
+	var (
+		asJSON    bool
+		scenarios []string
+		opts      bench.Options
+	)
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure jetflow against raw JetStream on an embedded server",
+		Long: "Runs each scenario on its own embedded NATS server (file storage, temp dir) and prints\n" +
+			"jetflow's rate, the raw JetStream rate measured the same way in the same run, and the ratio.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			out := cmd.OutOrStdout()
+			return bench.Run(cmd.Context(), scenarios, opts, func(r bench.Result) {
+				if asJSON {
+					_ = bench.WriteJSON(out, r)
+				} else {
+					_ = bench.WriteText(out, r)
+				}
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print results as JSON lines")
+	cmd.Flags().StringSliceVar(&scenarios, "scenario", nil, "run only these scenarios (repeatable or comma separated)")
+	cmd.Flags().DurationVar(&opts.Duration, "duration", 3*time.Second, "length of each timed measurement")
+	cmd.Flags().IntVar(&opts.Count, "count", 0, "size of count-based scenarios (0 = each scenario's default)")
+	return cmd
+}

@@ -1,0 +1,158 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/jetflow/jetflow/internal/natsserver"
+)
+
+// ErrUnknownScenario is returned for a scenario name that does not exist.
+var ErrUnknownScenario = errors.New("bench: unknown scenario")
+
+// Options size a run.
+type Options struct {
+	// Duration bounds each timed measurement (default 3s).
+	Duration time.Duration
+	// Count sizes count-based scenarios (events per aggregate, messages to
+	// consume); 0 leaves each scenario's default.
+	Count int
+	Logger *slog.Logger
+}
+
+// Metric is one extra figure of a scenario, such as a latency percentile.
+type Metric struct {
+	Name  string  `json:"name"`
+	Value float64 `json:"value"`
+	Unit  string  `json:"unit"`
+}
+
+// Result is what a scenario measured.
+type Result struct {
+	Scenario string  `json:"scenario"`
+	Unit     string  `json:"unit"`
+	Rate     float64 `json:"rate"`
+	RawName  string  `json:"raw"`
+	RawRate  float64 `json:"raw_rate"`
+	// Ratio is Rate / RawRate, or for latency-only comparisons raw / jetflow.
+	Ratio   float64  `json:"ratio"`
+	Target  string   `json:"target,omitempty"`
+	Metrics []Metric `json:"metrics,omitempty"`
+}
+
+// Scenario is one named measurement.
+type Scenario struct {
+	Name        string
+	Description string
+	Run         func(ctx context.Context, env *Env) (Result, error)
+}
+
+// Env is what a scenario runs against: a fresh embedded server of its own.
+type Env struct {
+	Options
+	Server *server.Server
+	URL    string
+}
+
+// Connect opens a TCP client connection to the scenario's server.
+func (e *Env) Connect(opts ...nats.Option) (*nats.Conn, error) {
+	return nats.Connect(e.URL, opts...)
+}
+
+// Run runs the named scenarios (all when names is empty), each on its own
+// embedded server with file storage in a temporary directory.
+func Run(ctx context.Context, names []string, opts Options, report func(Result)) error {
+	if opts.Duration <= 0 {
+		opts.Duration = 3 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	selected, err := Select(names)
+	if err != nil {
+		return err
+	}
+	for _, sc := range selected {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		res, err := runOne(ctx, sc, opts)
+		if err != nil {
+			return fmt.Errorf("bench %s: %w", sc.Name, err)
+		}
+		res.Scenario = sc.Name
+		report(res)
+	}
+	return nil
+}
+
+// Select returns the scenarios with the given names, in the order asked.
+func Select(names []string) ([]Scenario, error) {
+	all := Scenarios()
+	if len(names) == 0 {
+		return all, nil
+	}
+	out := make([]Scenario, 0, len(names))
+	for _, n := range names {
+		i := slices.IndexFunc(all, func(s Scenario) bool { return s.Name == n })
+		if i < 0 {
+			return nil, fmt.Errorf("%w %q (known: %s)", ErrUnknownScenario, n, scenarioNames(all))
+		}
+		out = append(out, all[i])
+	}
+	return out, nil
+}
+
+func scenarioNames(all []Scenario) string {
+	s := ""
+	for i, sc := range all {
+		if i > 0 {
+			s += ", "
+		}
+		s += sc.Name
+	}
+	return s
+}
+
+func runOne(ctx context.Context, sc Scenario, opts Options) (Result, error) {
+	dir, err := os.MkdirTemp("", "jetflow-bench-")
+	if err != nil {
+		return Result{}, err
+	}
+	defer os.RemoveAll(dir)
+	srv, err := natsserver.Start(natsserver.Config{StoreDir: dir})
+	if err != nil {
+		return Result{}, err
+	}
+	defer natsserver.Stop(srv)
+	return sc.Run(ctx, &Env{Options: opts, Server: srv, URL: srv.ClientURL()})
+}
+
+// Percentile returns the p-th percentile (0..100) of samples, sorting them.
+func Percentile(samples []time.Duration, p float64) time.Duration {
+	if len(samples) == 0 {
+		return 0
+	}
+	sort.Slice(samples, func(i, j int) bool { return samples[i] < samples[j] })
+	idx := int(float64(len(samples)-1) * p / 100)
+	return samples[idx]
+}
+
+// Millis converts a duration to fractional milliseconds for reports.
+func Millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}

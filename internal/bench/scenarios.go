@@ -1,0 +1,6 @@
+package bench
+
+// Scenarios lists every scenario in the order `jetflow bench` runs them.
+func Scenarios() []Scenario {
+	return []Scenario{}
+}

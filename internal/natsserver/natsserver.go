@@ -1,0 +1,146 @@
+package natsserver
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// ErrNotReady is returned when a started server does not accept connections in time.
+var ErrNotReady = errors.New("natsserver: server did not become ready")
+
+// Config describes an embedded server. Zero values mean: loopback host, a
+// random port, JetStream on with the store in StoreDir.
+type Config struct {
+	// ConfigFile is a nats.conf to load first; the fields below override it when set.
+	ConfigFile string
+	// Listen is host:port for clients; port 0 or -1 picks a free port.
+	Listen string
+	// StoreDir is where JetStream keeps its files. Required unless the config file sets it.
+	StoreDir string
+	// ServerName names the server; required in a cluster.
+	ServerName string
+	// Cluster joins a cluster when its Name is set.
+	Cluster ClusterConfig
+	// ReadyTimeout bounds the wait for the server to accept connections (default 10s).
+	ReadyTimeout time.Duration
+	// Logger receives the server's log lines; nil keeps the server silent.
+	Logger *slog.Logger
+	// Debug forwards the server's debug lines too.
+	Debug bool
+}
+
+// ClusterConfig is the route configuration of one node in a cluster.
+type ClusterConfig struct {
+	Name   string
+	Listen string   // host:port for routes
+	Routes []string // nats-route://host:port of every node, this one included
+}
+
+// Options turns cfg into server options without starting anything.
+func Options(cfg Config) (*server.Options, error) {
+	opts := &server.Options{}
+	if cfg.ConfigFile != "" {
+		loaded, err := server.ProcessConfigFile(cfg.ConfigFile)
+		if err != nil {
+			return nil, fmt.Errorf("natsserver: load %s: %w", cfg.ConfigFile, err)
+		}
+		opts = loaded
+	} else {
+		opts.Host = "127.0.0.1"
+		opts.Port = -1
+	}
+	opts.JetStream = true
+	opts.NoSigs = true
+	if cfg.Listen != "" {
+		host, port, err := splitHostPort(cfg.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("natsserver: listen address %q: %w", cfg.Listen, err)
+		}
+		opts.Host, opts.Port = host, port
+	}
+	if cfg.StoreDir != "" {
+		opts.StoreDir = cfg.StoreDir
+	}
+	if opts.StoreDir == "" {
+		return nil, errors.New("natsserver: a JetStream store dir is required")
+	}
+	if cfg.ServerName != "" {
+		opts.ServerName = cfg.ServerName
+	}
+	if cfg.Cluster.Name != "" {
+		host, port, err := splitHostPort(cfg.Cluster.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("natsserver: cluster listen address %q: %w", cfg.Cluster.Listen, err)
+		}
+		opts.Cluster.Name = cfg.Cluster.Name
+		opts.Cluster.Host, opts.Cluster.Port = host, port
+		opts.Routes = server.RoutesFromStr(strings.Join(cfg.Cluster.Routes, ","))
+	}
+	if cfg.Debug {
+		opts.Debug = true
+	}
+	return opts, nil
+}
+
+// Start starts a server from cfg and waits until it accepts connections.
+func Start(cfg Config) (*server.Server, error) {
+	opts, err := Options(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return StartWithOptions(opts, cfg.Logger, cfg.ReadyTimeout)
+}
+
+// StartWithOptions starts a server from ready-made options, for callers that
+// adjust options Config does not cover (such as rewritten cluster ports).
+func StartWithOptions(opts *server.Options, logger *slog.Logger, ready time.Duration) (*server.Server, error) {
+	opts.NoSigs = true
+	s, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("natsserver: %w", err)
+	}
+	if logger != nil {
+		s.SetLoggerV2(&slogAdapter{l: logger}, opts.Debug, opts.Trace, false)
+	}
+	go s.Start()
+	if ready <= 0 {
+		ready = 10 * time.Second
+	}
+	if !s.ReadyForConnections(ready) {
+		s.Shutdown()
+		return nil, fmt.Errorf("%w within %s", ErrNotReady, ready)
+	}
+	return s, nil
+}
+
+// Stop shuts the server down and waits until it has.
+func Stop(s *server.Server) {
+	s.Shutdown()
+	s.WaitForShutdown()
+}
+
+func splitHostPort(addr string) (string, int, error) {
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < -1 || port > 65535 {
+		return "", 0, fmt.Errorf("port %q is not a number from 0 to 65535", portStr)
+	}
+	if port == 0 {
+		port = -1
+	}
+	if host == "" {
+		host = "0.0.0.0"
+	}
+	return host, port, nil
+}
+

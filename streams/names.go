@@ -1,0 +1,95 @@
+package streams
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// MaxNameBytes bounds aggregate ids and types.
+const MaxNameBytes = 128
+
+var (
+	// ErrInvalidAggregateID is returned for an aggregate id that cannot be one subject token.
+	ErrInvalidAggregateID = errors.New("streams: invalid aggregate id")
+	// ErrInvalidAggregateType is returned for an aggregate type that cannot be one subject token.
+	ErrInvalidAggregateType = errors.New("streams: invalid aggregate type")
+	// ErrInvalidName is returned for an invalid stream, bucket or prefix name.
+	ErrInvalidName = errors.New("streams: invalid name")
+)
+
+// ValidateAggregateID checks that id can stand as one subject token.
+func ValidateAggregateID(id string) error {
+	if reason := tokenProblem(id); reason != "" {
+		return fmt.Errorf("%w %q: %s", ErrInvalidAggregateID, truncate(id), reason)
+	}
+	return nil
+}
+
+// ValidateAggregateType checks that typ can stand as one subject token.
+func ValidateAggregateType(typ string) error {
+	if reason := tokenProblem(typ); reason != "" {
+		return fmt.Errorf("%w %q: %s", ErrInvalidAggregateType, truncate(typ), reason)
+	}
+	return nil
+}
+
+// tokenProblem says why s cannot be a subject token, or "" when it can.
+func tokenProblem(s string) string {
+	switch {
+	case s == "":
+		return "must not be empty"
+	case len(s) > MaxNameBytes:
+		return fmt.Sprintf("is %d bytes, at most %d allowed", len(s), MaxNameBytes)
+	case !utf8.ValidString(s):
+		return "is not valid UTF-8"
+	}
+	for _, r := range s {
+		switch {
+		case r == '.':
+			return "must not contain '.'"
+		case r == '*':
+			return "must not contain '*'"
+		case r == '>':
+			return "must not contain '>'"
+		case unicode.IsSpace(r):
+			return "must not contain whitespace"
+		case unicode.IsControl(r):
+			return "must not contain control characters"
+		}
+	}
+	return ""
+}
+
+// ValidateStreamName checks a stream or bucket name.
+func ValidateStreamName(name string) error {
+	if reason := tokenProblem(name); reason != "" {
+		return fmt.Errorf("%w %q: %s", ErrInvalidName, truncate(name), reason)
+	}
+	if strings.ContainsAny(name, "/\\") {
+		return fmt.Errorf("%w %q: must not contain '/' or '\\'", ErrInvalidName, name)
+	}
+	return nil
+}
+
+// ValidateSubjectPrefix checks a subject prefix such as "events" or "acme.events".
+func ValidateSubjectPrefix(prefix string) error {
+	if prefix == "" {
+		return fmt.Errorf("%w: subject prefix must not be empty", ErrInvalidName)
+	}
+	for tok := range strings.SplitSeq(prefix, ".") {
+		if reason := tokenProblem(tok); reason != "" {
+			return fmt.Errorf("%w %q: token %q %s", ErrInvalidName, prefix, tok, reason)
+		}
+	}
+	return nil
+}
+
+func truncate(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
