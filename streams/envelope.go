@@ -1,0 +1,200 @@
+package streams
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// Wire headers of an event message (DESIGN.md, "Wire contract").
+const (
+	HeaderEventID       = "Nats-Msg-Id"
+	HeaderEventType     = "Jetflow-Event-Type"
+	HeaderAggregateType = "Jetflow-Aggregate-Type"
+	HeaderAggregateID   = "Jetflow-Aggregate-Id"
+	HeaderVersion       = "Jetflow-Version"
+	HeaderSchema        = "Jetflow-Schema"
+	HeaderCorrelationID = "Jetflow-Correlation-Id"
+	HeaderCausationID   = "Jetflow-Causation-Id"
+	HeaderUserID        = "Jetflow-User-Id"
+	HeaderSource        = "Jetflow-Source"
+	HeaderOccurredAt    = "Jetflow-Occurred-At"
+	HeaderTraceParent   = "traceparent"
+
+	headerExpectedLastSubjectSeq = "Nats-Expected-Last-Subject-Sequence"
+)
+
+var (
+	// ErrMalformedEvent is returned when a stored message is not a valid event.
+	ErrMalformedEvent = errors.New("streams: malformed event message")
+	// ErrInvalidEvent is returned when an event to append is not valid.
+	ErrInvalidEvent = errors.New("streams: invalid event")
+)
+
+// Metadata travels with every event for tracing who caused what.
+type Metadata struct {
+	CorrelationID string `json:"correlation_id,omitempty"`
+	CausationID   string `json:"causation_id,omitempty"`
+	UserID        string `json:"user_id,omitempty"`
+	Source        string `json:"source,omitempty"`
+	// TraceParent is the W3C trace context of the change that wrote the event.
+	TraceParent string `json:"traceparent,omitempty"`
+}
+
+// Event is the envelope of one stored domain event.
+type Event struct {
+	// ID is unique per event (UUIDv7) and doubles as the JetStream message id,
+	// which makes a retried append idempotent.
+	ID            string          `json:"id"`
+	Type          string          `json:"type"`
+	AggregateType string          `json:"aggregate_type"`
+	AggregateID   string          `json:"aggregate_id"`
+	Version       uint64          `json:"version"`
+	Schema        int             `json:"schema"`
+	Data          json.RawMessage `json:"data"`
+	Metadata      Metadata        `json:"metadata"`
+	OccurredAt    time.Time       `json:"occurred_at"`
+	// Sequence is the stream sequence, set once the event is stored.
+	Sequence uint64 `json:"sequence,omitempty"`
+}
+
+// header builds the wire headers of e; extra room is left for the
+// concurrency and batch headers the store adds.
+func (e *Event) header() nats.Header {
+	h := make(nats.Header, 14)
+	h[HeaderEventID] = []string{e.ID}
+	h[HeaderEventType] = []string{e.Type}
+	h[HeaderAggregateType] = []string{e.AggregateType}
+	h[HeaderAggregateID] = []string{e.AggregateID}
+	h[HeaderVersion] = []string{strconv.FormatUint(e.Version, 10)}
+	h[HeaderSchema] = []string{strconv.Itoa(e.Schema)}
+	h[HeaderOccurredAt] = []string{e.OccurredAt.UTC().Format(time.RFC3339Nano)}
+	setIf(h, HeaderCorrelationID, e.Metadata.CorrelationID)
+	setIf(h, HeaderCausationID, e.Metadata.CausationID)
+	setIf(h, HeaderUserID, e.Metadata.UserID)
+	setIf(h, HeaderSource, e.Metadata.Source)
+	setIf(h, HeaderTraceParent, e.Metadata.TraceParent)
+	return h
+}
+
+func setIf(h nats.Header, key, value string) {
+	if value != "" {
+		h[key] = []string{value}
+	}
+}
+
+// DecodeMessage turns a stored message into an Event. It never panics on
+// bad input and names the header or field that is wrong.
+func DecodeMessage(subject string, h nats.Header, data []byte, sequence uint64) (Event, error) {
+	bad := func(format string, args ...any) (Event, error) {
+		return Event{}, fmt.Errorf("%w (subject %q, sequence %d): %s", ErrMalformedEvent, subject, sequence, fmt.Sprintf(format, args...))
+	}
+	ev := Event{
+		ID:            h.Get(HeaderEventID),
+		Type:          h.Get(HeaderEventType),
+		AggregateType: h.Get(HeaderAggregateType),
+		AggregateID:   h.Get(HeaderAggregateID),
+		Sequence:      sequence,
+		Metadata: Metadata{
+			CorrelationID: h.Get(HeaderCorrelationID),
+			CausationID:   h.Get(HeaderCausationID),
+			UserID:        h.Get(HeaderUserID),
+			Source:        h.Get(HeaderSource),
+			TraceParent:   h.Get(HeaderTraceParent),
+		},
+	}
+	if ev.ID == "" {
+		return bad("missing header %s", HeaderEventID)
+	}
+	if ev.Type == "" {
+		return bad("missing header %s", HeaderEventType)
+	}
+	if err := ValidateAggregateType(ev.AggregateType); err != nil {
+		return bad("header %s: %v", HeaderAggregateType, err)
+	}
+	if err := ValidateAggregateID(ev.AggregateID); err != nil {
+		return bad("header %s: %v", HeaderAggregateID, err)
+	}
+	if !strings.HasSuffix(subject, "."+ev.AggregateType+"."+ev.AggregateID) {
+		return bad("subject does not end in .%s.%s", ev.AggregateType, ev.AggregateID)
+	}
+	v, err := strconv.ParseUint(h.Get(HeaderVersion), 10, 64)
+	if err != nil || v == 0 {
+		return bad("header %s %q is not a version (1, 2, ...)", HeaderVersion, h.Get(HeaderVersion))
+	}
+	ev.Version = v
+	schema, err := strconv.Atoi(h.Get(HeaderSchema))
+	if err != nil || schema < 1 {
+		return bad("header %s %q is not a schema version (1, 2, ...)", HeaderSchema, h.Get(HeaderSchema))
+	}
+	ev.Schema = schema
+	at, err := time.Parse(time.RFC3339Nano, h.Get(HeaderOccurredAt))
+	if err != nil {
+		return bad("header %s %q is not an RFC 3339 time", HeaderOccurredAt, h.Get(HeaderOccurredAt))
+	}
+	ev.OccurredAt = at.UTC()
+	if !json.Valid(data) {
+		return bad("data is not valid JSON")
+	}
+	ev.Data = json.RawMessage(data)
+	return ev, nil
+}
+
+// validateForAppend checks what a caller supplied before anything is sent.
+func (e *Event) validateForAppend(i int) error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: event %d (%s): %s", ErrInvalidEvent, i, e.Type, fmt.Sprintf(format, args...))
+	}
+	if e.Type == "" {
+		return bad("type must not be empty")
+	}
+	if !headerSafe(e.Type) || strings.ContainsAny(e.Type, " \t") {
+		return bad("type %q must not contain whitespace or control characters", e.Type)
+	}
+	if e.Schema < 0 {
+		return bad("schema %d must be 1 or more", e.Schema)
+	}
+	if len(e.Data) == 0 || !json.Valid(e.Data) {
+		return bad("data is not valid JSON")
+	}
+	for name, v := range map[string]string{
+		"id": e.ID, "correlation id": e.Metadata.CorrelationID, "causation id": e.Metadata.CausationID,
+		"user id": e.Metadata.UserID, "source": e.Metadata.Source, "traceparent": e.Metadata.TraceParent,
+	} {
+		if !headerSafe(v) {
+			return bad("%s must not contain control characters", name)
+		}
+	}
+	return nil
+}
+
+// headerSafe rejects what would break or forge a NATS header line.
+func headerSafe(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// headerSize is the wire size of h as NATS encodes it.
+func headerSize(h nats.Header) int {
+	n := len("NATS/1.0\r\n\r\n")
+	for k, vs := range h {
+		for _, v := range vs {
+			n += len(k) + len(": ") + len(v) + len("\r\n")
+		}
+	}
+	return n
+}
+
+// Position is the aggregate's position right after this stored event.
+func (e Event) Position() Position {
+	return Position{Sequence: e.Sequence, Version: e.Version}
+}
