@@ -70,4 +70,3 @@ func TestConfigValidateJoinsProblems(t *testing.T) {
 		}
 	}
 }
-
