@@ -25,7 +25,7 @@ type Options struct {
 	Duration time.Duration
 	// Count sizes count-based scenarios (events per aggregate, messages to
 	// consume); 0 leaves each scenario's default.
-	Count int
+	Count  int
 	Logger *slog.Logger
 }
 

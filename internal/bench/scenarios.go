@@ -2,5 +2,10 @@ package bench
 
 // Scenarios lists every scenario in the order `jetflow bench` runs them.
 func Scenarios() []Scenario {
-	return []Scenario{}
+	return []Scenario{
+		appendScenario(),
+		appendConcurrentScenario(),
+		appendBatchScenario(),
+		loadScenario(),
+	}
 }
