@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -15,7 +16,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := newRootCmd().ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "jetflow:", err)
-		os.Exit(exitCode(err))
+		if !errors.Is(err, errReported) {
+			fmt.Fprintln(os.Stderr, "jetflow:", err)
+		}
+		os.Exit(1)
 	}
 }

@@ -9,13 +9,6 @@ import (
 // errReported marks an error whose message the command already printed.
 var errReported = errors.New("error reported")
 
-func exitCode(err error) int {
-	if errors.Is(err, errReported) {
-		return 1
-	}
-	return 1
-}
-
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "jetflow",
@@ -25,6 +18,10 @@ func newRootCmd() *cobra.Command {
 	}
 	root.AddCommand(
 		newBenchCmd(),
+		newServeCmd(),
+		newSendCmd(),
+		newEventsCmd(),
+		newConfigCmd(),
 	)
 	return root
 }

@@ -34,7 +34,14 @@ type Config struct {
 	Logger *slog.Logger
 	// Debug forwards the server's debug lines too.
 	Debug bool
+	// MaxPayload is the largest message the server accepts; 0 keeps the
+	// config file's value, or DefaultMaxPayload without a file.
+	MaxPayload int32
 }
+
+// DefaultMaxPayload lets oversized requests reach jetflow's services, which
+// refuse them with a clear error (413) instead of a client-side failure.
+const DefaultMaxPayload = 8 << 20
 
 // ClusterConfig is the route configuration of one node in a cluster.
 type ClusterConfig struct {
@@ -55,6 +62,10 @@ func Options(cfg Config) (*server.Options, error) {
 	} else {
 		opts.Host = "127.0.0.1"
 		opts.Port = -1
+		opts.MaxPayload = DefaultMaxPayload
+	}
+	if cfg.MaxPayload > 0 {
+		opts.MaxPayload = cfg.MaxPayload
 	}
 	opts.JetStream = true
 	opts.NoSigs = true

@@ -1,0 +1,159 @@
+package aggregates
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/google/uuid"
+
+	"github.com/jetflow/jetflow/streams"
+)
+
+// eventIDNamespace roots the event ids derived from command ids.
+var eventIDNamespace = uuid.MustParse("6f1c1d6e-9a53-4c47-8f5e-1f0a3b7d2c11")
+
+// errStaleCache says a cached aggregate must be reloaded before deciding.
+var errStaleCache = errors.New("aggregates: cached aggregate may be stale")
+
+// Command carries what a command brings besides its payload.
+type Command struct {
+	// ID identifies the command and becomes its events' causation id.
+	ID string
+	// Idempotent makes resending the same ID return the first result
+	// without writing again; set it when the client chose the ID.
+	Idempotent bool
+	// ExpectedVersion, when set, is the version the client based its
+	// command on: a different version is a conflict, never retried.
+	ExpectedVersion *uint64
+	// Metadata goes onto every event; its causation id is set to ID.
+	Metadata streams.Metadata
+}
+
+// Outcome is the result of an executed command.
+type Outcome struct {
+	AggregateID string
+	Version     uint64
+	// Sequence is the stream sequence of the last event written, or of the
+	// aggregate's last event when the command wrote none.
+	Sequence uint64
+	Events   []streams.Event
+	// Duplicate reports a resent command answered from its first execution.
+	Duplicate bool
+}
+
+// Decider decides a command against the aggregate's current state. It must
+// not mutate the state: the repository applies the returned changes.
+type Decider[S State] func(inst *Instance[S]) ([]Change, error)
+
+// VersionMismatchError says which version the client expected.
+type VersionMismatchError struct {
+	Expected, Actual uint64
+}
+
+func (e *VersionMismatchError) Error() string {
+	return fmt.Sprintf("expected version %d, the aggregate is at version %d", e.Expected, e.Actual)
+}
+
+func (e *VersionMismatchError) Unwrap() error { return ErrVersionMismatch }
+
+// Execute loads the aggregate (from the cache when it can), decides the
+// command and appends its events with the expected sequence of the last
+// loaded event. A conflict is retried with a fresh load and a new decision
+// up to the configured count, unless cmd names an expected version.
+func (r *Repository[S]) Execute(ctx context.Context, id string, cmd Command, decide Decider[S]) (Outcome, error) {
+	if err := streams.ValidateAggregateID(id); err != nil {
+		return Outcome{}, err
+	}
+	if cmd.Idempotent && cmd.ID == "" {
+		return Outcome{}, errors.New("aggregates: an idempotent command needs an ID")
+	}
+	cmd.Metadata.CausationID = cmd.ID
+	for attempt := 0; ; attempt++ {
+		out, err := r.executeOnce(ctx, id, cmd, decide)
+		if errors.Is(err, errStaleCache) {
+			// Not a conflict yet: the expectation is checked again on a fresh load.
+			out, err = r.executeOnce(ctx, id, cmd, decide)
+		}
+		if !errors.Is(err, streams.ErrConcurrencyConflict) {
+			return out, err
+		}
+		r.opts.metrics.AppendConflict(r.typ)
+		if cmd.ExpectedVersion != nil || attempt >= r.opts.conflictRetries || ctx.Err() != nil {
+			return Outcome{}, err
+		}
+		r.opts.log.DebugContext(ctx, "concurrency conflict, deciding again", "aggregate_type", r.typ, "aggregate_id", id, "attempt", attempt+1)
+	}
+}
+
+func (r *Repository[S]) executeOnce(ctx context.Context, id string, cmd Command, decide Decider[S]) (out Outcome, err error) {
+	e := r.cache.acquire(id)
+	defer e.release()
+	keep := false
+	defer func() {
+		// Anything but a clean finish may leave the cached state behind the
+		// store (or half-applied): drop it so the next command reloads.
+		if !keep {
+			e.inst = nil
+		}
+	}()
+
+	fresh := e.inst == nil
+	if fresh {
+		if e.inst, err = r.Load(ctx, id); err != nil {
+			return Outcome{}, err
+		}
+	}
+	inst := e.inst
+	if cmd.Idempotent {
+		if done, ok := inst.handled(cmd.ID); ok {
+			keep = true
+			return Outcome{AggregateID: id, Version: done.Version, Sequence: done.Sequence, Duplicate: true}, nil
+		}
+	}
+	if cmd.ExpectedVersion != nil && *cmd.ExpectedVersion != inst.Position.Version {
+		if !fresh {
+			// The cache may be behind another instance's writes: check
+			// against the store before refusing.
+			return Outcome{}, errStaleCache
+		}
+		keep = true
+		return Outcome{}, &VersionMismatchError{Expected: *cmd.ExpectedVersion, Actual: inst.Position.Version}
+	}
+	changes, err := decide(inst)
+	if err != nil {
+		keep = true
+		return Outcome{}, err
+	}
+	if len(changes) == 0 {
+		keep = true
+		return Outcome{AggregateID: id, Version: inst.Position.Version, Sequence: inst.Position.Sequence}, nil
+	}
+	events, err := toEvents(changes, cmd.Metadata)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if cmd.Idempotent {
+		for i := range events {
+			events[i].ID = uuid.NewSHA1(eventIDNamespace, []byte(r.typ+"\x00"+id+"\x00"+cmd.ID+"\x00"+strconv.Itoa(i))).String()
+		}
+	}
+	before := inst.Position.Version
+	res, err := r.store.Append(ctx, r.typ, id, inst.Position, events...)
+	if err != nil {
+		return Outcome{}, err
+	}
+	r.opts.metrics.EventsAppended(r.typ, len(res.Events))
+	for _, ev := range res.Events {
+		if err := inst.apply(ev); err != nil {
+			r.opts.log.ErrorContext(ctx, "stored event does not apply to the state", "aggregate_type", r.typ, "aggregate_id", id, "event_type", ev.Type, "error", err)
+			return Outcome{AggregateID: id, Version: res.Version, Sequence: res.LastSequence, Events: res.Events}, nil
+		}
+	}
+	keep = true
+	if r.snapshotDue(before, inst.Position.Version) {
+		r.snapshot(ctx, inst)
+	}
+	return Outcome{AggregateID: id, Version: res.Version, Sequence: res.LastSequence, Events: res.Events}, nil
+}

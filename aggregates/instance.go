@@ -1,0 +1,63 @@
+package aggregates
+
+import (
+	"github.com/jetflow/jetflow/streams"
+)
+
+// maxRecentCommands bounds how many command results an aggregate remembers
+// for idempotent resends.
+const maxRecentCommands = 64
+
+// CommandResult is what a command did to its aggregate.
+type CommandResult struct {
+	CommandID string `json:"command_id"`
+	Version   uint64 `json:"version"`
+	Sequence  uint64 `json:"sequence"`
+}
+
+// Instance is a loaded aggregate: its state and where it stands.
+type Instance[S State] struct {
+	ID    string
+	State S
+	// Position is the last event's stream sequence and the version.
+	Position streams.Position
+	recent   []CommandResult
+}
+
+// Exists reports whether the aggregate has any event.
+func (in *Instance[S]) Exists() bool { return in.Position.Version > 0 }
+
+// apply evolves the instance by one stored event.
+func (in *Instance[S]) apply(ev streams.Event) error {
+	if err := in.State.Apply(ev); err != nil {
+		return err
+	}
+	in.Position = ev.Position()
+	if ev.Metadata.CausationID != "" {
+		in.remember(CommandResult{CommandID: ev.Metadata.CausationID, Version: ev.Version, Sequence: ev.Sequence})
+	}
+	return nil
+}
+
+func (in *Instance[S]) remember(r CommandResult) {
+	for i := range in.recent {
+		if in.recent[i].CommandID == r.CommandID {
+			in.recent[i] = r
+			return
+		}
+	}
+	if len(in.recent) == maxRecentCommands {
+		in.recent = append(in.recent[:0], in.recent[1:]...)
+	}
+	in.recent = append(in.recent, r)
+}
+
+// handled returns the result of an earlier command with this id.
+func (in *Instance[S]) handled(commandID string) (CommandResult, bool) {
+	for _, r := range in.recent {
+		if r.CommandID == commandID {
+			return r, true
+		}
+	}
+	return CommandResult{}, false
+}

@@ -1,0 +1,150 @@
+package aggregates
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/jetflow/jetflow/internal/rpc"
+	"github.com/jetflow/jetflow/streams"
+)
+
+// serve handles one command request from decoding to reply.
+func (s *Service) serve(req micro.Request) {
+	start := time.Now()
+	r := s.routes[req.Subject()]
+	cmd, correlation, rerr := s.commandFromHeaders(req)
+	replyHeaders := micro.Headers{rpc.HeaderCorrelationID: {correlation}}
+	log := s.cfg.Logger.With("correlation_id", correlation, "command", req.Subject())
+
+	var out Outcome
+	var cause error
+	if rerr == nil && len(req.Data()) > s.cfg.MaxPayload {
+		rerr = rpc.Errorf(rpc.StatusTooLarge, rpc.CodeTooLarge, "request body is %d bytes, at most %d allowed", len(req.Data()), s.cfg.MaxPayload)
+	}
+	if rerr == nil {
+		ctx, cancel := context.WithTimeout(s.baseCtx, s.cfg.Timeout)
+		out, cause = s.run(ctx, r.h, req.Data(), cmd)
+		cancel()
+		rerr = toRPCError(cause)
+	}
+	took := time.Since(start)
+	if rerr != nil {
+		s.cfg.Metrics.CommandHandled(r.aggregateType, r.command, rerr.Code, took)
+		if rerr.Status >= 500 {
+			log.Warn("command failed", "status", rerr.Status, "code", rerr.Code, "error", cause, "took", took)
+		} else {
+			log.Info("command refused", "status", rerr.Status, "code", rerr.Code, "error", rerr.Message, "took", took)
+		}
+		if err := rpc.RespondError(req, rerr, replyHeaders); err != nil {
+			log.Warn("reply not sent", "error", err)
+		}
+		return
+	}
+	s.cfg.Metrics.CommandHandled(r.aggregateType, r.command, "ok", took)
+	log.Debug("command handled", "aggregate_id", out.AggregateID, "version", out.Version, "events", len(out.Events), "duplicate", out.Duplicate, "took", took)
+	body, _ := json.Marshal(rpc.CommandReply{AggregateID: out.AggregateID, Version: out.Version, Sequence: out.Sequence})
+	if err := req.Respond(body, micro.WithHeaders(replyHeaders)); err != nil {
+		log.Warn("reply not sent", "error", err)
+	}
+}
+
+// run executes the command, turning a panic into an internal error so one
+// bad command never takes the service down.
+func (s *Service) run(ctx context.Context, h handler, data []byte, cmd Command) (out Outcome, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.cfg.Logger.Error("command handler panicked", "correlation_id", cmd.Metadata.CorrelationID, "panic", fmt.Sprint(p))
+			err = errPanicked
+		}
+	}()
+	return h.handle(ctx, data, cmd)
+}
+
+var errPanicked = errors.New("command handler panicked")
+
+func (s *Service) commandFromHeaders(req micro.Request) (Command, string, *rpc.Error) {
+	h := req.Headers()
+	var cmd Command
+	var rerr *rpc.Error
+	correlation, rerr := rpc.HeaderValue(h, rpc.HeaderCorrelationID, maxHeaderBytes)
+	if correlation == "" {
+		correlation = streams.NewEventID()
+	}
+	if rerr != nil {
+		return cmd, correlation, rerr
+	}
+	cmd.Metadata.CorrelationID = correlation
+	if cmd.ID, rerr = rpc.HeaderValue(h, rpc.HeaderCommandID, maxHeaderBytes); rerr != nil {
+		return cmd, correlation, rerr
+	}
+	cmd.Idempotent = cmd.ID != ""
+	if cmd.ID == "" {
+		cmd.ID = streams.NewEventID()
+	}
+	cmd.Metadata.Source = s.cfg.Name
+	if cmd.Metadata.UserID, rerr = rpc.HeaderValue(h, rpc.HeaderUserID, maxHeaderBytes); rerr != nil {
+		return cmd, correlation, rerr
+	}
+	if cmd.Metadata.TraceParent, rerr = rpc.HeaderValue(h, rpc.HeaderTraceParent, maxHeaderBytes); rerr != nil {
+		return cmd, correlation, rerr
+	}
+	if v := h.Get(rpc.HeaderExpectedVersion); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return cmd, correlation, rpc.Errorf(rpc.StatusInvalid, rpc.CodeValidation, "header %s %q is not a version number", rpc.HeaderExpectedVersion, v)
+		}
+		cmd.ExpectedVersion = &n
+	}
+	return cmd, correlation, nil
+}
+
+// toRPCError maps what Execute returned onto the wire contract's codes.
+func toRPCError(err error) *rpc.Error {
+	if err == nil {
+		return nil
+	}
+	var de *DomainError
+	var vm *VersionMismatchError
+	var ce *streams.ConflictError
+	var tooLarge *streams.PayloadTooLargeError
+	switch {
+	case errors.As(err, &de):
+		switch {
+		case errors.Is(de.Kind, ErrNotFound):
+			return rpc.Errorf(rpc.StatusNotFound, rpc.CodeNotFound, "%s", de.Message)
+		case errors.Is(de.Kind, ErrRuleViolated):
+			return rpc.Errorf(rpc.StatusConflict, rpc.CodeConflict, "%s", de.Message)
+		}
+		return rpc.Errorf(rpc.StatusInvalid, rpc.CodeValidation, "%s", de.Message)
+	case errors.As(err, &vm):
+		return rpc.Errorf(rpc.StatusConflict, rpc.CodeConflict, "%s", vm.Error())
+	case errors.As(err, &ce):
+		return rpc.Errorf(rpc.StatusConflict, rpc.CodeConflict, "the aggregate was changed concurrently; reload and retry")
+	case errors.As(err, &tooLarge):
+		return rpc.Errorf(rpc.StatusTooLarge, rpc.CodeTooLarge, "the events of this command are too large: %s", tooLarge.Error())
+	case errors.Is(err, streams.ErrInvalidAggregateID), errors.Is(err, streams.ErrInvalidEvent):
+		return rpc.Errorf(rpc.StatusInvalid, rpc.CodeValidation, "%v", err)
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
+		return rpc.Errorf(rpc.StatusTimeout, rpc.CodeTimeout, "the command did not finish in time; it may or may not have been applied: resend it with the same %s", rpc.HeaderCommandID)
+	case errors.Is(err, nats.ErrNoResponders), errors.Is(err, jetstream.ErrNoStreamResponse),
+		errors.Is(err, nats.ErrConnectionClosed), errors.Is(err, nats.ErrConnectionDraining),
+		errors.Is(err, jetstream.ErrStreamNotFound), errors.Is(err, context.Canceled):
+		return rpc.Errorf(rpc.StatusUnavailable, rpc.CodeUnavailable, "the event store is unavailable: %v", err)
+	}
+	return rpc.Errorf(rpc.StatusInternal, rpc.CodeInternal, "internal error; see the service log")
+}
+
+func sortedCopy(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return out
+}

@@ -1,0 +1,168 @@
+package aggregates_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/jetflow/jetflow/aggregates"
+	"github.com/jetflow/jetflow/internal/natstest"
+	"github.com/jetflow/jetflow/internal/rpc"
+	"github.com/jetflow/jetflow/streams"
+)
+
+// counter is a minimal aggregate for testing the generic machinery.
+type counter struct {
+	Value int `json:"value"`
+}
+
+func (c *counter) Apply(ev streams.Event) error {
+	var d struct{ By int }
+	if err := json.Unmarshal(ev.Data, &d); err != nil {
+		return err
+	}
+	c.Value += d.By
+	return nil
+}
+
+type add struct {
+	ID string `json:"id"`
+	By int    `json:"by"`
+}
+
+func setup(t *testing.T) (*nats.Conn, *aggregates.Repository[*counter], *aggregates.Service, *streams.Store) {
+	t.Helper()
+	srv := natstest.RunServer(t)
+	nc, js := srv.JetStream(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	cfg := streams.DefaultConfig()
+	if err := streams.Provision(ctx, js, cfg); err != nil {
+		t.Fatal(err)
+	}
+	store, err := streams.NewStore(js, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, err := aggregates.NewRepository("counter", func() *counter { return &counter{} }, store, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := aggregates.NewService(nc, aggregates.ServiceConfig{Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	decide := func(c add, inst *aggregates.Instance[*counter]) ([]aggregates.Change, error) {
+		if c.By == 13 {
+			panic("unlucky number")
+		}
+		if c.By == 0 {
+			return nil, aggregates.Invalid("by must not be 0")
+		}
+		return []aggregates.Change{{Type: "counter.added", Data: map[string]int{"by": c.By}}}, nil
+	}
+	if err := aggregates.Register(svc, repo, aggregates.CommandSpec[*counter, add]{
+		Name: "add", AggregateID: func(c *add) string { return c.ID }, Decide: decide,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := aggregates.Register(svc, repo, aggregates.CommandSpec[*counter, add]{
+		Name: "add", AggregateID: func(c *add) string { return c.ID }, Decide: decide,
+	}); err == nil {
+		t.Fatal("registering a command twice must fail")
+	}
+	if err := svc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = svc.Stop(context.Background()) })
+	return natstest.Connect(t, srv.URL), repo, svc, store
+}
+
+func call(t *testing.T, nc *nats.Conn, body string) (*rpc.CommandReply, *rpc.Error) {
+	t.Helper()
+	msg, err := nc.Request("cmd.counter.add", []byte(body), 5*time.Second)
+	if err != nil {
+		t.Fatalf("request: %v", err)
+	}
+	if e := rpc.ParseErrorReply(msg); e != nil {
+		return nil, e
+	}
+	var r rpc.CommandReply
+	if err := json.Unmarshal(msg.Data, &r); err != nil {
+		t.Fatal(err)
+	}
+	return &r, nil
+}
+
+func TestPanickingHandlerAnswers500AndServiceKeepsRunning(t *testing.T) {
+	t.Parallel()
+	nc, repo, _, _ := setup(t)
+	if _, e := call(t, nc, `{"id":"c1","by":13}`); e == nil || e.Status != 500 || e.Code != "internal" {
+		t.Fatalf("panic reply: %+v", e)
+	}
+	for i := range 3 {
+		r, e := call(t, nc, `{"id":"c1","by":2}`)
+		if e != nil || r.Version != uint64(i+1) {
+			t.Fatalf("after panic: %+v %+v", r, e)
+		}
+	}
+	inst, err := repo.Load(context.Background(), "c1")
+	if err != nil || inst.State.Value != 6 {
+		t.Fatalf("state %+v %v", inst, err)
+	}
+	if _, e := call(t, nc, `{"id":"c1","by":0}`); e == nil || e.Status != 400 || e.Message != "by must not be 0" {
+		t.Fatalf("domain error reply: %+v", e)
+	}
+}
+
+func TestExpectedVersionAgainstStaleCacheIsCheckedOnAFreshLoad(t *testing.T) {
+	t.Parallel()
+	_, repo, _, store := setup(t)
+	ctx := context.Background()
+	one := func(inst *aggregates.Instance[*counter]) ([]aggregates.Change, error) {
+		return []aggregates.Change{{Type: "counter.added", Data: map[string]int{"by": 1}}}, nil
+	}
+	if _, err := repo.Execute(ctx, "c2", aggregates.Command{ID: "a"}, one); err != nil {
+		t.Fatal(err)
+	}
+	// Another process appends behind this repository's cache.
+	if _, err := store.Append(ctx, "counter", "c2", streams.Position{Sequence: 1, Version: 1}, streams.Event{Type: "counter.added", Data: []byte(`{"by":10}`)}); err != nil {
+		t.Fatal(err)
+	}
+	v := uint64(2)
+	out, err := repo.Execute(ctx, "c2", aggregates.Command{ID: "b", ExpectedVersion: &v}, one)
+	if err != nil || out.Version != 3 {
+		t.Fatalf("expected version 2 is right after a reload: %+v %v", out, err)
+	}
+	v = 1
+	_, err = repo.Execute(ctx, "c2", aggregates.Command{ID: "c", ExpectedVersion: &v}, one)
+	var vm *aggregates.VersionMismatchError
+	if !errors.As(err, &vm) || vm.Actual != 3 || !errors.Is(err, aggregates.ErrVersionMismatch) {
+		t.Fatalf("stale expected version: %v", err)
+	}
+	inst, _ := repo.Load(ctx, "c2")
+	if inst.State.Value != 12 {
+		t.Fatalf("value %d, want 12", inst.State.Value)
+	}
+}
+
+func TestStopWaitsForInFlightCommands(t *testing.T) {
+	t.Parallel()
+	nc, _, svc, _ := setup(t)
+	done := make(chan error, 1)
+	go func() {
+		_, err := nc.Request("cmd.counter.add", []byte(`{"id":"c3","by":1}`), 5*time.Second)
+		done <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	if err := svc.Stop(context.Background()); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	if err := <-done; err != nil && !errors.Is(err, nats.ErrNoResponders) {
+		t.Fatalf("in-flight command: %v", err)
+	}
+}

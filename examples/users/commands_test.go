@@ -1,0 +1,345 @@
+package users_test
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+
+	"github.com/jetflow/jetflow/aggregates"
+	"github.com/jetflow/jetflow/examples/users"
+	"github.com/jetflow/jetflow/internal/natstest"
+	"github.com/jetflow/jetflow/internal/rpc"
+	"github.com/jetflow/jetflow/streams"
+)
+
+func TestCommandsWriteEventsWithEveryHeader(t *testing.T) {
+	t.Parallel()
+	srv := natstest.RunServer(t)
+	n := startNode(t, srv.URL)
+	c := newClient(t, srv.URL)
+	trace := "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	created := c.mustSend("cmd.user.create", map[string]string{"username": "alice", "email": "alice@example.com"},
+		map[string]string{rpc.HeaderCorrelationID: "corr-42", rpc.HeaderUserID: "admin-1", rpc.HeaderTraceParent: trace})
+	if created.Version != 1 || created.AggregateID == "" {
+		t.Fatalf("create reply %+v", created)
+	}
+	id := created.AggregateID
+	updated := c.mustSend("cmd.user.update", map[string]string{"id": id, "email": "alice@example.org"}, map[string]string{rpc.HeaderCommandID: "cmd-upd-1"})
+	changed := c.mustSend("cmd.user.change_status", map[string]string{"id": id, "status": "suspended"}, nil)
+	if updated.Version != 2 || changed.Version != 3 || changed.Sequence <= updated.Sequence {
+		t.Fatalf("replies: %+v %+v", updated, changed)
+	}
+	st, err := n.p.JS.Stream(ctx(t), "EVENTS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := []string{users.EventCreated, users.EventUpdated, users.EventStatusChanged}
+	seqs := []uint64{created.Sequence, updated.Sequence, changed.Sequence}
+	for i, seq := range seqs {
+		msg, err := st.GetMsg(ctx(t), seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := msg.Header
+		for _, name := range []string{"Nats-Msg-Id", "Jetflow-Event-Type", "Jetflow-Aggregate-Type", "Jetflow-Aggregate-Id",
+			"Jetflow-Version", "Jetflow-Schema", "Jetflow-Correlation-Id", "Jetflow-Causation-Id", "Jetflow-Source", "Jetflow-Occurred-At"} {
+			if h.Get(name) == "" {
+				t.Errorf("event %d lacks header %s", i+1, name)
+			}
+		}
+		if h.Get("Jetflow-Event-Type") != types[i] || h.Get("Jetflow-Version") != fmt.Sprint(i+1) || msg.Subject != "events.user."+id {
+			t.Errorf("event %d: type %s version %s subject %s", i+1, h.Get("Jetflow-Event-Type"), h.Get("Jetflow-Version"), msg.Subject)
+		}
+	}
+	first, _ := st.GetMsg(ctx(t), created.Sequence)
+	if first.Header.Get("Jetflow-Correlation-Id") != "corr-42" || first.Header.Get("Jetflow-User-Id") != "admin-1" || first.Header.Get("traceparent") != trace {
+		t.Errorf("metadata not carried: %v", first.Header)
+	}
+	if id := first.Header.Get("Nats-Msg-Id"); len(id) != 36 || id[14] != '7' {
+		t.Errorf("event id %q of a command without Jetflow-Command-Id is not a UUIDv7", id)
+	}
+	second, _ := st.GetMsg(ctx(t), updated.Sequence)
+	if second.Header.Get("Jetflow-Causation-Id") != "cmd-upd-1" {
+		t.Errorf("causation id = %q, want the command id", second.Header.Get("Jetflow-Causation-Id"))
+	}
+	events := eventsOf(t, n, id)
+	for i, ev := range events {
+		if ev.Version != uint64(i+1) {
+			t.Fatalf("versions not contiguous: %+v", events)
+		}
+	}
+}
+
+func TestExpectedVersionConflictIs409(t *testing.T) {
+	t.Parallel()
+	srv := natstest.RunServer(t)
+	n := startNode(t, srv.URL)
+	a, b := newClient(t, srv.URL), newClient(t, srv.URL)
+	id := a.create("bob").AggregateID
+	var wg sync.WaitGroup
+	replies := make([]reply, 2)
+	for i, c := range []*client{a, b} {
+		wg.Go(func() {
+			replies[i] = c.send("cmd.user.update", map[string]string{"id": id, "email": fmt.Sprintf("bob%d@example.com", i)}, expect(1))
+		})
+	}
+	wg.Wait()
+	oks, conflicts := 0, 0
+	for _, r := range replies {
+		switch {
+		case r.err == nil:
+			oks++
+		case r.err.Status == 409 && r.err.Code == "conflict":
+			conflicts++
+		default:
+			t.Fatalf("unexpected reply %+v", r.err)
+		}
+	}
+	if oks != 1 || conflicts != 1 {
+		t.Fatalf("ok=%d conflicts=%d", oks, conflicts)
+	}
+	if got := len(eventsOf(t, n, id)); got != 2 {
+		t.Fatalf("user has %d events, want 2", got)
+	}
+}
+
+func TestConcurrentUpdatesWithoutExpectationAllSucceed(t *testing.T) {
+	t.Parallel()
+	srv := natstest.RunServer(t)
+	n := startNode(t, srv.URL)
+	c := newClient(t, srv.URL)
+	id := c.create("carol").AggregateID
+	var wg sync.WaitGroup
+	for i := range 100 {
+		wg.Go(func() {
+			c.mustSend("cmd.user.update", map[string]string{"id": id, "email": fmt.Sprintf("carol%d@example.com", i)}, nil)
+		})
+	}
+	wg.Wait()
+	events := eventsOf(t, n, id)
+	if len(events) != 101 || events[100].Version != 101 {
+		t.Fatalf("user has %d events, want 101", len(events))
+	}
+}
+
+func TestTwoInstancesCatchStaleCaches(t *testing.T) {
+	t.Parallel()
+	srv := natstest.RunServer(t)
+	n1, n2 := startNode(t, srv.URL), startNode(t, srv.URL)
+	c := newClient(t, srv.URL)
+	id := c.create("dave").AggregateID
+	// Each instance warms its cache, then they alternate: every write by
+	// one makes the other's cached copy stale.
+	const rounds = 40
+	var wg sync.WaitGroup
+	for w, n := range []*node{n1, n2} {
+		wg.Go(func() {
+			for i := range rounds {
+				email := fmt.Sprintf("dave-%d-%d@example.com", w, i)
+				_, err := n.repo.Execute(ctx(t), id, aggregates.Command{ID: streams.NewEventID()}, func(inst *aggregates.Instance[*users.User]) ([]aggregates.Change, error) {
+					return users.DecideUpdate(users.Update{ID: id, Email: &email}, inst)
+				})
+				if err != nil {
+					t.Errorf("instance %d round %d: %v", w, i, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	events := eventsOf(t, n1, id)
+	if len(events) != 1+2*rounds {
+		t.Fatalf("user has %d events, want %d", len(events), 1+2*rounds)
+	}
+	for i, ev := range events {
+		if ev.Version != uint64(i+1) {
+			t.Fatalf("event %d has version %d", i, ev.Version)
+		}
+	}
+	// Both instances now answer with the true state.
+	fresh, err := n1.repo.Load(ctx(t), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []*node{n1, n2} {
+		r := c.mustSend("cmd.user.change_status", map[string]string{"id": id, "status": "inactive"}, expect(fresh.Position.Version+uint64(btoi(n == n2))))
+		if r.Version != fresh.Position.Version+1 {
+			t.Fatalf("change_status reply %+v", r)
+		}
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func TestSnapshotsEveryTenEventsMatchFullReplay(t *testing.T) {
+	t.Parallel()
+	srv := natstest.RunServer(t)
+	n := startNode(t, srv.URL)
+	c := newClient(t, srv.URL)
+	id := c.create("erin").AggregateID
+	kv, err := n.p.JS.KeyValue(ctx(t), streams.DefaultSnapshotBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snapVersion := func() uint64 {
+		s, err := n.p.Snapshots.Load(ctx(t), users.AggregateType, id)
+		if err != nil {
+			return 0
+		}
+		return s.Version
+	}
+	for v := uint64(2); v <= 25; v++ {
+		c.mustSend("cmd.user.update", map[string]string{"id": id, "username": fmt.Sprintf("erin_%d", v)}, nil)
+		want := v / 10 * 10
+		if got := snapVersion(); got != want {
+			t.Fatalf("at version %d the snapshot is at %d, want %d", v, got, want)
+		}
+	}
+	if _, err := kv.Get(ctx(t), "user."+id); err != nil {
+		t.Fatalf("snapshot key user.<id>: %v", err)
+	}
+	withSnap, err := n.repo.Load(ctx(t), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noSnapRepo, err := users.NewRepository(n.p.Store, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replayed, err := noSnapRepo.Load(ctx(t), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *withSnap.State != *replayed.State || withSnap.Position != replayed.Position {
+		t.Fatalf("snapshot load %+v %+v != replay %+v %+v", withSnap.State, withSnap.Position, replayed.State, replayed.Position)
+	}
+	if withSnap.State.Username != "erin_25" || withSnap.Position.Version != 25 {
+		t.Fatalf("state %+v at %+v", withSnap.State, withSnap.Position)
+	}
+}
+
+func TestSameCommandIDWritesOnce(t *testing.T) {
+	t.Parallel()
+	srv := natstest.RunServer(t)
+	n := startNode(t, srv.URL)
+	c := newClient(t, srv.URL)
+	hdr := map[string]string{"Jetflow-Command-Id": "create-frank-1"}
+	body := map[string]string{"id": "frank", "username": "frank", "email": "frank@example.com"}
+	first := c.mustSend("cmd.user.create", body, hdr)
+	again := c.mustSend("cmd.user.create", body, hdr)
+	if first != again {
+		t.Fatalf("resend reply %+v differs from first %+v", again, first)
+	}
+	upd := map[string]string{"Jetflow-Command-Id": "upd-frank-1"}
+	u1 := c.mustSend("cmd.user.update", map[string]string{"id": "frank", "email": "f@example.com"}, upd)
+	// Enough later commands to pass a snapshot; then a fresh process (no
+	// cache) must still recognise the resend from the snapshot.
+	for i := range 12 {
+		c.mustSend("cmd.user.update", map[string]string{"id": "frank", "username": fmt.Sprintf("frank_%d", i)}, nil)
+	}
+	fresh := startNode(t, srv.URL)
+	u2, err := fresh.repo.Execute(ctx(t), "frank", aggregates.Command{ID: "upd-frank-1", Idempotent: true}, func(inst *aggregates.Instance[*users.User]) ([]aggregates.Change, error) {
+		t.Fatal("a resent command must not be decided again")
+		return nil, nil
+	})
+	if err != nil || !u2.Duplicate || u2.Version != u1.Version || u2.Sequence != u1.Sequence {
+		t.Fatalf("resend after snapshot: %+v %v, first %+v", u2, err, u1)
+	}
+	if got := len(eventsOf(t, n, "frank")); got != 14 {
+		t.Fatalf("frank has %d events, want 14", got)
+	}
+}
+
+func TestBadInputGetsAClear4xxAndWritesNothing(t *testing.T) {
+	t.Parallel()
+	srv := natstest.RunServer(t)
+	n := startNode(t, srv.URL)
+	c := newClient(t, srv.URL)
+	existing := c.create("grace").AggregateID
+	before := streamLastSeq(t, n)
+	cases := []struct {
+		name, subject string
+		body          any
+		headers       map[string]string
+		status        int
+		mention       string
+	}{
+		{"malformed json", "cmd.user.create", `{"username":`, nil, 400, "malformed JSON"},
+		{"not an object", "cmd.user.create", `[1,2]`, nil, 400, "JSON object"},
+		{"trailing data", "cmd.user.create", `{"username":"x1x","email":"a@b.co"} {}`, nil, 400, "after the JSON object"},
+		{"empty body", "cmd.user.create", ``, nil, 400, "empty"},
+		{"unknown field", "cmd.user.create", `{"username":"heidi","email":"h@example.com","admin":true}`, nil, 400, `unknown field "admin"`},
+		{"wrong type", "cmd.user.create", `{"username":5,"email":"h@example.com"}`, nil, 400, `"username"`},
+		{"missing username", "cmd.user.create", `{"email":"h@example.com"}`, nil, 400, "username is required"},
+		{"bad username", "cmd.user.create", `{"username":"Heidi!","email":"h@example.com"}`, nil, 400, "username"},
+		{"bad email", "cmd.user.create", `{"username":"heidi","email":"not-an-email"}`, nil, 400, "email"},
+		{"display-name email", "cmd.user.create", `{"username":"heidi","email":"Heidi <h@example.com>"}`, nil, 400, "email"},
+		{"id with dot", "cmd.user.create", `{"id":"a.b","username":"heidi","email":"h@example.com"}`, nil, 400, "invalid id"},
+		{"id star", "cmd.user.update", `{"id":"*","email":"h@example.com"}`, nil, 400, "invalid id"},
+		{"id 200 bytes", "cmd.user.update", `{"id":"` + strings.Repeat("x", 200) + `","email":"h@example.com"}`, nil, 400, "200 bytes"},
+		{"missing id", "cmd.user.update", `{"email":"h@example.com"}`, nil, 400, "invalid id"},
+		{"nothing to update", "cmd.user.update", `{"id":"` + existing + `"}`, nil, 400, "nothing to update"},
+		{"bad status", "cmd.user.change_status", `{"id":"` + existing + `","status":"gone"}`, nil, 400, "status"},
+		{"unknown user", "cmd.user.update", `{"id":"nobody","email":"h@example.com"}`, nil, 404, "does not exist"},
+		{"create existing", "cmd.user.create", `{"id":"` + existing + `","username":"grace","email":"g@example.com"}`, nil, 409, "already exists"},
+		{"unknown command", "cmd.user.delete", `{}`, nil, 404, "unknown command"},
+		{"unknown aggregate", "cmd.order.create", `{}`, nil, 404, "unknown command"},
+		{"bad expected version", "cmd.user.update", `{"id":"` + existing + `","email":"g2@example.com"}`, map[string]string{"Jetflow-Expected-Version": "one"}, 400, "Jetflow-Expected-Version"},
+		{"2 MB body", "cmd.user.create", `{"username":"` + strings.Repeat("a", 2<<20) + `"}`, nil, 413, "at most"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := (&client{t: t, nc: c.nc}).send(tc.subject, tc.body, tc.headers)
+			if r.err == nil {
+				t.Fatalf("succeeded: %+v", r.ok)
+			}
+			if r.err.Status != tc.status || !strings.Contains(r.err.Message, tc.mention) {
+				t.Fatalf("got %d %s %q, want %d mentioning %q", r.err.Status, r.err.Code, r.err.Message, tc.status, tc.mention)
+			}
+		})
+	}
+	if after := streamLastSeq(t, n); after != before {
+		t.Fatalf("EVENTS changed: last sequence %d -> %d", before, after)
+	}
+}
+
+func TestStatusChangeToCurrentStatusWritesNothing(t *testing.T) {
+	t.Parallel()
+	srv := natstest.RunServer(t)
+	n := startNode(t, srv.URL)
+	c := newClient(t, srv.URL)
+	created := c.create("ivan")
+	r := c.mustSend("cmd.user.change_status", map[string]string{"id": created.AggregateID, "status": "active"}, nil)
+	if r.Version != 1 || r.Sequence != created.Sequence {
+		t.Fatalf("no-op status change reply %+v, created %+v", r, created)
+	}
+	if len(eventsOf(t, n, created.AggregateID)) != 1 {
+		t.Fatal("a no-op status change wrote an event")
+	}
+}
+
+func TestServiceAnswersMicroDiscovery(t *testing.T) {
+	t.Parallel()
+	srv := natstest.RunServer(t)
+	startNode(t, srv.URL)
+	nc := natstest.Connect(t, srv.URL)
+	if _, err := nc.Request("$SRV.PING.jetflow-commands", nil, 5e9); err != nil {
+		t.Fatalf("$SRV.PING: %v", err)
+	}
+	msg, err := nc.Request("$SRV.INFO.jetflow-commands", nil, 5e9)
+	if err != nil {
+		t.Fatalf("$SRV.INFO: %v", err)
+	}
+	for _, subject := range []string{"cmd.user.create", "cmd.user.update", "cmd.user.change_status"} {
+		if !strings.Contains(string(msg.Data), `"subject":"`+subject+`"`) {
+			t.Errorf("$SRV.INFO lacks endpoint %s: %s", subject, msg.Data)
+		}
+	}
+}

@@ -1,0 +1,41 @@
+package users_test
+
+import (
+	"testing"
+
+	"github.com/jetflow/jetflow/examples/users"
+	"github.com/jetflow/jetflow/internal/rpc"
+	"github.com/jetflow/jetflow/streams"
+)
+
+// FuzzCommandDecoders feeds arbitrary bodies to the strict decoder and the
+// validation of every User command: no panic, and what is accepted is valid.
+func FuzzCommandDecoders(f *testing.F) {
+	for _, seed := range []string{
+		`{"username":"alice","email":"alice@example.com"}`,
+		`{"id":"u1","username":"bob_1","email":"b@example.org"}`,
+		`{"id":"u1","email":"x@y.z"}`, `{"id":"u1","status":"suspended"}`,
+		`{"username":`, `[]`, `null`, `{"id":"a.b"}`, `{} {}`, `{"username":"a","x":1}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var c users.Create
+		if rpc.DecodeStrict(body, &c) == nil && c.Validate() == nil {
+			if len(c.Username) < 3 || len(c.Username) > 32 || c.Email == "" {
+				t.Fatalf("accepted invalid create %+v", c)
+			}
+		}
+		var u users.Update
+		if rpc.DecodeStrict(body, &u) == nil && u.Validate() == nil && u.Username == nil && u.Email == nil {
+			t.Fatalf("accepted an empty update %+v", u)
+		}
+		var s users.ChangeStatus
+		if rpc.DecodeStrict(body, &s) == nil && s.Validate() == nil {
+			if !users.ValidStatus(s.Status) {
+				t.Fatalf("accepted status %q", s.Status)
+			}
+			_ = streams.ValidateAggregateID(s.ID)
+		}
+	})
+}

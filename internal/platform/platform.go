@@ -1,0 +1,125 @@
+package platform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetflow/jetflow/internal/natsserver"
+	"github.com/jetflow/jetflow/streams"
+)
+
+// ErrUnreachable is returned when the NATS server cannot be reached.
+var ErrUnreachable = errors.New("platform: NATS server unreachable")
+
+// Config says where NATS is and how the event store is laid out.
+type Config struct {
+	// NATSURL connects to an existing server or cluster; empty starts an
+	// embedded server from Embedded.
+	NATSURL string
+	// ConnectOptions are extra client options (credentials, TLS).
+	ConnectOptions []nats.Option
+	Embedded       natsserver.Config
+	Streams        streams.Config
+	// Name is the client connection name shown by the server.
+	Name   string
+	Logger *slog.Logger
+}
+
+// Platform is a running process's connection to NATS and its event store.
+type Platform struct {
+	Server    *server.Server // nil when connected to an external server
+	Conn      *nats.Conn
+	JS        jetstream.JetStream
+	Store     *streams.Store
+	Snapshots *streams.Snapshots
+	log       *slog.Logger
+	closed    chan struct{}
+}
+
+// Start connects (starting the embedded server first when no URL is set)
+// and provisions the event stream and snapshot bucket.
+func Start(ctx context.Context, cfg Config) (*Platform, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	p := &Platform{log: log, closed: make(chan struct{})}
+	opts := append([]nats.Option{
+		nats.Name(cfg.Name),
+		nats.ClosedHandler(func(*nats.Conn) { close(p.closed) }),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("disconnected from NATS", "error", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("reconnected to NATS", "url", nc.ConnectedUrlRedacted()) }),
+	}, cfg.ConnectOptions...)
+	var err error
+	if cfg.NATSURL == "" {
+		emb := cfg.Embedded
+		if emb.Logger == nil {
+			emb.Logger = log
+		}
+		if p.Server, err = natsserver.Start(emb); err != nil {
+			return nil, err
+		}
+		log.Info("embedded NATS server started", "url", p.Server.ClientURL(), "store_dir", p.Server.StoreDir())
+		opts = append(opts, nats.InProcessServer(p.Server))
+		p.Conn, err = nats.Connect("", opts...)
+	} else {
+		opts = append(opts, nats.RetryOnFailedConnect(false), nats.Timeout(5*time.Second))
+		p.Conn, err = nats.Connect(cfg.NATSURL, opts...)
+	}
+	if err != nil {
+		p.Close()
+		return nil, fmt.Errorf("%w at %s: %w", ErrUnreachable, displayURL(cfg.NATSURL), err)
+	}
+	if p.JS, err = jetstream.New(p.Conn); err != nil {
+		p.Close()
+		return nil, err
+	}
+	if err := streams.Provision(ctx, p.JS, cfg.Streams); err != nil {
+		p.Close()
+		return nil, fmt.Errorf("platform: provision event store: %w", err)
+	}
+	if p.Store, err = streams.NewStore(p.JS, cfg.Streams, streams.WithLogger(log)); err != nil {
+		p.Close()
+		return nil, err
+	}
+	if p.Snapshots, err = streams.NewSnapshots(ctx, p.JS, cfg.Streams); err != nil {
+		p.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// Close drains the connection and then stops the embedded server, if any.
+// Stop the services built on the platform first.
+func (p *Platform) Close() {
+	if p.Conn != nil {
+		if err := p.Conn.Drain(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+			p.log.Warn("drain NATS connection", "error", err)
+		}
+		<-p.closed
+	}
+	if p.Server != nil {
+		natsserver.Stop(p.Server)
+		p.log.Info("embedded NATS server stopped")
+	}
+}
+
+func displayURL(u string) string {
+	if u == "" {
+		return "the embedded server"
+	}
+	return u
+}
