@@ -41,7 +41,9 @@ func WithCacheSize(n int) RepositoryOption { return func(o *repoOptions) { o.cac
 
 // WithConflictRetries sets how often a command without an expected version
 // is decided again after a concurrency conflict (default 10).
-func WithConflictRetries(n int) RepositoryOption { return func(o *repoOptions) { o.conflictRetries = n } }
+func WithConflictRetries(n int) RepositoryOption {
+	return func(o *repoOptions) { o.conflictRetries = n }
+}
 
 // WithLogger sets the logger (default: discard).
 func WithLogger(l *slog.Logger) RepositoryOption { return func(o *repoOptions) { o.log = l } }

@@ -28,7 +28,7 @@ const (
 	// queue subscribers by name across overlapping subjects, so sharing the
 	// name would let the catch-all take a known command's request.
 	unknownQueueGroup = "jetflow-unknown-commands"
-	maxHeaderBytes       = 256
+	maxHeaderBytes    = 256
 )
 
 // ServiceConfig configures the command service.

@@ -60,4 +60,3 @@ func jsonKind(goKind string) string {
 	}
 	return "a number"
 }
-
