@@ -18,6 +18,7 @@ func newRootCmd() *cobra.Command {
 	}
 	root.AddCommand(
 		newBenchCmd(),
+		newConfigCmd(),
 		newServeCmd(),
 		newSendCmd(),
 		newEventsCmd(),

@@ -1,0 +1,382 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jetflow/jetflow/streams"
+)
+
+const (
+	// maxPayloadLimit is the largest max_payload a NATS server accepts (64 MiB).
+	maxPayloadLimit = 64 << 20
+	// minDuplicateWindow is the shortest window streams.Config accepts.
+	minDuplicateWindow = time.Second
+)
+
+// validServiceName is what nats.go's micro package accepts as a service name.
+func validServiceName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// problems collects Validate's findings, each naming its dotted key.
+type problems []error
+
+func (p *problems) add(key, format string, args ...any) {
+	*p = append(*p, &FieldError{Key: key, Msg: fmt.Sprintf(format, args...), Err: ErrInvalid})
+}
+
+func (p *problems) check(key string, err error) {
+	if err != nil {
+		*p = append(*p, &FieldError{Key: key, Msg: err.Error(), Err: ErrInvalid})
+	}
+}
+
+// Validate reports every problem of c at once, joined with errors.Join;
+// each is a *FieldError naming its key and matching ErrInvalid.
+func (c Config) Validate() error {
+	var p problems
+	c.validateNATS(&p)
+	c.validateServer(&p)
+	c.validateStore(&p)
+	c.validateServices(&p)
+	c.validateProjections(&p)
+	c.validateTopics(&p)
+	c.validateSubscriptions(&p)
+	p.check("dlq.stream", streams.ValidateStreamName(c.DLQ.Stream))
+	p.replicas("dlq.replicas", c.DLQ.Replicas)
+	p.atLeastDuration("dlq.retention", c.DLQ.Retention, time.Second)
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
+		p.add("log.level", "%q: must be debug, info, warn or error", c.Log.Level)
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		p.add("log.format", "%q: must be text or json", c.Log.Format)
+	}
+	if c.Metrics.Listen != "" {
+		p.check("metrics.listen", checkListen(c.Metrics.Listen))
+	}
+	if c.Health.Listen != "" {
+		p.check("health.listen", checkListen(c.Health.Listen))
+	}
+	p.atLeast("health.max_projection_lag", c.Health.MaxProjectionLag, 0)
+	return errors.Join(p...)
+}
+
+func (c Config) validateNATS(p *problems) {
+	n := c.NATS
+	switch {
+	case n.URL == "" && !c.Server.Embedded:
+		p.add("nats.url", "required when server.embedded is false")
+	case n.URL != "":
+		p.check("nats.url", checkNATSURLs(n.URL))
+	}
+	if n.Credentials != "" && n.NKey != "" {
+		p.add("nats.nkey", "set credentials or nkey, not both")
+	}
+	if n.User != "" && (n.Credentials != "" || n.NKey != "") {
+		p.add("nats.user", "set user/password or credentials/nkey, not both")
+	}
+	if n.Password != "" && n.User == "" {
+		p.add("nats.password", "set without nats.user")
+	}
+	if (n.TLSCert == "") != (n.TLSKey == "") {
+		if n.TLSCert == "" {
+			p.add("nats.tls_cert", "required with nats.tls_key")
+		} else {
+			p.add("nats.tls_key", "required with nats.tls_cert")
+		}
+	}
+}
+
+func (c Config) validateServer(p *problems) {
+	s := c.Server
+	if !s.Embedded {
+		return
+	}
+	p.check("server.listen", checkListen(s.Listen))
+	if s.StoreDir == "" && s.NATSConfig == "" {
+		p.add("server.store_dir", "required for the embedded server (or a server.nats_config that sets it)")
+	}
+}
+
+func (c Config) validateStore(p *problems) {
+	e := c.Events
+	p.check("events.stream", streams.ValidateStreamName(e.Stream))
+	p.check("events.subject_prefix", streams.ValidateSubjectPrefix(e.SubjectPrefix))
+	p.replicas("events.replicas", e.Replicas)
+	if e.MaxEventsPerAppend < 1 || e.MaxEventsPerAppend > streams.MaxBatchEvents {
+		p.add("events.max_events_per_append", "%d: must be 1 to %d", e.MaxEventsPerAppend, streams.MaxBatchEvents)
+	}
+	if e.DuplicateWindow < minDuplicateWindow {
+		p.add("events.duplicate_window", "%s: must be at least %s", e.DuplicateWindow, minDuplicateWindow)
+	}
+	p.atLeast("snapshots.every", c.Snapshots.Every, 0)
+	p.check("snapshots.bucket", streams.ValidateStreamName(c.Snapshots.Bucket))
+	if e.Stream == c.DLQ.Stream {
+		p.add("dlq.stream", "%q is also events.stream", c.DLQ.Stream)
+	}
+}
+
+func (c Config) validateServices(p *problems) {
+	cm, q := c.Commands, c.Queries
+	if !validServiceName(cm.Service) {
+		p.add("commands.service", "%q: use letters, digits, '-' and '_'", cm.Service)
+	}
+	if !validServiceName(q.Service) {
+		p.add("queries.service", "%q: use letters, digits, '-' and '_'", q.Service)
+	}
+	p.check("commands.subject_prefix", streams.ValidateSubjectPrefix(cm.SubjectPrefix))
+	p.check("queries.subject_prefix", streams.ValidateSubjectPrefix(q.SubjectPrefix))
+	p.positive("commands.timeout", cm.Timeout)
+	p.atLeast("commands.conflict_retries", cm.ConflictRetries, 0)
+	p.atLeast("commands.cache_size", cm.CacheSize, 0)
+	if cm.MaxPayload < 1 || cm.MaxPayload > maxPayloadLimit {
+		p.add("commands.max_payload", "%d: must be 1 to %d bytes", cm.MaxPayload, maxPayloadLimit)
+	}
+	p.positive("queries.timeout", q.Timeout)
+	if q.MinSequenceWait < 0 {
+		p.add("queries.min_sequence_wait", "%s: must not be negative", q.MinSequenceWait)
+	}
+	// Overlapping prefixes would let the event stream capture commands, or
+	// one service answer the other's requests.
+	prefixes := []struct{ key, val string }{
+		{"events.subject_prefix", c.Events.SubjectPrefix},
+		{"commands.subject_prefix", cm.SubjectPrefix},
+		{"queries.subject_prefix", q.SubjectPrefix},
+	}
+	for i, a := range prefixes {
+		if a.val == "" {
+			continue
+		}
+		if subjectOverlaps(a.val, "topic") {
+			p.add(a.key, "%q overlaps the topic subjects topic.>", a.val)
+		}
+		for _, b := range prefixes[i+1:] {
+			if b.val != "" && subjectOverlaps(a.val, b.val) {
+				p.add(b.key, "%q overlaps %s %q", b.val, a.key, a.val)
+			}
+		}
+	}
+}
+
+func (c Config) validateProjections(p *problems) {
+	buckets := map[string]string{c.Snapshots.Bucket: "snapshots.bucket"}
+	for _, name := range mapKeys(c.Projections) {
+		pr := c.Projections[name]
+		k := "projections." + name + "."
+		p.checkName("projections."+name, name)
+		p.check(k+"bucket", streams.ValidateStreamName(pr.Bucket))
+		if other, dup := buckets[pr.Bucket]; dup {
+			p.add(k+"bucket", "%q is also %s", pr.Bucket, other)
+		}
+		buckets[pr.Bucket] = k + "bucket"
+		for i, s := range pr.Subjects {
+			if err := checkSubject(s); err != nil {
+				p.add(k+"subjects", "element %d: %v", i+1, err)
+			} else if !subjectOverlaps(s, c.Events.SubjectPrefix) {
+				p.add(k+"subjects", "element %d: %q is not under events.subject_prefix %q", i+1, s, c.Events.SubjectPrefix)
+			}
+		}
+		p.atLeast(k+"max_in_flight", pr.MaxInFlight, 1)
+		p.atLeast(k+"max_retries", pr.MaxRetries, 0)
+		p.backoff(k+"backoff", pr.Backoff)
+	}
+}
+
+func (c Config) validateTopics(p *problems) {
+	for _, name := range mapKeys(c.Topics) {
+		t := c.Topics[name]
+		k := "topics." + name + "."
+		p.checkTopicName("topics."+name, name)
+		p.atLeastDuration(k+"retention", t.Retention, time.Second)
+		p.replicas(k+"replicas", t.Replicas)
+		p.atLeast(k+"max_retries", t.MaxRetries, 0)
+		p.backoff(k+"backoff", t.Backoff)
+		p.atLeastDuration(k+"duplicate_window", t.DuplicateWindow, time.Second)
+		if t.DuplicateWindow > t.Retention {
+			p.add(k+"duplicate_window", "%s: must not exceed retention %s", t.DuplicateWindow, t.Retention)
+		}
+	}
+}
+
+func (c Config) validateSubscriptions(p *problems) {
+	for _, name := range mapKeys(c.Subscriptions) {
+		s := c.Subscriptions[name]
+		k := "subscriptions." + name + "."
+		p.checkName("subscriptions."+name, name)
+		switch {
+		case s.Topic != "":
+			p.checkTopicName(k+"topic", s.Topic)
+		case len(s.Subjects) == 0:
+			p.add(k+"topic", "set a topic, or event subjects in subjects")
+		}
+		for i, subj := range s.Subjects {
+			if err := checkSubject(subj); err != nil {
+				p.add(k+"subjects", "element %d: %v", i+1, err)
+			} else if s.Topic == "" && !subjectOverlaps(subj, c.Events.SubjectPrefix) {
+				// Topic subjects are keys, relative to the topic; event
+				// subjects are absolute and must be in the event stream.
+				p.add(k+"subjects", "element %d: %q is not under events.subject_prefix %q", i+1, subj, c.Events.SubjectPrefix)
+			}
+		}
+		if s.Mode != ModeQueue && s.Mode != ModePubSub {
+			p.add(k+"mode", "%q: must be %s or %s", s.Mode, ModeQueue, ModePubSub)
+		}
+		f := s.Filter
+		switch {
+		case f.Field == "" && (f.Op != "" || f.Value != nil):
+			p.add(k+"filter_field", "required with filter_op and filter_value")
+		case f.Field != "":
+			if !slices.Contains([]string{OpEquals, OpNotEquals, OpContains, OpGreaterThan, OpLessThan}, f.Op) {
+				p.add(k+"filter_op", "%q: must be equals, not_equals, contains, greater_than or less_than", f.Op)
+			}
+			if f.Value == nil {
+				p.add(k+"filter_value", "required with filter_field")
+			}
+			if strings.HasPrefix(f.Field, ".") || strings.HasSuffix(f.Field, ".") || strings.Contains(f.Field, "..") {
+				p.add(k+"filter_field", "%q: empty path element", f.Field)
+			}
+		}
+		if s.Webhook.URL != "" {
+			u, err := url.Parse(s.Webhook.URL)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				p.add(k+"webhook_url", "%q: must be an absolute http or https URL", s.Webhook.URL)
+			}
+		}
+		p.positive(k+"webhook_timeout", s.Webhook.Timeout)
+		p.atLeast(k+"concurrency", s.Concurrency, 1)
+		p.atLeast(k+"max_retries", s.MaxRetries, InheritRetries)
+		p.backoff(k+"backoff", s.Backoff)
+	}
+}
+
+func (p *problems) replicas(key string, n int) {
+	if n < 1 || n > 5 {
+		p.add(key, "%d: must be 1 to 5", n)
+	}
+}
+
+func (p *problems) atLeast(key string, n, least int) {
+	if n < least {
+		p.add(key, "%d: must be at least %d", n, least)
+	}
+}
+
+func (p *problems) positive(key string, d time.Duration) {
+	if d <= 0 {
+		p.add(key, "%s: must be positive", d)
+	}
+}
+
+func (p *problems) backoff(key string, delays []time.Duration) {
+	for i, d := range delays {
+		if d <= 0 {
+			p.add(key, "element %d: %s: must be positive", i+1, d)
+		}
+	}
+}
+
+func (p *problems) atLeastDuration(key string, d, least time.Duration) {
+	if d < least {
+		p.add(key, "%s: must be at least %s", d, least)
+	}
+}
+
+// maxNameLen bounds entry names: they become stream and consumer names.
+const maxNameLen = 64
+
+// checkName checks a projection or subscription name: it becomes a
+// consumer name and a subject token.
+func (p *problems) checkName(key, name string) {
+	if len(name) > maxNameLen || !isName(name) || name[0] == '_' || name[0] == '-' {
+		p.add(key, "invalid name %q: 1 to %d letters, digits, '_' and '-', first a letter or digit", name, maxNameLen)
+	}
+}
+
+// checkTopicName checks a topic name. Lower case only, as consumers
+// requires: the stream TOPIC_<NAME> must map back to exactly one topic.
+func (p *problems) checkTopicName(key, name string) {
+	if strings.ToLower(name) != name {
+		p.add(key, "invalid topic name %q: lower case only", name)
+		return
+	}
+	p.checkName(key, name)
+}
+
+// checkListen checks a host:port listen address; the host may be empty
+// (every interface) and the port 0 or -1 (any free port).
+func checkListen(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q: must be host:port", addr)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < -1 || n > 65535 {
+		return fmt.Errorf("%q: port must be a number from 0 to 65535", addr)
+	}
+	return nil
+}
+
+func checkNATSURLs(urls string) error {
+	for raw := range strings.SplitSeq(urls, ",") {
+		raw = strings.TrimSpace(raw)
+		u, err := url.Parse(raw)
+		if err != nil || u.Host == "" {
+			return fmt.Errorf("%q: must be a URL such as nats://host:4222", raw)
+		}
+		switch u.Scheme {
+		case "nats", "tls", "ws", "wss":
+		default:
+			return fmt.Errorf("%q: scheme must be nats, tls, ws or wss", raw)
+		}
+	}
+	return nil
+}
+
+// checkSubject checks a subject or subject filter.
+func checkSubject(s string) error {
+	if s == "" {
+		return errors.New("empty subject")
+	}
+	toks := strings.Split(s, ".")
+	for i, t := range toks {
+		switch {
+		case t == "":
+			return fmt.Errorf("%q: empty token", s)
+		case t == ">" && i != len(toks)-1:
+			return fmt.Errorf("%q: '>' must be the last token", s)
+		case t != "*" && t != ">" && strings.ContainsAny(t, "*> \t\r\n"):
+			return fmt.Errorf("%q: invalid token %q", s, t)
+		}
+	}
+	return nil
+}
+
+// subjectOverlaps reports whether subject s lies under prefix (a literal
+// subject such as "events" or "topic.orders"), or prefix under s.
+func subjectOverlaps(s, prefix string) bool {
+	a, b := strings.Split(s, "."), strings.Split(prefix, ".")
+	for i := range min(len(a), len(b)) {
+		if a[i] == ">" || b[i] == ">" {
+			return true
+		}
+		if a[i] != b[i] && a[i] != "*" && b[i] != "*" {
+			return false
+		}
+	}
+	return true
+}
