@@ -18,7 +18,6 @@ func newRootCmd() *cobra.Command {
 	}
 	root.AddCommand(
 		newBenchCmd(),
-		newConfigCmd(),
 		newServeCmd(),
 		newSendCmd(),
 		newEventsCmd(),
