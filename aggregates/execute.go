@@ -27,6 +27,9 @@ type Command struct {
 	// ExpectedVersion, when set, is the version the client based its
 	// command on: a different version is a conflict, never retried.
 	ExpectedVersion *uint64
+	// New says the aggregate id was just generated, so there is nothing to
+	// load.
+	New bool
 	// Metadata goes onto every event; its causation id is set to ID.
 	Metadata streams.Metadata
 }
@@ -100,7 +103,10 @@ func (r *Repository[S]) executeOnce(ctx context.Context, id string, cmd Command,
 	}()
 
 	fresh := e.inst == nil
-	if fresh {
+	switch {
+	case fresh && cmd.New:
+		e.inst = &Instance[S]{ID: id, State: r.newState()}
+	case fresh:
 		if e.inst, err = r.Load(ctx, id); err != nil {
 			return Outcome{}, err
 		}

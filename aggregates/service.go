@@ -107,9 +107,11 @@ type CommandSpec[S State, C any] struct {
 	// Name is the command's stable wire name ("create"): the endpoint is
 	// <prefix>.<aggregate type>.<name>.
 	Name string
-	// AggregateID returns the id the command targets; it may fill a
-	// missing one (a create generating a UUIDv7).
-	AggregateID func(cmd *C) string
+	// AggregateID returns the id the command targets. A create may fill a
+	// missing id with a new UUIDv7 and report generated: such an aggregate
+	// cannot exist yet, so it is not loaded (the append's expectation of a
+	// new aggregate still guards it).
+	AggregateID func(cmd *C) (id string, generated bool)
 	// Decide turns the command into events, or refuses it.
 	Decide func(cmd C, inst *Instance[S]) ([]Change, error)
 }
@@ -149,7 +151,8 @@ func (h *commandHandler[S, C]) handle(ctx context.Context, data []byte, cmd Comm
 	if err := rpc.DecodeStrict(data, &c); err != nil {
 		return Outcome{}, Invalid("%v", err)
 	}
-	id := h.spec.AggregateID(&c)
+	id, generated := h.spec.AggregateID(&c)
+	cmd.New = generated
 	if err := streams.ValidateAggregateID(id); err != nil {
 		return Outcome{}, Invalid("invalid id: %s", strings.TrimPrefix(err.Error(), "streams: invalid aggregate id "))
 	}

@@ -66,12 +66,12 @@ func setup(t *testing.T) (*nats.Conn, *aggregates.Repository[*counter], *aggrega
 		return []aggregates.Change{{Type: "counter.added", Data: map[string]int{"by": c.By}}}, nil
 	}
 	if err := aggregates.Register(svc, repo, aggregates.CommandSpec[*counter, add]{
-		Name: "add", AggregateID: func(c *add) string { return c.ID }, Decide: decide,
+		Name: "add", AggregateID: func(c *add) (string, bool) { return c.ID, false }, Decide: decide,
 	}); err != nil {
 		t.Fatal(err)
 	}
 	if err := aggregates.Register(svc, repo, aggregates.CommandSpec[*counter, add]{
-		Name: "add", AggregateID: func(c *add) string { return c.ID }, Decide: decide,
+		Name: "add", AggregateID: func(c *add) (string, bool) { return c.ID, false }, Decide: decide,
 	}); err == nil {
 		t.Fatal("registering a command twice must fail")
 	}

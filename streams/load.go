@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"strconv"
-
-	"github.com/synadia-io/orbit.go/jetstreamext"
 )
 
 const headerNumPending = "Nats-Num-Pending"
@@ -60,42 +57,31 @@ func (s *Store) scan(ctx context.Context, filter string, from uint64, limit int)
 	return func(yield func(Event, error) bool) {
 		seen := 0
 		for {
-			page := s.pageSize
+			n := s.pageSize
 			if limit > 0 {
-				page = min(page, limit-seen)
+				n = min(n, limit-seen)
 			}
-			msgs, err := jetstreamext.GetBatch(ctx, s.js, s.cfg.EventStream, page,
-				jetstreamext.GetBatchSeq(from), jetstreamext.GetBatchSubject(filter))
+			stopped := false
+			more, last, err := s.gets.page(ctx, s.cfg.EventStream, filter, from, n, func(m *storedMsg) bool {
+				ev, err := DecodeMessage(m.subject, m.header, m.data, m.sequence)
+				if !yield(ev, err) || err != nil {
+					stopped = true
+					return false
+				}
+				seen++
+				return limit == 0 || seen < limit
+			})
+			if stopped {
+				return
+			}
 			if err != nil {
 				yield(Event{}, fmt.Errorf("streams: read %s from %d: %w", filter, from, err))
 				return
 			}
-			more := false
-			got := 0
-			for raw, err := range msgs {
-				if errors.Is(err, jetstreamext.ErrNoMessages) {
-					return
-				}
-				if err != nil {
-					yield(Event{}, fmt.Errorf("streams: read %s from %d: %w", filter, from, err))
-					return
-				}
-				got++
-				ev, err := DecodeMessage(raw.Subject, raw.Header, raw.Data, raw.Sequence)
-				if !yield(ev, err) || err != nil {
-					return
-				}
-				seen++
-				if limit > 0 && seen >= limit {
-					return
-				}
-				from = raw.Sequence + 1
-				pending, perr := strconv.ParseUint(raw.Header.Get(headerNumPending), 10, 64)
-				more = perr == nil && pending > 0
-			}
-			if got == 0 || !more {
+			if !more || (limit > 0 && seen >= limit) {
 				return
 			}
+			from = last + 1
 		}
 	}
 }

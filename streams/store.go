@@ -23,6 +23,7 @@ type Store struct {
 	upcasters *Upcasters
 	source    string
 	pageSize  int
+	gets      *directGets
 }
 
 // Option configures a Store.
@@ -55,6 +56,7 @@ func NewStore(js jetstream.JetStream, cfg Config, opts ...Option) (*Store, error
 		now:      time.Now,
 		source:   DefaultSource,
 		pageSize: 512,
+		gets:     newDirectGets(js),
 	}
 	for _, o := range opts {
 		o(s)
@@ -64,6 +66,10 @@ func NewStore(js jetstream.JetStream, cfg Config, opts ...Option) (*Store, error
 	}
 	return s, nil
 }
+
+// Close releases the store's reply subscription. The store must not be
+// used afterwards; closing the connection releases it too.
+func (s *Store) Close() error { return s.gets.close() }
 
 // Config returns the store's effective configuration.
 func (s *Store) Config() Config { return s.cfg }

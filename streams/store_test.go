@@ -437,7 +437,7 @@ func TestAppendLimitsCheckedBeforeSending(t *testing.T) {
 	if _, err := f.store.Append(ctx, "x", "1", streams.Position{}, many...); !errors.Is(err, streams.ErrTooManyEvents) {
 		t.Fatalf("1001 events: err = %v", err)
 	}
-	big := streams.Event{Type: "x.big", Data: json.RawMessage(`"` + strings.Repeat("a", 1<<20) + `"`)}
+	big := streams.Event{Type: "x.big", Data: json.RawMessage(`"` + strings.Repeat("a", 9<<20) + `"`)}
 	_, err := f.store.Append(ctx, "x", "1", streams.Position{}, ev("x.y", map[string]int{}), big)
 	var tooLarge *streams.PayloadTooLargeError
 	if !errors.As(err, &tooLarge) || tooLarge.Index != 1 {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -10,9 +12,10 @@ import (
 
 func newBenchCmd() *cobra.Command {
 	var (
-		asJSON    bool
-		scenarios []string
-		opts      bench.Options
+		asJSON     bool
+		cpuProfile string
+		scenarios  []string
+		opts       bench.Options
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -21,6 +24,17 @@ func newBenchCmd() *cobra.Command {
 			"jetflow's rate, the raw JetStream rate measured the same way in the same run, and the ratio.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			out := cmd.OutOrStdout()
 			return bench.Run(cmd.Context(), scenarios, opts, func(r bench.Result) {
 				if asJSON {
@@ -31,9 +45,11 @@ func newBenchCmd() *cobra.Command {
 			})
 		},
 	}
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print results as JSON lines")
 	cmd.Flags().StringSliceVar(&scenarios, "scenario", nil, "run only these scenarios (repeatable or comma separated)")
 	cmd.Flags().DurationVar(&opts.Duration, "duration", 3*time.Second, "length of each timed measurement")
+	opts.Domain = usersBenchDomain{}
 	cmd.Flags().IntVar(&opts.Count, "count", 0, "size of count-based scenarios (0 = each scenario's default)")
 	return cmd
 }

@@ -137,19 +137,20 @@ func RegisterCommands(svc *aggregates.Service, repo *aggregates.Repository[*User
 	for _, err := range []error{
 		aggregates.Register(svc, repo, aggregates.CommandSpec[*User, Create]{
 			Name: CommandCreate,
-			AggregateID: func(c *Create) string {
+			AggregateID: func(c *Create) (string, bool) {
 				if c.ID == "" {
 					c.ID = streams.NewEventID()
+					return c.ID, true
 				}
-				return c.ID
+				return c.ID, false
 			},
 			Decide: DecideCreate,
 		}),
 		aggregates.Register(svc, repo, aggregates.CommandSpec[*User, Update]{
-			Name: CommandUpdate, AggregateID: func(c *Update) string { return c.ID }, Decide: DecideUpdate,
+			Name: CommandUpdate, AggregateID: func(c *Update) (string, bool) { return c.ID, false }, Decide: DecideUpdate,
 		}),
 		aggregates.Register(svc, repo, aggregates.CommandSpec[*User, ChangeStatus]{
-			Name: CommandChangeStatus, AggregateID: func(c *ChangeStatus) string { return c.ID }, Decide: DecideChangeStatus,
+			Name: CommandChangeStatus, AggregateID: func(c *ChangeStatus) (string, bool) { return c.ID, false }, Decide: DecideChangeStatus,
 		}),
 	} {
 		if err != nil {

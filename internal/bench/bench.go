@@ -27,6 +27,8 @@ type Options struct {
 	// consume); 0 leaves each scenario's default.
 	Count  int
 	Logger *slog.Logger
+	// Domain is the application the command scenarios drive.
+	Domain Domain
 }
 
 // Metric is one extra figure of a scenario, such as a latency percentile.

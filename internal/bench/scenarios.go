@@ -7,5 +7,9 @@ func Scenarios() []Scenario {
 		appendConcurrentScenario(),
 		appendBatchScenario(),
 		loadScenario(),
+		commandScenario(),
+		loadSnapshotScenario(),
+		publishScenario(),
+		workerScenario(),
 	}
 }

@@ -21,8 +21,11 @@ var ErrUnreachable = errors.New("platform: NATS server unreachable")
 // Config says where NATS is and how the event store is laid out.
 type Config struct {
 	// NATSURL connects to an existing server or cluster; empty starts an
-	// embedded server from Embedded.
+	// embedded server from Embedded (or uses Server).
 	NATSURL string
+	// Server is an embedded server already running in this process, used
+	// in-process; the platform does not stop it.
+	Server *server.Server
 	// ConnectOptions are extra client options (credentials, TLS).
 	ConnectOptions []nats.Option
 	Embedded       natsserver.Config
@@ -64,7 +67,11 @@ func Start(ctx context.Context, cfg Config) (*Platform, error) {
 		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("reconnected to NATS", "url", nc.ConnectedUrlRedacted()) }),
 	}, cfg.ConnectOptions...)
 	var err error
-	if cfg.NATSURL == "" {
+	switch {
+	case cfg.Server != nil:
+		opts = append(opts, nats.InProcessServer(cfg.Server))
+		p.Conn, err = nats.Connect("", opts...)
+	case cfg.NATSURL == "":
 		emb := cfg.Embedded
 		if emb.Logger == nil {
 			emb.Logger = log
@@ -75,7 +82,7 @@ func Start(ctx context.Context, cfg Config) (*Platform, error) {
 		log.Info("embedded NATS server started", "url", p.Server.ClientURL(), "store_dir", p.Server.StoreDir())
 		opts = append(opts, nats.InProcessServer(p.Server))
 		p.Conn, err = nats.Connect("", opts...)
-	} else {
+	default:
 		opts = append(opts, nats.RetryOnFailedConnect(false), nats.Timeout(5*time.Second))
 		p.Conn, err = nats.Connect(cfg.NATSURL, opts...)
 	}
