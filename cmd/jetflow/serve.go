@@ -3,83 +3,108 @@ package main
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/jetflow/jetflow/aggregates"
 	"github.com/jetflow/jetflow/examples/users"
+	"github.com/jetflow/jetflow/internal/config"
 	"github.com/jetflow/jetflow/internal/natsserver"
+	"github.com/jetflow/jetflow/internal/observability"
 	"github.com/jetflow/jetflow/internal/platform"
 	"github.com/jetflow/jetflow/streams"
 )
 
-type serveFlags struct {
-	natsURL    string
-	listen     string
-	storeDir   string
-	natsConfig string
-	logLevel   string
-	logFormat  string
-	replicas   int
-	snapEvery  int
-	cacheSize  int
-	retries    int
-	cmdTimeout time.Duration
-}
-
 func newServeCmd() *cobra.Command {
-	var f serveFlags
+	var s settings
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run the platform: embedded NATS (unless --nats-url), event store, command service",
-		Args:  cobra.NoArgs,
+		Short: "Run the platform: embedded NATS (unless --nats-url), event store, commands, projections, queries",
+		Long: "Starts an embedded NATS server with JetStream (or connects to --nats-url), provisions the\n" +
+			"event store, serves commands and queries over NATS and keeps the read models up to date.\n" +
+			"Settings come from jetflow.tsk, JETFLOW_* variables and these flags (flags win).",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runServe(cmd.Context(), f)
+			cfg, err := s.load(cmd)
+			if err != nil {
+				return err
+			}
+			return runServe(cmd.Context(), cfg)
 		},
 	}
-	fl := cmd.Flags()
-	fl.StringVar(&f.natsURL, "nats-url", "", "connect to this NATS server or cluster instead of starting one")
-	fl.StringVar(&f.listen, "listen", "127.0.0.1:4222", "client address of the embedded NATS server")
-	fl.StringVar(&f.storeDir, "store-dir", "./data", "JetStream store directory of the embedded server")
-	fl.StringVar(&f.natsConfig, "nats-config", "", "nats.conf for the embedded server")
-	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
-	fl.StringVar(&f.logFormat, "log-format", "text", "text or json")
-	fl.IntVar(&f.replicas, "replicas", 1, "replicas of the event stream and buckets (3 in a cluster)")
-	fl.IntVar(&f.snapEvery, "snapshot-every", aggregates.DefaultSnapshotEvery, "snapshot aggregates every N events (0: never)")
-	fl.IntVar(&f.cacheSize, "cache-size", aggregates.DefaultCacheSize, "aggregates kept in memory (0: no cache)")
-	fl.IntVar(&f.retries, "conflict-retries", aggregates.DefaultConflictRetries, "retries of a command after a concurrency conflict")
-	fl.DurationVar(&f.cmdTimeout, "command-timeout", aggregates.DefaultTimeout, "bound of one command")
+	s.register(cmd,
+		configFlag{"nats-url", "nats.url", "connect to this NATS server or cluster instead of starting one"},
+		configFlag{"listen", "server.listen", "client address of the embedded NATS server"},
+		configFlag{"store-dir", "server.store_dir", "JetStream store directory of the embedded server"},
+		configFlag{"nats-config", "server.nats_config", "nats.conf for the embedded server"},
+		configFlag{"nats-user", "nats.user", "NATS user"},
+		configFlag{"nats-password", "nats.password", "NATS password"},
+		configFlag{"creds", "nats.credentials", "NATS credentials file"},
+		configFlag{"replicas", "events.replicas", "replicas of the event stream and buckets (3 in a cluster)"},
+		configFlag{"snapshot-every", "snapshots.every", "snapshot aggregates every N events (0: never)"},
+		configFlag{"cache-size", "commands.cache_size", "aggregates kept in memory (0: no cache)"},
+		configFlag{"conflict-retries", "commands.conflict_retries", "retries of a command after a concurrency conflict"},
+		configFlag{"command-timeout", "commands.timeout", "bound of one command"},
+		configFlag{"metrics-listen", "metrics.listen", "address of /metrics, /healthz and /readyz (empty: off)"},
+		configFlag{"log-level", "log.level", "debug, info, warn or error"},
+		configFlag{"log-format", "log.format", "text or json"},
+	)
 	return cmd
 }
 
-func runServe(ctx context.Context, f serveFlags) error {
-	log, err := newLogger(os.Stderr, f.logLevel, f.logFormat)
+// streamsConfig is the event store layout the configuration names.
+func streamsConfig(cfg config.Config) streams.Config {
+	return streams.Config{
+		EventStream: cfg.Events.Stream, SubjectPrefix: cfg.Events.SubjectPrefix,
+		SnapshotBucket: cfg.Snapshots.Bucket, Replicas: cfg.Events.Replicas,
+		MaxEventsPerAppend: cfg.Events.MaxEventsPerAppend, DuplicateWindow: cfg.Events.DuplicateWindow,
+	}
+}
+
+// startPlatform starts the embedded server (or connects) and provisions.
+func startPlatform(ctx context.Context, cfg config.Config, name string, log *slog.Logger) (*platform.Platform, error) {
+	pc := platform.Config{
+		ConnectOptions: natsOptions(cfg.NATS),
+		Streams:        streamsConfig(cfg),
+		Name:           name,
+		Logger:         log,
+	}
+	if cfg.Server.Embedded {
+		pc.Embedded = natsserver.Config{ConfigFile: cfg.Server.NATSConfig, Listen: cfg.Server.Listen, StoreDir: cfg.Server.StoreDir}
+	} else {
+		pc.NATSURL = cfg.NATS.URL
+	}
+	return platform.Start(ctx, pc)
+}
+
+func runServe(ctx context.Context, cfg config.Config) error {
+	log, err := newLogger(os.Stderr, cfg.Log.Level, cfg.Log.Format)
 	if err != nil {
 		return err
 	}
-	scfg := streams.DefaultConfig()
-	scfg.Replicas = f.replicas
-	p, err := platform.Start(ctx, platform.Config{
-		NATSURL:  f.natsURL,
-		Embedded: natsserver.Config{ConfigFile: f.natsConfig, Listen: f.listen, StoreDir: f.storeDir},
-		Streams:  scfg,
-		Name:     "jetflow-serve",
-		Logger:   log,
-	})
+	metrics := observability.NewMetrics()
+	p, err := startPlatform(ctx, cfg, "jetflow-serve", log)
 	if err != nil {
 		return err
 	}
 	defer p.Close()
 
+	// Commands.
 	repo, err := users.NewRepository(p.Store, p.Snapshots,
-		aggregates.WithSnapshotEvery(f.snapEvery), aggregates.WithCacheSize(f.cacheSize),
-		aggregates.WithConflictRetries(f.retries), aggregates.WithLogger(log))
+		aggregates.WithSnapshotEvery(cfg.Snapshots.Every), aggregates.WithCacheSize(cfg.Commands.CacheSize),
+		aggregates.WithConflictRetries(cfg.Commands.ConflictRetries), aggregates.WithLogger(log), aggregates.WithMetrics(metrics))
 	if err != nil {
 		return err
 	}
-	commands, err := aggregates.NewService(p.Conn, aggregates.ServiceConfig{Timeout: f.cmdTimeout, Logger: log})
+	commands, err := aggregates.NewService(p.Conn, aggregates.ServiceConfig{
+		Name: cfg.Commands.Service, SubjectPrefix: cfg.Commands.SubjectPrefix, MaxPayload: cfg.Commands.MaxPayload,
+		Timeout: cfg.Commands.Timeout, Logger: log, Metrics: metrics,
+	})
 	if err != nil {
 		return err
 	}
@@ -89,14 +114,77 @@ func runServe(ctx context.Context, f serveFlags) error {
 	if err := commands.Start(); err != nil {
 		return err
 	}
-	log.Info("jetflow serving", "commands", aggregates.DefaultServiceName)
+	defer stopWithin(log, "command service", commands.Stop)
 
+	// Metrics and health.
+	stopObs, err := serveObservability(cfg, metrics, log,
+		observability.Check{Name: "nats", Check: func(context.Context) error {
+			if !p.Conn.IsConnected() {
+				return errors.New("not connected to NATS")
+			}
+			return nil
+		}},
+		observability.Check{Name: "event_store", Check: func(ctx context.Context) error {
+			_, err := p.JS.Stream(ctx, cfg.Events.Stream)
+			return err
+		}},
+	)
+	if err != nil {
+		return err
+	}
+	defer stopObs()
+
+	log.Info("jetflow serving", "commands", cfg.Commands.Service, "nats", natsDescription(cfg, p))
 	<-ctx.Done()
 	log.Info("shutting down")
-	stopCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	if err := commands.Stop(stopCtx); err != nil && !errors.Is(err, context.Canceled) {
-		log.Warn("command service stop", "error", err)
-	}
 	return nil
+}
+
+// serveObservability serves /metrics, /healthz and /readyz on the metrics
+// address and, when it differs, on the health address too.
+func serveObservability(cfg config.Config, metrics *observability.Metrics, log *slog.Logger, checks ...observability.Check) (stop func(), err error) {
+	var servers []*observability.Server
+	stop = func() {
+		for _, srv := range slices.Backward(servers) {
+			stopWithin(log, "metrics server", srv.Stop)
+		}
+	}
+	addrs := []string{cfg.Metrics.Listen}
+	if h := cfg.HealthListen(); h != cfg.Metrics.Listen {
+		addrs = append(addrs, h)
+	}
+	for _, addr := range addrs {
+		if addr == "" {
+			continue
+		}
+		srv, err := observability.NewServer(addr, metrics, log)
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		for _, c := range checks {
+			srv.AddCheck(c)
+		}
+		srv.Start()
+		servers = append(servers, srv)
+		log.Info("metrics and health", "url", "http://"+srv.Addr()+"/metrics")
+	}
+	return stop, nil
+}
+
+func natsDescription(cfg config.Config, p *platform.Platform) string {
+	if p.Server != nil {
+		return "embedded " + p.Server.ClientURL()
+	}
+	return strings.Split(cfg.NATS.URL, ",")[0]
+}
+
+// stopWithin stops a component, bounded so a stuck one cannot hold the
+// process; deferred calls run in reverse start order.
+func stopWithin(log *slog.Logger, what string, stop func(context.Context) error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := stop(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		log.Warn("stop "+what, "error", err)
+	}
 }

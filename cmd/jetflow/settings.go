@@ -1,0 +1,103 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/nats-io/nats.go"
+	"github.com/spf13/cobra"
+
+	"github.com/jetflow/jetflow/internal/config"
+)
+
+// configFlag maps a command-line flag onto a configuration key. Flags are
+// strings so that config.Set parses them with the same errors as the file.
+type configFlag struct {
+	name, key, usage string
+}
+
+// settings loads jetflow.tsk and the environment, then applies the flags the
+// user set: flags > JETFLOW_* > file > defaults.
+type settings struct {
+	file   string
+	values map[string]*string
+	flags  []configFlag
+}
+
+func (s *settings) register(cmd *cobra.Command, flags ...configFlag) {
+	s.flags = flags
+	s.values = map[string]*string{}
+	cmd.Flags().StringVar(&s.file, "config", "", "configuration file (default: $JETFLOW_CONFIG, else ./jetflow.tsk when present)")
+	for _, f := range flags {
+		v := new(string)
+		s.values[f.name] = v
+		cmd.Flags().StringVar(v, f.name, defaultOf(f.key), f.usage+" ("+f.key+")")
+	}
+}
+
+// defaultOf is the key's default as a flag shows it.
+func defaultOf(key string) string {
+	for _, k := range config.Keys() {
+		if k.Name == key {
+			if v, err := strconv.Unquote(k.Default); err == nil {
+				return v
+			}
+			return k.Default
+		}
+	}
+	return ""
+}
+
+// load returns the effective, validated configuration.
+func (s *settings) load(cmd *cobra.Command) (config.Config, error) {
+	env := os.Environ()
+	path := s.file
+	if path == "" {
+		path = config.DefaultPath(env)
+	}
+	cfg, err := config.Load(path, env)
+	if err != nil {
+		return cfg, err
+	}
+	for _, f := range s.flags {
+		if !cmd.Flags().Changed(f.name) {
+			continue
+		}
+		if err := cfg.Set(f.key, *s.values[f.name]); err != nil {
+			return cfg, fmt.Errorf("--%s: %w", f.name, err)
+		}
+		if f.key == "nats.url" {
+			// Naming a server means: connect to it, start none.
+			if err := cfg.Set("server.embedded", "false"); err != nil {
+				return cfg, err
+			}
+		}
+	}
+	return cfg, cfg.Validate()
+}
+
+// natsOptions turns the [nats] section into client options.
+func natsOptions(c config.NATSConfig) []nats.Option {
+	var opts []nats.Option
+	if c.Credentials != "" {
+		opts = append(opts, nats.UserCredentials(c.Credentials))
+	}
+	if c.NKey != "" {
+		if opt, err := nats.NkeyOptionFromSeed(c.NKey); err == nil {
+			opts = append(opts, opt)
+		} else {
+			opts = append(opts, func(*nats.Options) error { return fmt.Errorf("nkey seed %s: %w", c.NKey, err) })
+		}
+	}
+	if c.User != "" {
+		opts = append(opts, nats.UserInfo(c.User, c.Password))
+	}
+	if c.TLSCert != "" || c.TLSKey != "" {
+		opts = append(opts, nats.ClientCert(c.TLSCert, c.TLSKey))
+	}
+	if c.TLSCA != "" {
+		opts = append(opts, nats.RootCAs(c.TLSCA))
+	}
+	return opts
+}

@@ -1,0 +1,102 @@
+package observability
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Check is one readiness condition: nil when it holds, else why not.
+type Check struct {
+	Name  string
+	Check func(ctx context.Context) error
+}
+
+// Server serves /metrics, /healthz and /readyz.
+type Server struct {
+	srv *http.Server
+	ln  net.Listener
+	log *slog.Logger
+
+	mu     sync.Mutex
+	checks []Check
+	done   chan struct{}
+}
+
+// NewServer listens on addr (host:port; port 0 picks one). Add readiness
+// checks, then Start.
+func NewServer(addr string, m *Metrics, log *slog.Logger) (*Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("observability: listen %s: %w", addr, err)
+	}
+	s := &Server{ln: ln, log: log, done: make(chan struct{})}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.ready)
+	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	return s, nil
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// AddCheck adds a readiness condition.
+func (s *Server) AddCheck(c Check) {
+	s.mu.Lock()
+	s.checks = append(s.checks, c)
+	s.mu.Unlock()
+}
+
+// Start serves in the background until Stop.
+func (s *Server) Start() {
+	go func() {
+		defer close(s.done)
+		if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("metrics and health server stopped", "error", err)
+		}
+	}()
+}
+
+// Stop shuts the server down, waiting for requests in flight.
+func (s *Server) Stop(ctx context.Context) error {
+	err := s.srv.Shutdown(ctx)
+	<-s.done
+	return err
+}
+
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	s.mu.Lock()
+	checks := append([]Check(nil), s.checks...)
+	s.mu.Unlock()
+	failed := map[string]string{}
+	for _, c := range checks {
+		if err := c.Check(ctx); err != nil {
+			failed[c.Name] = err.Error()
+		}
+	}
+	if len(failed) > 0 {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "failed": failed})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
