@@ -1,0 +1,82 @@
+package observability_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jetflow/jetflow/internal/observability"
+)
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestEndpointsServeMetricsHealthAndReadiness(t *testing.T) {
+	t.Parallel()
+	m := observability.NewMetrics()
+	srv, err := observability.NewServer("127.0.0.1:0", m, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var broken atomic.Bool
+	srv.AddCheck(observability.Check{Name: "projections", Check: func(context.Context) error {
+		if broken.Load() {
+			return errors.New("projection users is failed at sequence 42")
+		}
+		return nil
+	}})
+	srv.Start()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Stop(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+	base := "http://" + srv.Addr()
+
+	m.CommandHandled("user", "create", "ok", 3*time.Millisecond)
+	m.CommandHandled("user", "create", "validation", time.Millisecond)
+	m.AppendConflict("user")
+	m.EventsAppended("user", 2)
+	m.SnapshotTaken("user")
+	code, body := get(t, base+"/metrics")
+	for _, want := range []string{
+		`jetflow_commands_total{aggregate_type="user",command="create",result="ok"} 1`,
+		`jetflow_commands_total{aggregate_type="user",command="create",result="validation"} 1`,
+		`jetflow_append_conflicts_total{aggregate_type="user"} 1`,
+		`jetflow_events_appended_total{aggregate_type="user"} 2`,
+		`jetflow_snapshots_taken_total{aggregate_type="user"} 1`,
+		`jetflow_command_duration_seconds_count{aggregate_type="user",command="create"} 2`,
+		"go_goroutines",
+	} {
+		if code != 200 || !strings.Contains(body, want) {
+			t.Errorf("/metrics (%d) lacks %s", code, want)
+		}
+	}
+	if code, _ := get(t, base+"/healthz"); code != 200 {
+		t.Errorf("/healthz = %d", code)
+	}
+	if code, body := get(t, base+"/readyz"); code != 200 || !strings.Contains(body, "ready") {
+		t.Errorf("/readyz = %d %s", code, body)
+	}
+	broken.Store(true)
+	code, body = get(t, base+"/readyz")
+	if code != 503 || !strings.Contains(body, "failed at sequence 42") {
+		t.Errorf("/readyz with a failed check = %d %s", code, body)
+	}
+}
