@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
 
+	"github.com/jetflow/jetflow/internal/logctx"
 	"github.com/jetflow/jetflow/internal/rpc"
 	"github.com/jetflow/jetflow/streams"
 )
@@ -23,7 +24,9 @@ func (s *Service) serve(req micro.Request) {
 	r := s.routes[req.Subject()]
 	cmd, correlation, rerr := s.commandFromHeaders(req)
 	replyHeaders := micro.Headers{rpc.HeaderCorrelationID: {correlation}}
-	log := s.cfg.Logger.With("correlation_id", correlation, "command", req.Subject())
+	// Every line logged while handling this command, in any package,
+	// carries its correlation id (see logctx.Handler).
+	base := logctx.With(s.baseCtx, "correlation_id", correlation, "command", req.Subject())
 
 	var out Outcome
 	var cause error
@@ -31,7 +34,7 @@ func (s *Service) serve(req micro.Request) {
 		rerr = rpc.Errorf(rpc.StatusTooLarge, rpc.CodeTooLarge, "request body is %d bytes, at most %d allowed", len(req.Data()), s.cfg.MaxPayload)
 	}
 	if rerr == nil {
-		ctx, cancel := context.WithTimeout(s.baseCtx, s.cfg.Timeout)
+		ctx, cancel := context.WithTimeout(base, s.cfg.Timeout)
 		out, cause = s.run(ctx, r.h, req.Data(), cmd)
 		cancel()
 		rerr = toRPCError(cause)
@@ -40,20 +43,20 @@ func (s *Service) serve(req micro.Request) {
 	if rerr != nil {
 		s.cfg.Metrics.CommandHandled(r.aggregateType, r.command, rerr.Code, took)
 		if rerr.Status >= 500 {
-			log.Warn("command failed", "status", rerr.Status, "code", rerr.Code, "error", cause, "took", took)
+			s.cfg.Logger.WarnContext(base, "command failed", "status", rerr.Status, "code", rerr.Code, "error", cause, "took", took)
 		} else {
-			log.Info("command refused", "status", rerr.Status, "code", rerr.Code, "error", rerr.Message, "took", took)
+			s.cfg.Logger.InfoContext(base, "command refused", "status", rerr.Status, "code", rerr.Code, "error", rerr.Message, "took", took)
 		}
 		if err := rpc.RespondError(req, rerr, replyHeaders); err != nil {
-			log.Warn("reply not sent", "error", err)
+			s.cfg.Logger.WarnContext(base, "reply not sent", "error", err)
 		}
 		return
 	}
 	s.cfg.Metrics.CommandHandled(r.aggregateType, r.command, "ok", took)
-	log.Debug("command handled", "aggregate_id", out.AggregateID, "version", out.Version, "events", len(out.Events), "duplicate", out.Duplicate, "took", took)
+	s.cfg.Logger.DebugContext(base, "command handled", "aggregate_id", out.AggregateID, "version", out.Version, "events", len(out.Events), "duplicate", out.Duplicate, "took", took)
 	body, _ := json.Marshal(rpc.CommandReply{AggregateID: out.AggregateID, Version: out.Version, Sequence: out.Sequence})
 	if err := req.Respond(body, micro.WithHeaders(replyHeaders)); err != nil {
-		log.Warn("reply not sent", "error", err)
+		s.cfg.Logger.WarnContext(base, "reply not sent", "error", err)
 	}
 }
 
@@ -62,7 +65,7 @@ func (s *Service) serve(req micro.Request) {
 func (s *Service) run(ctx context.Context, h handler, data []byte, cmd Command) (out Outcome, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			s.cfg.Logger.Error("command handler panicked", "correlation_id", cmd.Metadata.CorrelationID, "panic", fmt.Sprint(p))
+			s.cfg.Logger.ErrorContext(ctx, "command handler panicked", "panic", fmt.Sprint(p))
 			err = errPanicked
 		}
 	}()

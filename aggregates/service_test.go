@@ -1,15 +1,21 @@
 package aggregates_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/jetflow/jetflow/aggregates"
+	"github.com/jetflow/jetflow/internal/logctx"
 	"github.com/jetflow/jetflow/internal/natstest"
 	"github.com/jetflow/jetflow/internal/rpc"
 	"github.com/jetflow/jetflow/streams"
@@ -165,4 +171,71 @@ func TestStopWaitsForInFlightCommands(t *testing.T) {
 	if err := <-done; err != nil && !errors.Is(err, nats.ErrNoResponders) {
 		t.Fatalf("in-flight command: %v", err)
 	}
+}
+
+func TestEveryLogLineOfACommandCarriesItsCorrelationID(t *testing.T) {
+	t.Parallel()
+	srv := natstest.RunServer(t)
+	nc, js := srv.JetStream(t)
+	ctx := context.Background()
+	cfg := streams.DefaultConfig()
+	if err := streams.Provision(ctx, js, cfg); err != nil {
+		t.Fatal(err)
+	}
+	var buf syncBuffer
+	log := slog.New(logctx.Handler(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	store, _ := streams.NewStore(js, cfg)
+	repo, _ := aggregates.NewRepository("counter", func() *counter { return &counter{} }, store, nil, aggregates.WithLogger(log))
+	svc, _ := aggregates.NewService(nc, aggregates.ServiceConfig{Logger: log})
+	must := func(err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(aggregates.Register(svc, repo, aggregates.CommandSpec[*counter, add]{
+		Name: "add", AggregateID: func(c *add) (string, bool) { return c.ID, false },
+		Decide: func(c add, inst *aggregates.Instance[*counter]) ([]aggregates.Change, error) {
+			if c.By < 0 {
+				return nil, aggregates.Invalid("by must be positive")
+			}
+			return []aggregates.Change{{Type: "counter.added", Data: c}}, nil
+		},
+	}))
+	must(svc.Start())
+	t.Cleanup(func() { _ = svc.Stop(ctx) })
+	client := natstest.Connect(t, srv.URL)
+	for i, body := range []string{`{"id":"x","by":1}`, `{"id":"x","by":-1}`} {
+		msg := nats.NewMsg("cmd.counter.add")
+		msg.Data = []byte(body)
+		msg.Header.Set(rpc.HeaderCorrelationID, fmt.Sprintf("corr-%d", i))
+		if _, err := client.RequestMsg(msg, 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) < 2 {
+		t.Fatalf("expected a log line per command, got %q", buf.String())
+	}
+	for _, line := range lines {
+		if !strings.Contains(line, "correlation_id=corr-") {
+			t.Errorf("log line without correlation id: %s", line)
+		}
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
