@@ -22,6 +22,7 @@ func newRootCmd() *cobra.Command {
 		newSendCmd(),
 		newEventsCmd(),
 		newConfigCmd(),
+		newWorkerCmd(), newDLQCmd(),
 	)
 	return root
 }

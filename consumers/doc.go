@@ -1,0 +1,82 @@
+// Package consumers owns jetflow's message queue: topics, publishing,
+// durable subscriptions, the worker runtime (handlers, middleware, retries,
+// backoff, payload filters, priorities, TTL) and the dead-letter queue. The
+// same runtime serves integration messages on topics and event handlers on
+// the EVENTS stream.
+//
+// # Topics
+//
+// A topic is the stream TOPIC_<NAME> over the subjects topic.<name>.>, with
+// limits retention (a dead letter's original is read back by sequence, and
+// every pub/sub subscription reads the same messages), a max age, replicas,
+// a duplicate window and per-message TTLs allowed. Topic names are lower
+// case so the stream name maps back to one topic. A message's subject is
+//
+//	topic.<name>.<priority>.<key>
+//
+// where priority is low, normal, high or critical and key is the optional
+// dotted suffix the publisher chose ("_" when none), which subscriptions
+// filter on server-side. Headers: Nats-Msg-Id (dedup), Nats-TTL and
+// Jetflow-Expires-At (TTL), Jetflow-Correlation-Id, Jetflow-Causation-Id,
+// Jetflow-User-Id and traceparent.
+//
+// Publisher.Publish waits for the ack; PublishAsync pipelines, bounded by
+// the JetStream context's async window, and returns the ack's future;
+// PublishBatch pipelines a slice and waits for all acks.
+//
+// # Subscriptions and priorities
+//
+// JetStream cannot filter on headers, so the priority lives in the subject
+// and a topic subscription is four durable pull consumers, one per priority
+// (<durable>-critical … <durable>-low), each AckExplicit with MaxDeliver =
+// MaxRetries+1. ModeQueue shares the durable <name> between every worker
+// running the subscription; ModePubSub gives each instance its own durable
+// <name>_<instance>. A subscription on another stream (events.user.>) is one
+// consumer, without priorities.
+//
+// The worker runs one Consume per priority and concurrency slot and calls
+// the handler on the consume callback's own goroutine, as a raw pull
+// consumer does, so there is no hand-off on the hot path. A gate hands out
+// the Concurrency slots: the most urgent waiting priority first, and a
+// priority known to have more messages on the way (from the consumers'
+// pending counts at start, from the delivery metadata later) holds lower
+// ones back briefly. With a backlog, critical is delivered before high
+// before normal before low; messages already pulled ahead are not
+// reordered after the fact, which is why BatchSize should stay modest for
+// slow handlers.
+//
+// # Handling a message
+//
+// In order: past its Jetflow-Expires-At → acked, never handled (the server
+// removes it on its own schedule); a replay meant for another subscription
+// → acked and skipped; rejected by the payload filters → acked and counted,
+// never dead-lettered; otherwise the handler runs. nil → Ack (not
+// DoubleAck: waiting for the server per message would halve throughput and
+// a lost ack costs one redelivery). An error → NakWithDelay with the backoff
+// schedule (the consumer's BackOff does not apply to naks). A Permanent
+// error, or a failure on the last allowed delivery → TermWithReason(the
+// error text), so the MSG_TERMINATED advisory carries the reason. A handler
+// that outlives AckWait keeps its message through progress acks; one that
+// hangs until AckWait passes on its last delivery makes the server publish
+// MAX_DELIVERIES. Panics become errors.
+//
+// Stop stops pulling and lets in-flight and already-pulled messages finish
+// until its context ends, then cancels handlers and naks what is left for
+// redelivery: nothing is lost, though a message nak'd on its last allowed
+// delivery is dead-lettered (MAX_DELIVERIES) and can be replayed.
+//
+// # Dead letters
+//
+// The DLQ stream captures $JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.> and
+// $JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.> for every consumer of the
+// account. A dead letter's id is its DLQ sequence; it shows the advisory
+// (stream, consumer, stream sequence, deliveries, reason, time) and the
+// original message read from the source stream by sequence, or says
+// explicitly that the stream no longer holds it. The server also
+// terminates messages removed by limits while pending; those appear with
+// the server's reason and no original. Replay republishes a topic
+// message's original to its subject with Jetflow-Replayed-From (the dead
+// letter id) and Jetflow-Replay-For (the subscription; the topic's other
+// subscriptions skip it), then removes the dead letter. Messages of other
+// streams (EVENTS) are never republished. Discard deletes one dead letter.
+package consumers

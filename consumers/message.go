@@ -1,0 +1,112 @@
+package consumers
+
+import (
+	"strings"
+	"sync"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Message is one delivery handed to a handler. It is valid until the handler
+// returns; the worker acknowledges it according to the handler's result.
+type Message struct {
+	raw          jetstream.Msg
+	subscription string
+	topic        string // "" for stream (e.g. EVENTS) subscriptions
+
+	metaOnce sync.Once
+	meta     *jetstream.MsgMetadata
+	metaErr  error
+}
+
+func newMessage(raw jetstream.Msg, subscription, topic string) *Message {
+	return &Message{raw: raw, subscription: subscription, topic: topic}
+}
+
+// Subject is the full subject, e.g. topic.orders.high.order.created or
+// events.user.42.
+func (m *Message) Subject() string { return m.raw.Subject() }
+
+// Data is the payload.
+func (m *Message) Data() []byte { return m.raw.Data() }
+
+// Header is the message's headers (may be nil). Do not modify.
+func (m *Message) Header() nats.Header { return m.raw.Headers() }
+
+// Subscription is the name of the subscription that received the message.
+func (m *Message) Subscription() string { return m.subscription }
+
+// Topic is the topic the message was published on, or "" for a message of
+// another stream (such as EVENTS).
+func (m *Message) Topic() string { return m.topic }
+
+// Priority is the priority token of a topic message; normal otherwise.
+func (m *Message) Priority() Priority {
+	p, _ := splitTopicSubject(m.topic, m.raw.Subject())
+	return p
+}
+
+// Key is the subject suffix after the priority token of a topic message
+// ("" when published without one); for other streams it is "".
+func (m *Message) Key() string {
+	_, k := splitTopicSubject(m.topic, m.raw.Subject())
+	return k
+}
+
+// ID is the message id (Nats-Msg-Id), "" when the publisher set none.
+func (m *Message) ID() string { return m.raw.Headers().Get(HeaderMsgID) }
+
+// CorrelationID is the Jetflow-Correlation-Id header.
+func (m *Message) CorrelationID() string { return m.raw.Headers().Get(HeaderCorrelationID) }
+
+// CausationID is the Jetflow-Causation-Id header.
+func (m *Message) CausationID() string { return m.raw.Headers().Get(HeaderCausationID) }
+
+// UserID is the Jetflow-User-Id header.
+func (m *Message) UserID() string { return m.raw.Headers().Get(HeaderUserID) }
+
+// TraceParent is the W3C traceparent header.
+func (m *Message) TraceParent() string { return m.raw.Headers().Get(HeaderTraceParent) }
+
+// Metadata is the JetStream delivery metadata (stream and consumer
+// sequences, delivery count, pending count), parsed once on first use.
+func (m *Message) Metadata() (*jetstream.MsgMetadata, error) {
+	m.metaOnce.Do(func() { m.meta, m.metaErr = m.raw.Metadata() })
+	return m.meta, m.metaErr
+}
+
+// Attempt is the delivery count: 1 on the first delivery, 2 on the first
+// retry, and so on; 0 when the metadata cannot be read.
+func (m *Message) Attempt() int {
+	md, err := m.Metadata()
+	if err != nil {
+		return 0
+	}
+	return int(md.NumDelivered)
+}
+
+// InProgress tells the server the handler is still working, resetting the
+// ack wait. The worker does this on its own for long handlers; call it for
+// finer control.
+func (m *Message) InProgress() error { return m.raw.InProgress() }
+
+// splitTopicSubject splits topic.<topic>.<priority>.<key>.
+func splitTopicSubject(topic, subject string) (Priority, string) {
+	if topic == "" {
+		return PriorityNormal, ""
+	}
+	rest, ok := strings.CutPrefix(subject, TopicSubjectPrefix+"."+topic+".")
+	if !ok {
+		return PriorityNormal, ""
+	}
+	tok, key, _ := strings.Cut(rest, ".")
+	p, err := ParsePriority(tok)
+	if err != nil {
+		return PriorityNormal, ""
+	}
+	if key == NoKey {
+		key = ""
+	}
+	return p, key
+}

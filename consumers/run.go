@@ -1,0 +1,72 @@
+package consumers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+)
+
+// RunJetStream is what RunWorkers needs: provisioning and consuming.
+type RunJetStream interface {
+	WorkerJetStream
+}
+
+// RunWorkers provisions cfg's topics (and the DLQ when it is missing; an
+// existing DLQ is never changed by a worker), runs one worker per
+// subscription with its webhook handler (wrapped in Recover and Logging),
+// and on ctx's end stops them all within the shutdown grace period. It
+// returns when every worker has stopped.
+func RunWorkers(ctx context.Context, js RunJetStream, cfg WorkerConfig, logger *slog.Logger, opts ...WorkerOption) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	cfg = cfg.withDefaults()
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	for _, t := range cfg.Topics {
+		if _, err := EnsureTopic(ctx, js, t); err != nil {
+			return err
+		}
+	}
+	client := &http.Client{}
+	base := append([]WorkerOption{WithLogger(logger), WithDLQ(cfg.DLQ)}, opts...)
+	var workers []*Worker
+	stopAll := func(sctx context.Context) error {
+		var wg sync.WaitGroup
+		errs := make([]error, len(workers))
+		for i, w := range workers {
+			wg.Go(func() { errs[i] = w.Stop(sctx) })
+		}
+		wg.Wait()
+		return errors.Join(errs...)
+	}
+	for _, sc := range cfg.Subscriptions {
+		h, err := Webhook(sc.Webhook, client)
+		if err != nil {
+			return err
+		}
+		sub := sc.Subscription
+		sub.Handler = h
+		sub.Middleware = append([]Middleware{Recover(), Logging(logger.With(slog.String("subscription", sub.Name)))}, sub.Middleware...)
+		w, err := NewWorker(js, sub, base...)
+		if err == nil {
+			err = w.Start(ctx)
+		}
+		if err != nil {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownGrace)
+			defer cancel()
+			return errors.Join(fmt.Errorf("consumers: start %s: %w", sub.Name, err), stopAll(sctx))
+		}
+		workers = append(workers, w)
+	}
+	logger.Info("workers running", slog.Int("subscriptions", len(workers)))
+	<-ctx.Done()
+	logger.Info("shutting down workers", slog.Duration("grace", cfg.ShutdownGrace))
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownGrace)
+	defer cancel()
+	return stopAll(sctx)
+}

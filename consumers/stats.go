@@ -1,0 +1,63 @@
+package consumers
+
+import "sync/atomic"
+
+// Outcome is what the worker did with a message.
+type Outcome string
+
+// The outcomes a worker reports.
+const (
+	OutcomeAcked        Outcome = "acked"         // handled successfully
+	OutcomeRetried      Outcome = "retried"       // handler failed; delayed nak
+	OutcomeDeadLettered Outcome = "dead_lettered" // terminated: permanent error or retries spent
+	OutcomeFiltered     Outcome = "filtered"      // a payload filter rejected it; acked
+	OutcomeExpired      Outcome = "expired"       // past its TTL; acked unhandled
+	OutcomeSkipped      Outcome = "skipped"       // a replay meant for another subscription; acked
+	OutcomeReturned     Outcome = "returned"      // nak'd unhandled because the worker stopped
+)
+
+// WorkerObserver receives every message outcome; a Prometheus counter
+// adapter implements it.
+type WorkerObserver interface {
+	ObserveOutcome(subscription string, o Outcome)
+}
+
+// Stats counts a worker's outcomes since it started.
+type Stats struct {
+	Acked, Retried, DeadLettered, Filtered, Expired, Skipped, Returned uint64
+}
+
+type counters struct {
+	acked, retried, deadLettered, filtered, expired, skipped, returned atomic.Uint64
+}
+
+func (c *counters) add(o Outcome) {
+	switch o {
+	case OutcomeAcked:
+		c.acked.Add(1)
+	case OutcomeRetried:
+		c.retried.Add(1)
+	case OutcomeDeadLettered:
+		c.deadLettered.Add(1)
+	case OutcomeFiltered:
+		c.filtered.Add(1)
+	case OutcomeExpired:
+		c.expired.Add(1)
+	case OutcomeSkipped:
+		c.skipped.Add(1)
+	case OutcomeReturned:
+		c.returned.Add(1)
+	}
+}
+
+func (c *counters) snapshot() Stats {
+	return Stats{
+		Acked:        c.acked.Load(),
+		Retried:      c.retried.Load(),
+		DeadLettered: c.deadLettered.Load(),
+		Filtered:     c.filtered.Load(),
+		Expired:      c.expired.Load(),
+		Skipped:      c.skipped.Load(),
+		Returned:     c.returned.Load(),
+	}
+}

@@ -1,0 +1,408 @@
+package consumers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetflow/jetflow/streams"
+)
+
+// WorkerJetStream is the part of jetstream.JetStream a worker uses.
+type WorkerJetStream interface {
+	streams.StreamManager
+	ConsumerManager
+}
+
+// Worker runs one subscription: it pulls from the subscription's durable
+// consumers and calls the handler with bounded concurrency, most urgent
+// priority first. Start it once, Stop it once (or use Run).
+type Worker struct {
+	js      WorkerJetStream
+	sub     Subscription
+	durable string
+	handler Handler
+	filters Filters
+	opts    workerOptions
+	log     *slog.Logger
+
+	mu      sync.Mutex
+	state   int // stateNew, stateRunning, stateStopping, stateStopped
+	loops   []*loop
+	gate    *gate
+	ctx     context.Context // handlers' context, cancelled on a hard stop
+	cancel  context.CancelFunc
+	hard    atomic.Bool // the grace period ended: return, don't handle
+	done    chan struct{}
+	stopErr error
+	wdQuit  chan struct{}
+	wdDone  chan struct{}
+
+	stats counters
+}
+
+const (
+	stateNew = iota
+	stateRunning
+	stateStopping
+	stateStopped
+)
+
+// loop is one Consume on one of the subscription's consumers. Its callback
+// runs on the subscription's own goroutine and calls the handler inline.
+type loop struct {
+	w     *Worker
+	level int
+	cc    jetstream.ConsumeContext
+	cur   atomic.Pointer[Message] // in flight, for progress acks
+	seen  *Message                // watchdog's previous sample
+}
+
+// NewWorker validates sub and returns a worker for it; nothing runs until Start.
+func NewWorker(js WorkerJetStream, sub Subscription, opts ...WorkerOption) (*Worker, error) {
+	if err := sub.Validate(); err != nil {
+		return nil, err
+	}
+	if sub.Handler == nil {
+		return nil, fmt.Errorf("%w: subscription %q: a handler is required", ErrInvalidConfig, sub.Name)
+	}
+	sub = sub.withDefaults()
+	filters, err := CompileFilters(sub.Filters)
+	if err != nil {
+		return nil, err
+	}
+	o := defaultWorkerOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.logger == nil {
+		o.logger = slog.New(slog.DiscardHandler)
+	}
+	w := &Worker{
+		js:      js,
+		sub:     sub,
+		durable: sub.Durable(),
+		handler: Chain(sub.Handler, sub.Middleware...),
+		filters: filters,
+		opts:    o,
+		log:     o.logger.With(slog.String("subscription", sub.Name)),
+		done:    make(chan struct{}),
+	}
+	return w, nil
+}
+
+// Subscription returns the worker's subscription with defaults applied.
+func (w *Worker) Subscription() Subscription { return w.sub }
+
+// Stats returns the outcome counts so far.
+func (w *Worker) Stats() Stats { return w.stats.snapshot() }
+
+// Done is closed when the worker has stopped.
+func (w *Worker) Done() <-chan struct{} { return w.done }
+
+// Start provisions the DLQ stream (unless disabled) and the subscription's
+// consumers, then starts consuming. ctx bounds the provisioning only.
+func (w *Worker) Start(ctx context.Context) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.state != stateNew {
+		return ErrWorkerStarted
+	}
+	if w.opts.dlq != nil {
+		if err := ensureDLQExists(ctx, w.js, *w.opts.dlq); err != nil {
+			return err
+		}
+	}
+	cons, err := ensureConsumers(ctx, w.js, w.sub)
+	if err != nil {
+		return err
+	}
+	defs := w.sub.consumers()
+	w.gate = newGate(w.sub.Concurrency, w.opts.now)
+	for i, c := range cons {
+		// A backlog at a level keeps lower levels waiting until it arrives.
+		if info := c.CachedInfo(); info != nil && info.NumPending > 0 {
+			w.gate.setClaim(defs[i].level, int(min(info.NumPending, uint64(w.sub.BatchSize))), startupClaimWindow)
+		}
+	}
+	w.ctx, w.cancel = context.WithCancel(context.Background())
+
+	// Concurrency loops per level, so a level alone can use every slot; the
+	// level's pull-ahead is split between them.
+	perLoop := max(1, (w.sub.BatchSize+w.sub.Concurrency-1)/w.sub.Concurrency)
+	for i, c := range cons {
+		for range w.sub.Concurrency {
+			l := &loop{w: w, level: defs[i].level}
+			cc, err := c.Consume(l.onMsg,
+				jetstream.PullMaxMessages(perLoop),
+				jetstream.ConsumeErrHandler(w.onConsumeError))
+			if err != nil {
+				w.stopLoops()
+				w.cancel()
+				return fmt.Errorf("consumers: subscription %s: consume %s: %w", w.sub.Name, defs[i].cfg.Durable, err)
+			}
+			l.cc = cc
+			w.loops = append(w.loops, l)
+		}
+	}
+	w.wdQuit, w.wdDone = make(chan struct{}), make(chan struct{})
+	go w.watchdog()
+	w.state = stateRunning
+	w.log.Info("worker started", slog.String("stream", w.sub.StreamName()),
+		slog.String("durable", w.durable), slog.Int("concurrency", w.sub.Concurrency))
+	return nil
+}
+
+func (w *Worker) stopLoops() {
+	for _, l := range w.loops {
+		l.cc.Stop()
+	}
+	w.loops = nil
+}
+
+func (w *Worker) onConsumeError(_ jetstream.ConsumeContext, err error) {
+	if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
+		w.log.Error("consumer gone; this level stops receiving", slog.String("error", err.Error()))
+		return
+	}
+	w.log.Debug("consume", slog.String("error", err.Error()))
+}
+
+// Stop stops pulling and lets in-flight and already-pulled messages finish
+// until ctx ends; then it cancels the handlers' context and returns the
+// messages not yet handled to the server (nak) for redelivery. It waits for
+// running handlers to return, so handlers must honour their ctx. It returns
+// ctx's error when the grace period was cut short, nil otherwise.
+func (w *Worker) Stop(ctx context.Context) error {
+	w.mu.Lock()
+	switch w.state {
+	case stateNew:
+		w.mu.Unlock()
+		return ErrWorkerNotStarted
+	case stateStopping, stateStopped:
+		w.mu.Unlock()
+		select {
+		case <-w.done:
+			return w.stopErr
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	w.state = stateStopping
+	loops := w.loops
+	w.mu.Unlock()
+
+	for _, l := range loops {
+		l.cc.Drain() // stop pulling; what was pulled still reaches onMsg
+	}
+	drained := make(chan struct{})
+	go func() {
+		for _, l := range loops {
+			<-l.cc.Closed()
+		}
+		close(drained)
+	}()
+	var err error
+	select {
+	case <-drained:
+	case <-ctx.Done():
+		err = ctx.Err()
+		w.hard.Store(true)
+		w.gate.close()
+		w.cancel()
+		<-drained
+	}
+	close(w.wdQuit)
+	<-w.wdDone
+	w.cancel()
+
+	w.mu.Lock()
+	w.state = stateStopped
+	w.stopErr = err
+	w.mu.Unlock()
+	close(w.done)
+	w.log.Info("worker stopped", slog.Bool("graceful", err == nil))
+	return err
+}
+
+// Run starts the worker, waits for ctx to end, then stops it with the
+// shutdown grace period.
+func (w *Worker) Run(ctx context.Context) error {
+	if err := w.Start(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.opts.grace)
+	defer cancel()
+	return w.Stop(sctx)
+}
+
+// onMsg runs on the loop's subscription goroutine for every delivery.
+func (l *loop) onMsg(raw jetstream.Msg) {
+	w := l.w
+	if !w.gate.acquire(l.level) {
+		w.giveBack(raw)
+		return
+	}
+	m := newMessage(raw, w.durable, w.sub.Topic)
+	l.cur.Store(m)
+	w.process(m)
+	l.cur.Store(nil)
+	w.gate.release(l.level, m.morePending, claimWindow)
+}
+
+// morePending reports whether the consumer had more messages to deliver
+// after this one.
+func (m *Message) morePending() bool {
+	md, err := m.Metadata()
+	return err == nil && md.NumPending > 0
+}
+
+// giveBack returns an unhandled message for prompt redelivery.
+func (w *Worker) giveBack(raw jetstream.Msg) {
+	_ = raw.Nak()
+	w.outcome(OutcomeReturned)
+}
+
+func (w *Worker) outcome(o Outcome) {
+	w.stats.add(o)
+	if w.opts.observer != nil {
+		w.opts.observer.ObserveOutcome(w.sub.Name, o)
+	}
+}
+
+// process decides what happens to one message and acknowledges it.
+func (w *Worker) process(m *Message) {
+	if w.hard.Load() {
+		w.giveBack(m.raw)
+		return
+	}
+	if h := m.raw.Headers(); len(h) > 0 {
+		if exp := h.Get(HeaderExpiresAt); exp != "" && w.expired(exp) {
+			w.ack(m, OutcomeExpired)
+			return
+		}
+		if target := h.Get(HeaderReplayFor); target != "" && target != w.durable {
+			w.ack(m, OutcomeSkipped)
+			return
+		}
+	}
+	if !w.filters.Empty() && !w.filters.Match(m.Data()) {
+		w.ack(m, OutcomeFiltered)
+		return
+	}
+	err := w.call(m)
+	if err == nil {
+		w.ack(m, OutcomeAcked)
+		return
+	}
+	if w.hard.Load() && errors.Is(err, context.Canceled) {
+		w.giveBack(m.raw)
+		return
+	}
+	w.fail(m, err)
+}
+
+func (w *Worker) expired(exp string) bool {
+	t, err := time.Parse(time.RFC3339Nano, exp)
+	if err != nil {
+		// A header we cannot read must not drop messages.
+		return false
+	}
+	return !w.opts.now().Before(t)
+}
+
+// call runs the handler chain; a panic becomes an error so one bad message
+// cannot take the worker down.
+func (w *Worker) call(m *Message) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &PanicError{Value: v}
+		}
+	}()
+	return w.handler(w.ctx, m)
+}
+
+// ack acknowledges without waiting for the server's confirmation: on the
+// hot path a round trip per message would halve throughput, and a lost ack
+// only means one redelivery.
+func (w *Worker) ack(m *Message, o Outcome) {
+	if err := m.raw.Ack(); err != nil {
+		w.log.Debug("ack", slog.String("subject", m.Subject()), slog.String("error", err.Error()))
+	}
+	w.outcome(o)
+}
+
+// fail retries with the backoff schedule or dead-letters.
+func (w *Worker) fail(m *Message, err error) {
+	attempt := max(m.Attempt(), 1)
+	if IsPermanent(err) || attempt >= w.sub.maxDeliver() {
+		// TermWithReason makes the server publish MSG_TERMINATED with the
+		// reason; the DLQ stream captures it.
+		reason := termReason(err)
+		if terr := m.raw.TermWithReason(reason); terr != nil {
+			w.log.Warn("term", slog.String("subject", m.Subject()), slog.String("error", terr.Error()))
+		}
+		w.log.Warn("dead-lettered", slog.String("subject", m.Subject()), slog.Int("attempt", attempt),
+			slog.Bool("permanent", IsPermanent(err)), slog.String("reason", reason))
+		w.outcome(OutcomeDeadLettered)
+		return
+	}
+	delay := w.sub.backoff(attempt)
+	if nerr := m.raw.NakWithDelay(delay); nerr != nil {
+		w.log.Warn("nak", slog.String("subject", m.Subject()), slog.String("error", nerr.Error()))
+	}
+	w.log.Debug("retrying", slog.String("subject", m.Subject()), slog.Int("attempt", attempt),
+		slog.Duration("delay", delay), slog.String("error", err.Error()))
+	w.outcome(OutcomeRetried)
+}
+
+// maxReasonBytes bounds a termination reason; it travels in the ack and
+// the advisory.
+const maxReasonBytes = 1024
+
+func termReason(err error) string {
+	s := err.Error()
+	if s == "" {
+		s = "handler failed"
+	}
+	if len(s) <= maxReasonBytes {
+		return s
+	}
+	cut := maxReasonBytes
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// watchdog sends progress acks for messages in flight across two ticks, so
+// a long handler keeps its message instead of having it redelivered.
+func (w *Worker) watchdog() {
+	defer close(w.wdDone)
+	t := time.NewTicker(max(w.sub.AckWait/3, 100*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-w.wdQuit:
+			return
+		case <-t.C:
+			for _, l := range w.loops {
+				cur := l.cur.Load()
+				if cur != nil && cur == l.seen {
+					if err := cur.InProgress(); err != nil {
+						w.log.Debug("progress ack", slog.String("error", err.Error()))
+					}
+				}
+				l.seen = cur
+			}
+		}
+	}
+}
