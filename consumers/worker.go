@@ -108,7 +108,8 @@ func (w *Worker) Stats() Stats { return w.stats.snapshot() }
 func (w *Worker) Done() <-chan struct{} { return w.done }
 
 // Start provisions the DLQ stream (unless disabled) and the subscription's
-// consumers, then starts consuming. ctx bounds the provisioning only.
+// consumers, then starts consuming. ctx bounds the provisioning; handlers
+// get its values but not its cancellation.
 func (w *Worker) Start(ctx context.Context) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -132,7 +133,9 @@ func (w *Worker) Start(ctx context.Context) error {
 			w.gate.setClaim(defs[i].level, int(min(info.NumPending, uint64(w.sub.BatchSize))), startupClaimWindow)
 		}
 	}
-	w.ctx, w.cancel = context.WithCancel(context.Background())
+	// Handlers keep ctx's values (trace, logger) but not its cancellation:
+	// they run until Stop, not until the caller's start context ends.
+	w.ctx, w.cancel = context.WithCancel(context.WithoutCancel(ctx))
 
 	// Concurrency loops per level, so a level alone can use every slot; the
 	// level's pull-ahead is split between them.
