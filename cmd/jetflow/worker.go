@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jetflow/jetflow/consumers"
+	"github.com/jetflow/jetflow/internal/config"
 )
 
 // workerFlags describe one subscription on the command line; --config
@@ -95,7 +96,7 @@ func newWorkerCmd() *cobra.Command {
 
 func (f *workerFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.configFile, "config", "", "JSON file with topics, subscriptions and dlq (replaces the subscription flags)")
+	fl.StringVar(&f.configFile, "config", "", "jetflow.tsk (its [topics.*], [subscriptions.*] and [dlq]) or a .json file; replaces the subscription flags (default: ./jetflow.tsk or $JETFLOW_CONFIG when no subscription flag is given)")
 	fl.StringVar(&f.name, "name", "", "subscription name (its durable consumers are named after it)")
 	fl.StringVar(&f.topic, "topic", "", "topic to consume")
 	fl.StringVar(&f.stream, "stream", "", "stream to consume instead of a topic, e.g. EVENTS")
@@ -120,18 +121,50 @@ func (f *workerFlags) register(cmd *cobra.Command) {
 }
 
 // subscriptionFlags are the flags --config replaces.
-var subscriptionFlags = []string{"name", "topic", "stream", "subject", "mode", "instance", "filter", "max-retries",
+var subscriptionFlags = []string{"name", "topic", "stream", "subject", "mode", "filter", "max-retries",
 	"backoff", "concurrency", "batch", "ack-wait", "webhook", "webhook-timeout", "webhook-header", "create-topic",
 	"retention", "replicas"}
 
 // workerConfig turns the flags (or the --config file) into a validated configuration.
 func (f *workerFlags) workerConfig(cmd *cobra.Command) (consumers.WorkerConfig, error) {
-	if f.configFile != "" {
-		for _, name := range subscriptionFlags {
-			if cmd.Flags().Changed(name) {
+	flagsGiven := false
+	for _, name := range subscriptionFlags {
+		if cmd.Flags().Changed(name) {
+			flagsGiven = true
+			if f.configFile != "" {
 				return consumers.WorkerConfig{}, fmt.Errorf("--%s cannot be combined with --config; put it in the file", name)
 			}
 		}
+	}
+	if f.configFile == "" && !flagsGiven {
+		f.configFile = config.DefaultPath(os.Environ())
+		if f.configFile == "" {
+			return consumers.WorkerConfig{}, errors.New("no subscription: give --topic or --stream with --name and --webhook, or a configuration (--config jetflow.tsk)")
+		}
+	}
+	if f.configFile != "" && !strings.HasSuffix(f.configFile, ".json") {
+		cfg, err := config.Load(f.configFile, os.Environ())
+		if err == nil {
+			err = cfg.Validate()
+		}
+		if err != nil {
+			return consumers.WorkerConfig{}, err
+		}
+		instance := f.instance
+		if instance == "" {
+			// Pub/sub instances need a name that survives restarts.
+			instance, _ = os.Hostname()
+		}
+		wc, err := workerConfigFromSettings(cfg, instance)
+		if err != nil {
+			return consumers.WorkerConfig{}, fmt.Errorf("%s: %w", f.configFile, err)
+		}
+		if cmd.Flags().Changed("shutdown-grace") {
+			wc.ShutdownGrace = f.grace
+		}
+		return wc, nil
+	}
+	if f.configFile != "" {
 		file, err := os.Open(f.configFile)
 		if err != nil {
 			return consumers.WorkerConfig{}, err

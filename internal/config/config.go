@@ -142,8 +142,6 @@ type TopicConfig struct {
 	MaxRetries      int
 	Backoff         []time.Duration
 	DuplicateWindow time.Duration
-	// Priorities delivers critical before high before normal before low when a backlog exists.
-	Priorities bool
 }
 
 // SubscriptionConfig is one durable subscription ([subscriptions.<name>]);

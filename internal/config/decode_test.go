@@ -60,11 +60,10 @@ func TestDecodeValid(t *testing.T) {
 		},
 		{
 			name: "arrays spanning lines with comments and a trailing comma",
-			src:  "[topics.orders]\nbackoff: [\n  \"1s\", # first\n  \"2s\",\n\n  \"1m\",\n]\npriorities: true\n",
+			src:  "[topics.orders]\nbackoff: [\n  \"1s\", # first\n  \"2s\",\n\n  \"1m\",\n]",
 			want: func(c *Config) {
 				topic := DefaultTopic()
 				topic.Backoff = []time.Duration{time.Second, 2 * time.Second, time.Minute}
-				topic.Priorities = true
 				c.Topics = map[string]TopicConfig{"orders": topic}
 			},
 		},

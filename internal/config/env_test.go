@@ -96,7 +96,6 @@ func TestEnvNames(t *testing.T) {
 		{`JETFLOW_PROJECTIONS_USER_LIST_BACKOFF=["1s", "2s"]`, func(c Config) any { return c.Projections["user_list"].Backoff }, []time.Duration{time.Second, 2 * time.Second}},
 		{"JETFLOW_PROJECTIONS_USER_LIST_BACKOFF=", func(c Config) any { return c.Projections["user_list"].Backoff }, []time.Duration(nil)},
 		// A new entry is created, named in lower case.
-		{"JETFLOW_TOPICS_PAYMENTS_PRIORITIES=true", func(c Config) any { return c.Topics["payments"].Priorities }, true},
 		{"JETFLOW_TOPICS_PAYMENTS_DUPLICATE_WINDOW=1m", func(c Config) any { return c.Topics["payments"].DuplicateWindow }, time.Minute},
 		// The file's path is not a setting.
 		{"JETFLOW_CONFIG=/etc/jetflow.tsk", func(c Config) any { return c.Events.Replicas }, 1},

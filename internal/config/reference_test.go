@@ -156,7 +156,7 @@ func TestEncodeRoundTrip(t *testing.T) {
 		"projections.users.bucket": "rm_users_v2", "projections.users.subjects": "acme.ev.user.>", "projections.users.max_in_flight": "1",
 		"projections.users.max_retries": "0", "projections.users.backoff": "",
 		"topics.orders.retention": "0s", "topics.orders.replicas": "3", "topics.orders.max_retries": "10", "topics.orders.backoff": "1ms,1h",
-		"topics.orders.duplicate_window": "0s", "topics.orders.priorities": "true",
+		"topics.orders.duplicate_window": "0s",
 		"subscriptions.big-orders.topic": "orders", "subscriptions.big-orders.subjects": "", "subscriptions.big-orders.mode": "pubsub",
 		"subscriptions.big-orders.filter_field": "a.b", "subscriptions.big-orders.filter_op": "contains", "subscriptions.big-orders.filter_value": "1.25",
 		"subscriptions.big-orders.webhook_url": "http://127.0.0.1:9/x?y=1", "subscriptions.big-orders.webhook_timeout": "1m",

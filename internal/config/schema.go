@@ -193,7 +193,6 @@ func buildSchema() []sectionSpec {
 			field("max_retries", "Retries of a failing message before it is dead-lettered; subscriptions inherit it.", func(s *top) any { return &s.MaxRetries }),
 			field("backoff", "Delays between retries, the last one repeating; subscriptions inherit it.", func(s *top) any { return &s.Backoff }),
 			field("duplicate_window", "How long message ids are remembered for deduplication.", func(s *top) any { return &s.DuplicateWindow }),
-			field("priorities", "Deliver critical before high before normal before low when a backlog exists.", func(s *top) any { return &s.Priorities }),
 		),
 		named("subscriptions", "One section per durable subscription, run by `jetflow worker`; the name is the consumer's.",
 			func(c *Config) *map[string]sub { return &c.Subscriptions }, func(string) sub { return DefaultSubscription() },
