@@ -15,6 +15,7 @@ import (
 
 	"github.com/jetflow/jetflow/internal/logctx"
 	"github.com/jetflow/jetflow/internal/rpc"
+	"github.com/jetflow/jetflow/internal/tracectx"
 	"github.com/jetflow/jetflow/streams"
 )
 
@@ -27,6 +28,9 @@ func (s *Service) serve(req micro.Request) {
 	// Every line logged while handling this command, in any package,
 	// carries its correlation id (see logctx.Handler).
 	base := logctx.With(s.baseCtx, "correlation_id", correlation, "command", req.Subject())
+	if id := tracectx.TraceID(cmd.Metadata.TraceParent); id != "" {
+		base = logctx.With(tracectx.With(base, cmd.Metadata.TraceParent), "trace_id", id)
+	}
 
 	var out Outcome
 	var cause error

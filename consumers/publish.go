@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/jetflow/jetflow/internal/tracectx"
 	"strconv"
 	"time"
 
@@ -71,7 +72,7 @@ func NewPublisher(js AsyncPublisher, opts ...PublisherOption) *Publisher {
 
 // Publish publishes one message and waits for the server's ack.
 func (p *Publisher) Publish(ctx context.Context, topic string, out Outgoing) (*jetstream.PubAck, error) {
-	m, err := p.build(topic, out)
+	m, err := p.build(topic, withTrace(ctx, out))
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +88,7 @@ func (p *Publisher) Publish(ctx context.Context, topic string, out Outgoing) (*j
 // ends) rather than failing. Use Flush, PublishBatch or the futures to learn
 // the outcome: an async publish can still fail.
 func (p *Publisher) PublishAsync(ctx context.Context, topic string, out Outgoing) (jetstream.PubAckFuture, error) {
-	m, err := p.build(topic, out)
+	m, err := p.build(topic, withTrace(ctx, out))
 	if err != nil {
 		return nil, err
 	}
@@ -104,6 +105,15 @@ func (p *Publisher) PublishAsync(ctx context.Context, topic string, out Outgoing
 			return nil, fmt.Errorf("consumers: publish to %s: %w", topic, cerr)
 		}
 	}
+}
+
+// withTrace fills the trace context from ctx (a handler's, for messages a
+// handler publishes) unless the caller set one.
+func withTrace(ctx context.Context, out Outgoing) Outgoing {
+	if out.TraceParent == "" {
+		out.TraceParent = tracectx.From(ctx)
+	}
+	return out
 }
 
 // Flush waits until every async publish of the underlying JetStream context

@@ -51,7 +51,9 @@ func RunWorkers(ctx context.Context, js RunJetStream, cfg WorkerConfig, logger *
 		}
 		sub := sc.Subscription
 		sub.Handler = h
-		sub.Middleware = append([]Middleware{Recover(), Logging(logger.With(slog.String("subscription", sub.Name)))}, sub.Middleware...)
+		mws := []Middleware{Recover(), Logging(logger.With(slog.String("subscription", sub.Name)))}
+		mws = append(mws, cfg.Middleware...)
+		sub.Middleware = append(mws, sub.Middleware...)
 		w, err := NewWorker(js, sub, base...)
 		if err == nil {
 			err = w.Start(ctx)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/jetflow/jetflow/internal/logctx"
+	"github.com/jetflow/jetflow/internal/tracectx"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -330,7 +332,12 @@ func (w *Worker) call(m *Message) (err error) {
 			err = &PanicError{Value: v}
 		}
 	}()
-	return w.handler(w.ctx, m)
+	ctx := w.ctx
+	if tp := m.TraceParent(); tp != "" {
+		// Whatever the handler publishes or logs stays in the same trace.
+		ctx = logctx.With(tracectx.With(ctx, tp), "trace_id", tracectx.TraceID(tp))
+	}
+	return w.handler(ctx, m)
 }
 
 // ack acknowledges without waiting for the server's confirmation: on the

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/jetflow/jetflow/consumers"
 	"github.com/jetflow/jetflow/internal/config"
+	"github.com/jetflow/jetflow/internal/observability"
 )
 
 // workerFlags describe one subscription on the command line; --config
@@ -38,6 +40,7 @@ type workerFlags struct {
 	retention      time.Duration
 	replicas       int
 	grace          time.Duration
+	metricsListen  string
 	logLevel       string
 	logFormat      string
 }
@@ -86,7 +89,24 @@ func newWorkerCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return consumers.RunWorkers(cmd.Context(), js, cfg, logger)
+			metrics := observability.NewMetrics()
+			cfg.Middleware = append(cfg.Middleware, consumers.Metrics(metrics))
+			if f.metricsListen != "" {
+				obs, err := observability.NewServer(f.metricsListen, metrics, logger)
+				if err != nil {
+					return err
+				}
+				obs.AddCheck(observability.Check{Name: "nats", Check: func(context.Context) error {
+					if !nc.IsConnected() {
+						return errors.New("not connected to NATS")
+					}
+					return nil
+				}})
+				obs.Start()
+				defer stopWithin(logger, "metrics server", obs.Stop)
+				logger.Info("metrics and health", "url", "http://"+obs.Addr()+"/metrics")
+			}
+			return consumers.RunWorkers(cmd.Context(), js, cfg, logger, consumers.WithObserver(metrics))
 		},
 	}
 	cf.register(cmd)
@@ -116,6 +136,7 @@ func (f *workerFlags) register(cmd *cobra.Command) {
 	fl.DurationVar(&f.retention, "retention", consumers.DefaultTopicRetention, "topic retention, with --create-topic")
 	fl.IntVar(&f.replicas, "replicas", 1, "replicas of the topic (with --create-topic) and of the DLQ if the worker creates it")
 	fl.DurationVar(&f.grace, "shutdown-grace", consumers.DefaultShutdownGrace, "how long in-flight messages may finish on shutdown")
+	fl.StringVar(&f.metricsListen, "metrics-listen", "", "address of /metrics, /healthz and /readyz, e.g. 127.0.0.1:9465 (empty: off)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.StringVar(&f.logFormat, "log-format", "text", "text or json")
 }

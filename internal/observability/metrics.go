@@ -17,6 +17,7 @@ type Metrics struct {
 	conflicts       *prometheus.CounterVec
 	eventsAppended  *prometheus.CounterVec
 	snapshots       *prometheus.CounterVec
+	workers         *workerMetrics
 }
 
 // latencyBuckets span 100µs to ~10s, where command and query latencies live.
@@ -41,6 +42,7 @@ func NewMetrics() *Metrics {
 	m.snapshots = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "jetflow_snapshots_taken_total", Help: "Aggregate snapshots saved.",
 	}, []string{"aggregate_type"})
+	m.workers = newWorkerMetrics(m.Registry)
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

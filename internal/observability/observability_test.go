@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jetflow/jetflow/consumers"
 	"github.com/jetflow/jetflow/internal/observability"
 )
 
@@ -54,6 +55,9 @@ func TestEndpointsServeMetricsHealthAndReadiness(t *testing.T) {
 	m.AppendConflict("user")
 	m.EventsAppended("user", 2)
 	m.SnapshotTaken("user")
+	m.ObserveOutcome("billing", consumers.OutcomeAcked)
+	m.ObserveOutcome("billing", consumers.OutcomeDeadLettered)
+	m.ObserveHandler("billing", 2*time.Millisecond, errors.New("boom"))
 	code, body := get(t, base+"/metrics")
 	for _, want := range []string{
 		`jetflow_commands_total{aggregate_type="user",command="create",result="ok"} 1`,
@@ -62,6 +66,10 @@ func TestEndpointsServeMetricsHealthAndReadiness(t *testing.T) {
 		`jetflow_events_appended_total{aggregate_type="user"} 2`,
 		`jetflow_snapshots_taken_total{aggregate_type="user"} 1`,
 		`jetflow_command_duration_seconds_count{aggregate_type="user",command="create"} 2`,
+		`jetflow_worker_messages_total{result="acked",subscription="billing"} 1`,
+		`jetflow_worker_messages_total{result="dead_lettered",subscription="billing"} 1`,
+		`jetflow_dead_letters_total{subscription="billing"} 1`,
+		`jetflow_worker_handler_duration_seconds_count{result="error",subscription="billing"} 1`,
 		"go_goroutines",
 	} {
 		if code != 200 || !strings.Contains(body, want) {

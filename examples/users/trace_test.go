@@ -1,0 +1,70 @@
+package users_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/jetflow/jetflow/consumers"
+	"github.com/jetflow/jetflow/internal/natstest"
+	"github.com/jetflow/jetflow/internal/rpc"
+)
+
+// A traceparent sent with a command reaches its stored event, the worker
+// handling that event, and the message that handler publishes in turn.
+func TestTraceParentFollowsAChangeEndToEnd(t *testing.T) {
+	t.Parallel()
+	srv := natstest.RunServer(t)
+	n := startNode(t, srv.URL)
+	trace := "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+	if _, err := consumers.EnsureTopic(ctx(t), n.p.JS, consumers.TopicConfig{Name: "welcome"}); err != nil {
+		t.Fatal(err)
+	}
+	pub := consumers.NewPublisher(n.p.JS)
+	seenByEventHandler := make(chan string, 1)
+	seenDownstream := make(chan string, 1)
+	startWorker := func(sub consumers.Subscription) {
+		w, err := consumers.NewWorker(n.p.JS, sub, consumers.WithoutDLQ())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = w.Stop(context.Background()) })
+	}
+	// A process manager: on user.created, publish a welcome message.
+	startWorker(consumers.Subscription{
+		Name: "welcomer", Stream: "EVENTS", Subjects: []string{"events.user.>"},
+		Handler: func(ctx context.Context, m *consumers.Message) error {
+			seenByEventHandler <- m.TraceParent()
+			_, err := pub.Publish(ctx, "welcome", consumers.Outgoing{Data: m.Data()})
+			return err
+		},
+	})
+	startWorker(consumers.Subscription{
+		Name: "mailer", Topic: "welcome",
+		Handler: func(_ context.Context, m *consumers.Message) error {
+			seenDownstream <- m.TraceParent()
+			return nil
+		},
+	})
+
+	c := newClient(t, srv.URL)
+	created := c.mustSend("cmd.user.create", map[string]string{"username": "tracy", "email": "tracy@example.com"},
+		map[string]string{rpc.HeaderTraceParent: trace})
+	if got := eventsOf(t, n, created.AggregateID)[0].Metadata.TraceParent; got != trace {
+		t.Fatalf("stored event traceparent %q", got)
+	}
+	for name, ch := range map[string]chan string{"event handler": seenByEventHandler, "downstream worker": seenDownstream} {
+		select {
+		case got := <-ch:
+			if got != trace {
+				t.Fatalf("%s saw traceparent %q, want %q", name, got, trace)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s never got its message", name)
+		}
+	}
+}
