@@ -9,9 +9,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 
 	"github.com/jetflow/jetflow/aggregates"
+	"github.com/jetflow/jetflow/consumers"
 	"github.com/jetflow/jetflow/examples/users"
 	"github.com/jetflow/jetflow/internal/config"
 	"github.com/jetflow/jetflow/internal/natsserver"
@@ -69,7 +71,8 @@ func streamsConfig(cfg config.Config) streams.Config {
 // startPlatform starts the embedded server (or connects) and provisions.
 func startPlatform(ctx context.Context, cfg config.Config, name string, log *slog.Logger) (*platform.Platform, error) {
 	pc := platform.Config{
-		ConnectOptions: natsOptions(cfg.NATS),
+		// The services' private inbox (inbox.go, deploy/nats/accounts.conf).
+		ConnectOptions: append(natsOptions(cfg.NATS), nats.CustomInboxPrefix(serviceInboxPrefix)),
 		Streams:        streamsConfig(cfg),
 		Name:           name,
 		Logger:         log,
@@ -93,6 +96,14 @@ func runServe(ctx context.Context, cfg config.Config) error {
 		return err
 	}
 	defer p.Close()
+
+	// Dead letters of every consumer (workers, projections) land here.
+	if cfg.DLQ.Enabled {
+		dlq := consumers.DLQConfig{Stream: cfg.DLQ.Stream, Retention: cfg.DLQ.Retention, Replicas: cfg.DLQ.Replicas}
+		if _, err := consumers.EnsureDLQ(ctx, p.JS, dlq); err != nil {
+			return err
+		}
+	}
 
 	// Commands.
 	repo, err := users.NewRepository(p.Store, p.Snapshots,
