@@ -22,7 +22,9 @@ func newRootCmd() *cobra.Command {
 		newSendCmd(),
 		newEventsCmd(),
 		newConfigCmd(),
-		newWorkerCmd(), newDLQCmd(),
+		newWorkerCmd(),
+		newDLQCmd(),
+		newPublishCmd(),
 	)
 	return root
 }
