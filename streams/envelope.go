@@ -162,12 +162,12 @@ func (e *Event) validateForAppend(i int) error {
 	if len(e.Data) == 0 || !json.Valid(e.Data) {
 		return bad("data is not valid JSON")
 	}
-	for name, v := range map[string]string{
-		"id": e.ID, "correlation id": e.Metadata.CorrelationID, "causation id": e.Metadata.CausationID,
-		"user id": e.Metadata.UserID, "source": e.Metadata.Source, "traceparent": e.Metadata.TraceParent,
+	for _, f := range [...]struct{ name, value string }{
+		{"id", e.ID}, {"correlation id", e.Metadata.CorrelationID}, {"causation id", e.Metadata.CausationID},
+		{"user id", e.Metadata.UserID}, {"source", e.Metadata.Source}, {"traceparent", e.Metadata.TraceParent},
 	} {
-		if !headerSafe(v) {
-			return bad("%s must not contain control characters", name)
+		if !headerSafe(f.value) {
+			return bad("%s must not contain control characters", f.name)
 		}
 	}
 	return nil
