@@ -15,7 +15,6 @@ import (
 // Paths of the recipe's files, relative to this package's directory.
 var (
 	natsConfPath  = filepath.Join("..", "nats.conf")
-	composePath   = filepath.Join("..", "docker-compose.yml")
 	clusterConfig = []string{
 		filepath.Join("nats", "n1.conf"),
 		filepath.Join("nats", "n2.conf"),
