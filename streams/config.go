@@ -144,8 +144,6 @@ func Provision(ctx context.Context, js KeyValueManager, cfg Config) error {
 	if _, err := EnsureStream(ctx, js, cfg.EventStreamConfig()); err != nil {
 		return err
 	}
-	if _, err := EnsureKeyValue(ctx, js, cfg.SnapshotBucketConfig()); err != nil {
-		return err
-	}
-	return nil
+	_, err := EnsureKeyValue(ctx, js, cfg.SnapshotBucketConfig())
+	return err
 }

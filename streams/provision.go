@@ -39,13 +39,20 @@ type StreamManager interface {
 // changes (limits, replicas, flags) when it exists. Subjects, storage and
 // retention are never changed in place: a difference there is a
 // *StreamConflictError, so an operator's stream is never silently rewired.
+//
+// Calls that go unanswered or meet a cluster still electing are retried
+// until ctx ends.
 func EnsureStream(ctx context.Context, js StreamManager, want jetstream.StreamConfig) (jetstream.Stream, error) {
+	return retryTransient(ctx, func(ctx context.Context) (jetstream.Stream, error) { return ensureStream(ctx, js, want) })
+}
+
+func ensureStream(ctx context.Context, js StreamManager, want jetstream.StreamConfig) (jetstream.Stream, error) {
 	st, err := js.Stream(ctx, want.Name)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		st, err = js.CreateStream(ctx, want)
 		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 			// Another instance created it between our lookup and create.
-			return EnsureStream(ctx, js, want)
+			return ensureStream(ctx, js, want)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("streams: create stream %s: %w", want.Name, err)
@@ -135,25 +142,48 @@ func sameSet(a, b []string) bool {
 // KeyValueManager is the part of jetstream.JetStream that bucket provisioning needs.
 type KeyValueManager interface {
 	StreamManager
-	CreateOrUpdateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error)
+	KeyValue(ctx context.Context, bucket string) (jetstream.KeyValue, error)
+	CreateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error)
+	UpdateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error)
 }
 
 // EnsureKeyValue creates the bucket when missing and applies compatible
 // changes; a bucket that exists with other storage is a *StreamConflictError.
+// It creates rather than create-or-updates a missing bucket: concurrent
+// create-or-update calls for one replicated bucket were seen to hang on
+// nats-server 2.15, which is what two instances starting together do.
 func EnsureKeyValue(ctx context.Context, js KeyValueManager, want jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	return retryTransient(ctx, func(ctx context.Context) (jetstream.KeyValue, error) { return ensureKeyValue(ctx, js, want) })
+}
+
+func ensureKeyValue(ctx context.Context, js KeyValueManager, want jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
 	backing := "KV_" + want.Bucket
 	st, err := js.Stream(ctx, backing)
-	switch {
-	case err == nil:
-		if have := st.CachedInfo().Config.Storage; have != want.Storage {
-			return nil, &StreamConflictError{Stream: backing, Setting: "storage", Have: have.String(), Want: want.Storage.String()}
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		kv, err := js.CreateKeyValue(ctx, want)
+		switch {
+		case errors.Is(err, jetstream.ErrBucketExists), errors.Is(err, jetstream.ErrStreamNameAlreadyInUse):
+			// Another instance created it between our look-up and create.
+			return ensureKeyValue(ctx, js, want)
+		case err != nil:
+			return nil, fmt.Errorf("streams: create bucket %s: %w", want.Bucket, err)
 		}
-	case !errors.Is(err, jetstream.ErrStreamNotFound):
+		return kv, nil
+	}
+	if err != nil {
 		return nil, fmt.Errorf("streams: look up bucket %s: %w", want.Bucket, err)
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, want)
+	have := st.CachedInfo().Config
+	if have.Storage != want.Storage {
+		return nil, &StreamConflictError{Stream: backing, Setting: "storage", Have: have.Storage.String(), Want: want.Storage.String()}
+	}
+	if have.Replicas == max(want.Replicas, 1) && have.MaxMsgsPerSubject == int64(max(want.History, 1)) &&
+		have.MaxAge == want.TTL && have.Description == want.Description {
+		return js.KeyValue(ctx, want.Bucket)
+	}
+	kv, err := js.UpdateKeyValue(ctx, want)
 	if err != nil {
-		return nil, fmt.Errorf("streams: provision bucket %s: %w", want.Bucket, err)
+		return nil, fmt.Errorf("streams: update bucket %s to its definition: %w", want.Bucket, err)
 	}
 	return kv, nil
 }

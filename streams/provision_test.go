@@ -1,6 +1,7 @@
 package streams_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -67,6 +68,33 @@ func TestConfigValidateJoinsProblems(t *testing.T) {
 	for _, want := range []string{"event stream", "subject prefix", "replicas 9", "max events per append 5000"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() = %v, missing %q", err, want)
+		}
+	}
+}
+
+// Instances starting together all provision the same R3 streams at once.
+func TestConcurrentProvisionOnACluster(t *testing.T) {
+	natstest.SkipIfShort(t)
+	t.Parallel()
+	c := natstest.RunCluster(t)
+	cfg := streams.DefaultConfig()
+	cfg.Replicas = 3
+	errs := make(chan error, 3)
+	for range 3 {
+		go func() {
+			nc := c.Connect(t)
+			js, err := jetstream.New(nc)
+			if err == nil {
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				defer cancel()
+				err = streams.Provision(ctx, js, cfg)
+			}
+			errs <- err
+		}()
+	}
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Fatalf("concurrent provision: %v", err)
 		}
 	}
 }
