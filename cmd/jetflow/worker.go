@@ -41,6 +41,8 @@ type workerFlags struct {
 	replicas       int
 	grace          time.Duration
 	metricsListen  string
+	natsUser       string
+	natsPassword   string
 	logLevel       string
 	logFormat      string
 }
@@ -72,9 +74,15 @@ func newWorkerCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			opts := []nats.Option{nats.Name("jetflow-worker"), nats.Timeout(cf.timeout), nats.MaxReconnects(-1)}
+			// A platform process: the services' private inbox, and the
+			// service user's credentials when the server requires them.
+			opts := []nats.Option{nats.Name("jetflow-worker"), nats.Timeout(cf.timeout), nats.MaxReconnects(-1),
+				nats.CustomInboxPrefix(serviceInboxPrefix)}
 			if cf.creds != "" {
 				opts = append(opts, nats.UserCredentials(cf.creds))
+			}
+			if user, password := orEnv(f.natsUser, "JETFLOW_NATS_USER"), orEnv(f.natsPassword, "JETFLOW_NATS_PASSWORD"); user != "" {
+				opts = append(opts, nats.UserInfo(user, password))
 			}
 			nc, err := nats.Connect(cf.url, opts...)
 			if err != nil {
@@ -136,6 +144,8 @@ func (f *workerFlags) register(cmd *cobra.Command) {
 	fl.DurationVar(&f.retention, "retention", consumers.DefaultTopicRetention, "topic retention, with --create-topic")
 	fl.IntVar(&f.replicas, "replicas", 1, "replicas of the topic (with --create-topic) and of the DLQ if the worker creates it")
 	fl.DurationVar(&f.grace, "shutdown-grace", consumers.DefaultShutdownGrace, "how long in-flight messages may finish on shutdown")
+	fl.StringVar(&f.natsUser, "nats-user", "", "NATS user of the platform's services (nats.conf: jetflow); default $JETFLOW_NATS_USER")
+	fl.StringVar(&f.natsPassword, "nats-password", "", "password of --nats-user; default $JETFLOW_NATS_PASSWORD (preferred: flags show in ps)")
 	fl.StringVar(&f.metricsListen, "metrics-listen", "", "address of /metrics, /healthz and /readyz, e.g. 127.0.0.1:9465 (empty: off)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.StringVar(&f.logFormat, "log-format", "text", "text or json")
@@ -244,4 +254,11 @@ func (f *workerFlags) workerConfig(cmd *cobra.Command) (consumers.WorkerConfig, 
 		return consumers.WorkerConfig{}, err
 	}
 	return cfg, nil
+}
+
+func orEnv(v, name string) string {
+	if v != "" {
+		return v
+	}
+	return os.Getenv(name)
 }
