@@ -25,6 +25,8 @@ func newRootCmd() *cobra.Command {
 		newWorkerCmd(),
 		newDLQCmd(),
 		newPublishCmd(),
+		newQueryCmd(),
+		newProjectionsCmd(),
 	)
 	return root
 }

@@ -127,6 +127,16 @@ func runServe(ctx context.Context, cfg config.Config) error {
 	}
 	defer stopWithin(log, "command service", commands.Stop)
 
+	// Read side: projections, the users read model, queries.
+	reads, err := startReadSide(ctx, p.Conn, cfg, log)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting
+		}
+		return err
+	}
+	defer stopWithin(log, "read side", reads.stop)
+
 	// Metrics and health.
 	stopObs, err := serveObservability(cfg, metrics, log,
 		observability.Check{Name: "nats", Check: func(context.Context) error {
@@ -139,13 +149,14 @@ func runServe(ctx context.Context, cfg config.Config) error {
 			_, err := p.JS.Stream(ctx, cfg.Events.Stream)
 			return err
 		}},
+		observability.Check{Name: "projections", Check: reads.ready(cfg.Health.MaxProjectionLag)},
 	)
 	if err != nil {
 		return err
 	}
 	defer stopObs()
 
-	log.Info("jetflow serving", "commands", cfg.Commands.Service, "nats", natsDescription(cfg, p))
+	log.Info("jetflow serving", "commands", cfg.Commands.Service, "queries", cfg.Queries.Service, "nats", natsDescription(cfg, p))
 	<-ctx.Done()
 	log.Info("shutting down")
 	return nil

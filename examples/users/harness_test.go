@@ -14,6 +14,7 @@ import (
 	"github.com/jetflow/jetflow/internal/natstest"
 	"github.com/jetflow/jetflow/internal/platform"
 	"github.com/jetflow/jetflow/internal/rpc"
+	"github.com/jetflow/jetflow/projections"
 	"github.com/jetflow/jetflow/streams"
 )
 
@@ -143,4 +144,85 @@ func streamLastSeq(t *testing.T, n *node) uint64 {
 		t.Fatal(err)
 	}
 	return info.State.LastSeq
+}
+
+// readSide is a node's read side: the users projection runner, the users
+// view and the query service.
+type readSide struct {
+	cfg     projections.Config
+	runner  *projections.Runner
+	view    *users.View
+	queries *projections.QueryService
+}
+
+// testProjectionConfig keeps leases and status reports short so tests of
+// takeovers and states do not wait on production defaults.
+func testProjectionConfig() projections.Config {
+	return projections.Config{Streams: streams.DefaultConfig(), LeaseTTL: 2 * time.Second, StatusInterval: 100 * time.Millisecond}
+}
+
+// startReadSide runs the users projection, view and queries on n's connection.
+func startReadSide(t *testing.T, n *node) *readSide {
+	t.Helper()
+	rs := &readSide{cfg: testProjectionConfig()}
+	var err error
+	if rs.runner, err = projections.NewRunner(n.p.Conn, rs.cfg, users.Projection(rs.cfg.Streams)); err != nil {
+		t.Fatal(err)
+	}
+	if err := rs.runner.Start(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := rs.runner.Stop(context.Background()); err != nil {
+			t.Errorf("stop runner: %v", err)
+		}
+	})
+	if rs.view, err = users.NewView(n.p.Conn, rs.cfg, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := rs.view.Start(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rs.view.Stop)
+	if rs.queries, err = projections.NewQueryService(n.p.Conn, projections.QueryConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := users.RegisterQueries(rs.queries, rs.view); err != nil {
+		t.Fatal(err)
+	}
+	if err := rs.queries.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := rs.queries.Stop(context.Background()); err != nil {
+			t.Errorf("stop query service: %v", err)
+		}
+	})
+	return rs
+}
+
+// query sends a query and decodes a success into out; it returns the
+// error reply, if any.
+func (c *client) query(subject string, body any, out any) *rpc.Error {
+	c.t.Helper()
+	msg := nats.NewMsg(subject)
+	switch b := body.(type) {
+	case string:
+		msg.Data = []byte(b)
+	default:
+		msg.Data, _ = json.Marshal(b)
+	}
+	resp, err := c.nc.RequestMsg(msg, 20*time.Second)
+	if err != nil {
+		c.t.Fatalf("query %s: %v", subject, err)
+	}
+	if e := rpc.ParseErrorReply(resp); e != nil {
+		return e
+	}
+	if out != nil {
+		if err := json.Unmarshal(resp.Data, out); err != nil {
+			c.t.Fatalf("reply %s: %q: %v", subject, resp.Data, err)
+		}
+	}
+	return nil
 }

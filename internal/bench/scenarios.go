@@ -11,5 +11,7 @@ func Scenarios() []Scenario {
 		loadSnapshotScenario(),
 		publishScenario(),
 		workerScenario(),
+		projectionScenario(),
+		queryScenario(),
 	}
 }

@@ -16,6 +16,9 @@ const (
 	HeaderUserID          = "Jetflow-User-Id"
 	HeaderExpectedVersion = "Jetflow-Expected-Version"
 	HeaderTraceParent     = "traceparent"
+	// HeaderSequence on a query reply is the stream sequence the read
+	// model had applied when it answered.
+	HeaderSequence = "Jetflow-Sequence"
 )
 
 // Status codes of error replies (DESIGN.md).

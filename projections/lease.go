@@ -1,0 +1,141 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+)
+
+// newOwnerID names this process in leases and status records.
+func newOwnerID() string {
+	host, _ := os.Hostname()
+	return host + ":" + strconv.Itoa(os.Getpid()) + ":" + nuid.Next()[:8]
+}
+
+// lease is the exclusive right to run one generation's consumer: a key in
+// the meta bucket with a server-side TTL, renewed with compare-and-set. Two
+// writers on one consumer would split its events and break per-aggregate
+// order, so nothing consumes without it.
+type lease struct {
+	meta  *metaStore
+	key   string
+	owner string
+	ttl   time.Duration
+	rev   uint64
+	held  time.Time // last successful acquire or renewal
+}
+
+// acquireLease blocks until the lease is ours or ctx ends. standby is
+// called once if someone else holds it.
+func acquireLease(ctx context.Context, meta *metaStore, key, owner string, ttl time.Duration, standby func(holder string)) (*lease, error) {
+	l := &lease{meta: meta, key: key, owner: owner, ttl: ttl}
+	var w jetstream.KeyWatcher
+	defer func() {
+		if w != nil {
+			_ = w.Stop()
+		}
+	}()
+	told := false
+	for {
+		rev, err := meta.kv.Create(ctx, key, []byte(owner), jetstream.KeyTTL(ttl))
+		if err == nil {
+			l.rev, l.held = rev, time.Now()
+			return l, nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyExists) {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			meta.cfg.Logger.Warn("lease not acquired, retrying", "lease", key, "error", err)
+		} else if !told && standby != nil {
+			holder := "?"
+			if e, gerr := meta.kv.Get(ctx, key); gerr == nil {
+				holder = string(e.Value())
+			}
+			standby(holder)
+			told = true
+		}
+		if w == nil {
+			// A release or expiry shows up as a delete on the watch, so a
+			// standby takes over at once instead of at its next poll.
+			w, _ = meta.kv.Watch(ctx, key, jetstream.UpdatesOnly())
+		}
+		var updates <-chan jetstream.KeyValueEntry
+		if w != nil {
+			updates = w.Updates()
+		}
+		t := time.NewTimer(max(ttl/4, 250*time.Millisecond))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-updates:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// renew extends the lease; ErrLeaseLost when someone else has it now.
+func (l *lease) renew(ctx context.Context) error {
+	msg := nats.NewMsg(l.meta.kvSubject(l.key))
+	msg.Data = []byte(l.owner)
+	ack, err := l.meta.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(l.rev), jetstream.WithMsgTTL(l.ttl))
+	if err != nil {
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+			return fmt.Errorf("%w: %s is held by someone else now", ErrLeaseLost, l.key)
+		}
+		return fmt.Errorf("projections: renew lease %s: %w", l.key, err)
+	}
+	l.rev, l.held = ack.Sequence, time.Now()
+	return nil
+}
+
+// keep renews the lease until ctx ends; it calls lost (once) when the
+// lease is gone or could not be renewed before it would expire.
+func (l *lease) keep(ctx context.Context, lost func(error)) {
+	every := max(l.ttl/3, 200*time.Millisecond)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		rctx, cancel := context.WithTimeout(ctx, every)
+		err := l.renew(rctx)
+		cancel()
+		switch {
+		case err == nil:
+		case ctx.Err() != nil:
+			return
+		case errors.Is(err, ErrLeaseLost):
+			lost(err)
+			return
+		case time.Since(l.held) > l.ttl-every:
+			// The server may expire it any moment: stop writing first.
+			lost(fmt.Errorf("%w: not renewed for %s: %w", ErrLeaseLost, time.Since(l.held).Round(time.Millisecond), err))
+			return
+		default:
+			l.meta.cfg.Logger.Warn("lease renewal failed, retrying", "lease", l.key, "error", err)
+		}
+	}
+}
+
+// release gives the lease up so a standby takes over at once.
+func (l *lease) release(ctx context.Context) {
+	if err := l.meta.kv.Delete(ctx, l.key, jetstream.LastRevision(l.rev)); err != nil {
+		l.meta.cfg.Logger.Debug("lease not released (it expires by itself)", "lease", l.key, "error", err)
+	}
+}
+
+func (m *metaStore) kvSubject(key string) string { return "$KV." + m.cfg.MetaBucket + "." + key }

@@ -1,0 +1,431 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Runner keeps projections' read models current. Each projection follows
+// its meta record: it runs the active generation (holding its lease), and
+// moves to a new one when a rebuild switches. Start it once, Stop it once.
+type Runner struct {
+	nc    *nats.Conn
+	js    jetstream.JetStream
+	cfg   Config
+	owner string
+	units []*unit
+
+	mu      sync.Mutex
+	started bool
+	meta    *metaStore
+	cancel  context.CancelFunc
+	hard    chan struct{}
+	wg      sync.WaitGroup
+}
+
+// unit is one projection under the runner.
+type unit struct {
+	p     Projection
+	mu    sync.Mutex
+	track *tracker  // the current generation's
+	ops   chan Meta // meta updates for a failed pipeline waiting for an operator
+}
+
+func (u *unit) tracker() *tracker {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.track
+}
+
+func (u *unit) setTracker(t *tracker) {
+	u.mu.Lock()
+	u.track = t
+	u.mu.Unlock()
+}
+
+// NewRunner returns a runner of ps on nc; nothing runs until Start.
+func NewRunner(nc *nats.Conn, cfg Config, ps ...Projection) (*Runner, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	r := &Runner{nc: nc, js: js, cfg: cfg, owner: newOwnerID(), hard: make(chan struct{})}
+	seen := map[string]bool{}
+	for _, p := range ps {
+		if err := p.Validate(); err != nil {
+			return nil, err
+		}
+		if seen[p.Name] {
+			return nil, fmt.Errorf("%w: %s registered twice", ErrInvalidProjection, p.Name)
+		}
+		seen[p.Name] = true
+		r.units = append(r.units, &unit{p: p})
+	}
+	return r, nil
+}
+
+// Start provisions the meta bucket and each projection's meta record and
+// starts following them. It returns once every projection has started
+// (or gone on standby behind another process's lease).
+func (r *Runner) Start(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.started {
+		return errors.New("projections: runner already started")
+	}
+	meta, err := openMeta(ctx, r.js, r.cfg)
+	if err != nil {
+		return err
+	}
+	metas := make([]Meta, len(r.units))
+	for i, u := range r.units {
+		if metas[i], err = meta.ensure(ctx, u.p); err != nil {
+			return err
+		}
+	}
+	r.meta = meta
+	runCtx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	r.started = true
+	ready := make(chan struct{}, len(r.units))
+	for i, u := range r.units {
+		u.setTracker(r.newTracker(u.p, metas[i].Active, StateStarting))
+		r.wg.Go(func() { r.supervise(runCtx, u, ready) })
+	}
+	for range r.units {
+		select {
+		case <-ready:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// Stop stops every projection: no new events are taken, writes in flight
+// are confirmed and their events acked, leases released. When ctx ends
+// first, in-flight work is abandoned (it is redelivered on the next start).
+func (r *Runner) Stop(ctx context.Context) error {
+	r.mu.Lock()
+	cancel := r.cancel
+	r.mu.Unlock()
+	if cancel == nil {
+		return nil
+	}
+	cancel()
+	done := make(chan struct{})
+	go func() { r.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		r.abandon()
+		<-done
+		return fmt.Errorf("projections: stop: in-flight writes abandoned: %w", ctx.Err())
+	}
+}
+
+func (r *Runner) abandon() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	select {
+	case <-r.hard:
+	default:
+		close(r.hard)
+	}
+}
+
+// Status returns the live status of one projection.
+func (r *Runner) Status(name string) (Status, error) {
+	for _, u := range r.units {
+		if u.p.Name == name {
+			return u.tracker().snapshot(), nil
+		}
+	}
+	return Status{}, fmt.Errorf("%w %q", ErrUnknownProjection, name)
+}
+
+// Statuses returns the live status of every projection, by name.
+func (r *Runner) Statuses() []Status {
+	out := make([]Status, 0, len(r.units))
+	for _, u := range r.units {
+		out = append(out, u.tracker().snapshot())
+	}
+	slices.SortFunc(out, func(a, b Status) int { return cmpString(a.Projection, b.Projection) })
+	return out
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func (r *Runner) newTracker(p Projection, g Generation, st State) *tracker {
+	return newTracker(Status{Projection: p.Name, Generation: g.Number, Bucket: g.Bucket, Consumer: g.Consumer, State: st, Owner: r.owner})
+}
+
+// supervise follows one projection's meta record until ctx ends.
+func (r *Runner) supervise(ctx context.Context, u *unit, ready chan<- struct{}) {
+	signalled := false
+	signal := func() {
+		if !signalled {
+			signalled = true
+			ready <- struct{}{}
+		}
+	}
+	defer signal()
+	log := r.cfg.Logger.With("projection", u.p.Name)
+	metas, err := r.meta.watch(ctx, u.p.Name)
+	if err != nil {
+		log.Error("projection not started", "error", err)
+		return
+	}
+	var meta Meta
+	select {
+	case meta = <-metas:
+	case <-ctx.Done():
+		return
+	}
+	for ctx.Err() == nil {
+		g := &genRun{r: r, u: u, meta: meta, metas: metas, signal: signal}
+		next, ok := g.run(ctx)
+		if !ok {
+			return
+		}
+		meta = next
+	}
+}
+
+// genRun runs one generation of a projection for as long as it is active.
+type genRun struct {
+	r      *Runner
+	u      *unit
+	meta   Meta
+	metas  <-chan Meta
+	signal func()
+}
+
+// run holds the generation's lease and runs sessions until the active
+// generation changes (returning the new meta) or ctx ends (false).
+func (g *genRun) run(ctx context.Context) (Meta, bool) {
+	r, p, gen := g.r, g.u.p, g.meta.Active
+	log := r.cfg.Logger.With("projection", p.Name, "generation", gen.Number)
+	track := r.newTracker(p, gen, StateStarting)
+	if prev, ok, _ := r.meta.loadStatus(ctx, p.Name, gen.Number); ok {
+		track.resume(prev)
+	}
+	g.u.setTracker(track)
+	r.cfg.Metrics.StateChanged(p.Name, StateStarting)
+
+	// Everything below stops when the generation stops being active.
+	genCtx, stopGen := context.WithCancelCause(ctx)
+	defer stopGen(nil)
+	switched := make(chan Meta, 1)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	pl, err := newPipeline(r.nc, p, r.cfg.forProjection(p), gen, track, r.hard)
+	if err != nil {
+		log.Error("projection not started", "error", err)
+		return Meta{}, false
+	}
+	wg.Go(func() { g.followMeta(genCtx, stopGen, switched, pl) })
+	wg.Go(func() { publishStatus(genCtx, r.meta, track) })
+
+	l, err := acquireLease(genCtx, r.meta, leaseKey(p.Name, gen.Number), r.owner, r.cfg.LeaseTTL, func(holder string) {
+		log.Info("projection on standby: another process runs it", "holder", holder)
+		track.setState(StateStandby, nil, "")
+		r.cfg.Metrics.StateChanged(p.Name, StateStandby)
+		g.signal()
+	})
+	if err != nil {
+		return g.after(ctx, switched)
+	}
+	defer l.release(context.Background())
+	wg.Go(func() {
+		l.keep(genCtx, func(err error) {
+			log.Error("projection stopped: lease lost", "error", err)
+			stopGen(err)
+		})
+	})
+
+	for attempt := 0; genCtx.Err() == nil; {
+		err := pl.provision(genCtx)
+		if err == nil {
+			track.setState(StateRunning, nil, "")
+			r.cfg.Metrics.StateChanged(p.Name, StateRunning)
+			g.signal()
+			err = pl.session(genCtx, false)
+		}
+		var failed *FailedError
+		switch {
+		case genCtx.Err() != nil || errors.Is(err, errAbandoned):
+			// Stopping, switched or lease lost.
+		case errors.As(err, &failed):
+			attempt = 0
+			log.Error("projection failed: skip the event or fix the cause and resume",
+				"sequence", failed.Failure.Sequence, "type", failed.Failure.Type, "error", failed.Failure.Error)
+			// Read the resume count before the failure is visible: any
+			// resume an operator sends after seeing it counts.
+			base, skipped := g.requests(genCtx, pl, failed.Failure.Sequence)
+			if skipped {
+				continue
+			}
+			track.setState(StateFailed, &failed.Failure, "")
+			r.cfg.Metrics.StateChanged(p.Name, StateFailed)
+			g.signal()
+			g.waitForOperator(genCtx, failed.Failure.Sequence, base)
+		default:
+			delay := r.cfg.backoff(attempt)
+			attempt++
+			log.Warn("projection pipeline stopped, restarting from the checkpoint", "error", err, "retry_in", delay)
+			track.setState(StateRetrying, nil, err.Error())
+			r.cfg.Metrics.StateChanged(p.Name, StateRetrying)
+			g.signal()
+			sleep(genCtx, delay)
+		}
+	}
+	track.setState(StateStopped, nil, "")
+	r.meta.putStatus(context.Background(), track.tick(time.Now()))
+	return g.after(ctx, switched)
+}
+
+// after returns the new meta when the generation was switched, false when
+// the runner is stopping.
+func (g *genRun) after(ctx context.Context, switched <-chan Meta) (Meta, bool) {
+	select {
+	case m := <-switched:
+		return m, true
+	default:
+	}
+	if ctx.Err() != nil {
+		return Meta{}, false
+	}
+	// Lease lost: start over with the current meta (standby until free).
+	m, _, err := g.r.meta.load(ctx, g.u.p.Name)
+	if err != nil {
+		sleep(ctx, g.r.cfg.LeaseTTL)
+		return g.meta, ctx.Err() == nil
+	}
+	return m, true
+}
+
+// followMeta passes operator requests to the pipeline and stops the
+// generation when another one becomes active.
+func (g *genRun) followMeta(ctx context.Context, stop context.CancelCauseFunc, switched chan<- Meta, pl *pipeline) {
+	pl.setSkips(g.meta.Skip)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m, ok := <-g.metas:
+			if !ok {
+				return
+			}
+			pl.setSkips(m.Skip)
+			if m.Active.Number != g.meta.Active.Number {
+				g.r.cfg.Logger.Info("projection switched to a rebuilt generation", "projection", m.Name,
+					"from", g.meta.Active.Number, "to", m.Active.Number, "bucket", m.Active.Bucket)
+				switched <- m
+				stop(errSwitched)
+				return
+			}
+			g.operator(m)
+		}
+	}
+}
+
+var errSwitched = errors.New("projections: generation switched")
+
+// operator hands the latest meta to a failed pipeline waiting for a request.
+func (g *genRun) operator(m Meta) {
+	ch := g.u.operatorCh()
+	select {
+	case <-ch:
+	default:
+	}
+	ch <- m
+}
+
+func (u *unit) operatorCh() chan Meta {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.ops == nil {
+		u.ops = make(chan Meta, 1)
+	}
+	return u.ops
+}
+
+// requests reads the operator requests as they stand: the resume count,
+// and whether seq is to be skipped already.
+func (g *genRun) requests(ctx context.Context, pl *pipeline, seq uint64) (uint64, bool) {
+	m, _, err := g.r.meta.load(ctx, g.u.p.Name)
+	if err != nil {
+		return g.meta.Resume, false
+	}
+	pl.setSkips(m.Skip)
+	return m.Resume, m.skips(seq)
+}
+
+// waitForOperator blocks while the projection is failed at seq, until an
+// operator skips that event or resumes (the resume count passes base).
+func (g *genRun) waitForOperator(ctx context.Context, seq, base uint64) {
+	ch := g.u.operatorCh()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m := <-ch:
+			if m.skips(seq) {
+				g.r.cfg.Logger.Warn("operator skips the failed event", "projection", g.u.p.Name, "sequence", seq)
+				return
+			}
+			if m.Resume > base {
+				g.r.cfg.Logger.Info("operator resumes the projection", "projection", g.u.p.Name, "sequence", seq)
+				return
+			}
+		}
+	}
+}
+
+// publishStatus stores a generation's status every StatusInterval and at
+// once on a state change, until ctx ends.
+func publishStatus(ctx context.Context, meta *metaStore, t *tracker) {
+	tick := time.NewTicker(meta.cfg.StatusInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-t.changed:
+		}
+		s := t.tick(time.Now())
+		meta.cfg.Metrics.Lag(s.Projection, s.Lag)
+		meta.putStatus(ctx, s)
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

@@ -1,0 +1,399 @@
+package projections
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Defaults of the query side.
+const (
+	// DefaultMaxWait bounds how long a query waits for min_sequence.
+	DefaultMaxWait = 2 * time.Second
+	// foreignGrace is how long a min_sequence wait trusts the checkpoint
+	// alone before asking the stream whether the sequence is one this read
+	// model follows at all (a sequence of another aggregate type never
+	// reaches the checkpoint).
+	foreignGrace = 50 * time.Millisecond
+)
+
+// Model is the in-memory form of one read model, filled from its bucket.
+// A view calls Put and Delete from one goroutine, with its write lock held;
+// queries read it under the read lock.
+type Model interface {
+	// Put stores the record of key; an error (a record it cannot decode)
+	// is logged and the record left out.
+	Put(key string, value []byte) error
+	Delete(key string)
+}
+
+// View keeps a read model in memory: it loads the active generation's
+// bucket from a watch, applies every change as it is stored, tracks the
+// checkpoint, and follows the meta bucket to swap to a rebuilt generation
+// once that one is loaded. Queries read it through Read.
+type View[M Model] struct {
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	cfg      Config
+	p        Projection
+	newModel func() M
+	maxWait  time.Duration
+	log      *slog.Logger
+
+	mu      sync.RWMutex
+	model   M
+	ready   bool
+	gen     Generation
+	applied uint64
+	changed chan struct{} // closed and replaced whenever applied moves or the model swaps
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// NewView returns a view of p's read model; newModel makes an empty model
+// for each generation loaded. maxWait bounds min_sequence waits
+// (DefaultMaxWait when zero).
+func NewView[M Model](nc *nats.Conn, cfg Config, p Projection, newModel func() M, maxWait time.Duration) (*View[M], error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	if !validName(p.Name) || len(p.Subjects) == 0 {
+		return nil, fmt.Errorf("%w: a view needs the projection's name and subjects", ErrInvalidProjection)
+	}
+	if maxWait <= 0 {
+		maxWait = DefaultMaxWait
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	return &View[M]{
+		nc: nc, js: js, cfg: cfg, p: p, newModel: newModel, maxWait: maxWait,
+		log:     cfg.Logger.With("read_model", p.Name),
+		changed: make(chan struct{}),
+	}, nil
+}
+
+// Start follows the meta record and waits until the active generation is
+// loaded or ctx ends (the view keeps loading in the background then).
+func (v *View[M]) Start(ctx context.Context) error {
+	meta, err := openMeta(ctx, v.js, v.cfg)
+	if err != nil {
+		return err
+	}
+	if _, err := meta.ensure(ctx, v.p); err != nil {
+		return err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	v.cancel = cancel
+	metas, err := meta.watch(runCtx, v.p.Name)
+	if err != nil {
+		cancel()
+		return err
+	}
+	v.wg.Go(func() { v.follow(runCtx, metas) })
+	for {
+		v.mu.RLock()
+		ready, ch := v.ready, v.changed
+		v.mu.RUnlock()
+		if ready {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("projections: view %s: %w", v.p.Name, ctx.Err())
+		}
+	}
+}
+
+// Stop stops following the bucket; reads keep answering from memory.
+func (v *View[M]) Stop() {
+	if v.cancel != nil {
+		v.cancel()
+	}
+	v.wg.Wait()
+}
+
+// Applied returns the checkpoint of the generation being served.
+func (v *View[M]) Applied() uint64 {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.applied
+}
+
+// Generation returns the generation being served.
+func (v *View[M]) Generation() Generation {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.gen
+}
+
+// Read calls fn with the model once it has applied stream sequence
+// minSeq (0: at once), and returns the checkpoint it read at. It waits at
+// most the view's max wait (or until ctx ends), then returns a
+// *BehindError. fn must not keep the model beyond its return.
+func (v *View[M]) Read(ctx context.Context, minSeq uint64, fn func(M) error) (uint64, error) {
+	if err := v.wait(ctx, minSeq); err != nil {
+		return v.Applied(), err
+	}
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	if !v.ready {
+		return 0, fmt.Errorf("%w: %s", ErrNotReady, v.p.Name)
+	}
+	return v.applied, fn(v.model)
+}
+
+func (v *View[M]) wait(ctx context.Context, seq uint64) error {
+	deadline := time.NewTimer(v.maxWait)
+	defer deadline.Stop()
+	grace := time.NewTimer(foreignGrace)
+	defer grace.Stop()
+	afterGrace, checkDue := false, false
+	for {
+		v.mu.RLock()
+		ready, applied, ch := v.ready, v.applied, v.changed
+		v.mu.RUnlock()
+		if ready && applied >= seq {
+			return nil
+		}
+		if ready && checkDue {
+			checkDue = false
+			if done, err := v.nothingToApply(ctx, applied, seq); err == nil && done {
+				return nil
+			}
+		}
+		select {
+		case <-ch:
+			// After the grace, each move of the checkpoint may have
+			// applied the last event below seq this model follows.
+			checkDue = afterGrace
+		case <-grace.C:
+			afterGrace, checkDue = true, true
+		case <-deadline.C:
+			if !ready {
+				return fmt.Errorf("%w: %s", ErrNotReady, v.p.Name)
+			}
+			return &BehindError{Projection: v.p.Name, Wanted: seq, Applied: applied}
+		case <-ctx.Done():
+			if !ready {
+				return fmt.Errorf("%w: %s", ErrNotReady, v.p.Name)
+			}
+			return &BehindError{Projection: v.p.Name, Wanted: seq, Applied: applied}
+		}
+	}
+}
+
+// nothingToApply asks the stream's leader whether seq is stored and no
+// event this read model follows lies in (applied, seq]; then the model is
+// as current as seq asks. A sequence not stored yet may still become an
+// event the model follows. Direct gets are not used: a replica a little
+// behind could miss the very event the client just wrote.
+func (v *View[M]) nothingToApply(ctx context.Context, applied, seq uint64) (bool, error) {
+	if _, stored, err := v.msgGet(ctx, msgGetRequest{Seq: seq}); err != nil || !stored {
+		return false, err
+	}
+	for _, subject := range v.p.Subjects {
+		next, found, err := v.msgGet(ctx, msgGetRequest{Seq: applied + 1, NextFor: subject})
+		if err != nil {
+			return false, err
+		}
+		if found && next <= seq {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+type msgGetRequest struct {
+	Seq     uint64 `json:"seq"`
+	NextFor string `json:"next_by_subj,omitempty"`
+}
+
+type msgGetResponse struct {
+	Error *struct {
+		Code    int    `json:"code"`
+		ErrCode int    `json:"err_code"`
+		Desc    string `json:"description"`
+	} `json:"error"`
+	Message *struct {
+		Seq uint64 `json:"seq"`
+	} `json:"message"`
+}
+
+// msgGet returns the sequence of the message req names (the one at Seq,
+// or the first on NextFor from Seq), and whether there is one.
+func (v *View[M]) msgGet(ctx context.Context, r msgGetRequest) (uint64, bool, error) {
+	req, _ := json.Marshal(r)
+	api := v.js.Options().APIPrefix
+	if api == "" {
+		api = "$JS.API."
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	msg, err := v.nc.RequestWithContext(ctx, api+"STREAM.MSG.GET."+v.cfg.Streams.EventStream, req)
+	if err != nil {
+		return 0, false, err
+	}
+	var resp msgGetResponse
+	if err := json.Unmarshal(msg.Data, &resp); err != nil {
+		return 0, false, err
+	}
+	if resp.Error != nil {
+		if resp.Error.Code == 404 {
+			return 0, false, nil
+		}
+		return 0, false, fmt.Errorf("projections: stream message get: %s", resp.Error.Desc)
+	}
+	if resp.Message == nil {
+		return 0, false, errors.New("projections: stream message get: empty response")
+	}
+	return resp.Message.Seq, true, nil
+}
+
+// follow loads the active generation and swaps to a new one when the meta
+// record switches, until ctx ends.
+func (v *View[M]) follow(ctx context.Context, metas <-chan Meta) {
+	var loading context.CancelFunc
+	var loadingGen int
+	done := make(chan struct{})
+	defer func() {
+		if loading != nil {
+			loading()
+			<-done
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m, ok := <-metas:
+			if !ok {
+				return
+			}
+			if m.Active.Number == loadingGen {
+				continue
+			}
+			if loading != nil {
+				loading()
+				<-done
+			}
+			lctx, cancel := context.WithCancel(ctx)
+			loading, loadingGen, done = cancel, m.Active.Number, make(chan struct{})
+			go func(g Generation, done chan struct{}) {
+				defer close(done)
+				v.load(lctx, g)
+			}(m.Active, done)
+		}
+	}
+}
+
+// load fills a new model from generation g's bucket, swaps it in once the
+// initial values are in, then applies each change until ctx ends. A watch
+// that breaks (a deleted bucket, a lost connection) is started again.
+func (v *View[M]) load(ctx context.Context, g Generation) {
+	for attempt := 0; ctx.Err() == nil; attempt++ {
+		err := v.watch(ctx, g)
+		if ctx.Err() != nil {
+			return
+		}
+		delay := v.cfg.backoff(min(attempt, 6))
+		v.log.Warn("read model watch ended, reloading", "bucket", g.Bucket, "error", err, "retry_in", delay)
+		sleep(ctx, delay)
+	}
+}
+
+func (v *View[M]) watch(ctx context.Context, g Generation) error {
+	kv, err := v.js.KeyValue(ctx, g.Bucket)
+	if err != nil {
+		return fmt.Errorf("open bucket %s: %w", g.Bucket, err)
+	}
+	w, err := kv.WatchAll(ctx)
+	if err != nil {
+		return fmt.Errorf("watch bucket %s: %w", g.Bucket, err)
+	}
+	defer func() { _ = w.Stop() }()
+	model := v.newModel()
+	var applied uint64
+	loaded := false
+	for {
+		var e jetstream.KeyValueEntry
+		var ok bool
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case e, ok = <-w.Updates():
+		}
+		if !ok {
+			return errors.New("watch closed")
+		}
+		if e == nil {
+			if !loaded {
+				loaded = true
+				v.swap(model, g, applied)
+			}
+			continue
+		}
+		if !loaded {
+			v.applyEntry(model, e, &applied)
+			continue
+		}
+		v.mu.Lock()
+		moved := v.applyEntry(v.model, e, &v.applied)
+		if moved {
+			v.broadcastLocked()
+		}
+		v.mu.Unlock()
+	}
+}
+
+// applyEntry applies one watched entry to m; it reports whether the
+// checkpoint moved.
+func (v *View[M]) applyEntry(m M, e jetstream.KeyValueEntry, applied *uint64) bool {
+	key := e.Key()
+	if strings.HasPrefix(key, reservedKeyPrefix) {
+		if key != CheckpointKey || e.Operation() != jetstream.KeyValuePut {
+			return false
+		}
+		var cp checkpointRecord
+		if err := json.Unmarshal(e.Value(), &cp); err != nil || cp.Sequence <= *applied {
+			return false
+		}
+		*applied = cp.Sequence
+		return true
+	}
+	if e.Operation() != jetstream.KeyValuePut {
+		m.Delete(key)
+		return false
+	}
+	if err := m.Put(key, e.Value()); err != nil {
+		v.log.Warn("record left out of the read model", "key", key, "error", err)
+	}
+	return false
+}
+
+func (v *View[M]) swap(m M, g Generation, applied uint64) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.ready && v.gen.Number != g.Number {
+		v.log.Info("read model switched to a rebuilt generation", "from", v.gen.Number, "to", g.Number, "bucket", g.Bucket, "applied", applied)
+	}
+	v.model, v.gen, v.applied, v.ready = m, g, applied, true
+	v.broadcastLocked()
+}
+
+func (v *View[M]) broadcastLocked() {
+	close(v.changed)
+	v.changed = make(chan struct{})
+}
