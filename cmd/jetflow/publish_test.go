@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-
 	"github.com/jetflow/jetflow/consumers"
 	"github.com/jetflow/jetflow/internal/natstest"
 )

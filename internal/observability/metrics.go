@@ -58,7 +58,9 @@ func (m *Metrics) CommandHandled(aggregateType, command, result string, took tim
 }
 
 // AppendConflict implements aggregates.Metrics.
-func (m *Metrics) AppendConflict(aggregateType string) { m.conflicts.WithLabelValues(aggregateType).Inc() }
+func (m *Metrics) AppendConflict(aggregateType string) {
+	m.conflicts.WithLabelValues(aggregateType).Inc()
+}
 
 // EventsAppended implements aggregates.Metrics.
 func (m *Metrics) EventsAppended(aggregateType string, n int) {
@@ -66,4 +68,6 @@ func (m *Metrics) EventsAppended(aggregateType string, n int) {
 }
 
 // SnapshotTaken implements aggregates.Metrics.
-func (m *Metrics) SnapshotTaken(aggregateType string) { m.snapshots.WithLabelValues(aggregateType).Inc() }
+func (m *Metrics) SnapshotTaken(aggregateType string) {
+	m.snapshots.WithLabelValues(aggregateType).Inc()
+}
