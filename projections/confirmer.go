@@ -108,7 +108,7 @@ func (c *confirmer) checkpoint(seq uint64) {
 	pl := c.pl
 	data, _ := json.Marshal(checkpointRecord{Sequence: seq})
 	msg := &nats.Msg{Subject: pl.kvPre + CheckpointKey, Data: data}
-	if _, err := publishAsync(pl.js, msg, pl.cfg.WriteTimeout); err != nil {
+	if _, err := pl.publishAsync(msg); err != nil {
 		pl.log.Debug("checkpoint not written", "sequence", seq, "error", err)
 	}
 }

@@ -71,6 +71,7 @@ type counterHandler struct {
 	poisoned bool
 	calls    int
 	delay    time.Duration // per event, to make a rebuild slow enough to interrupt
+	onCall   func(calls int)
 }
 
 func (h *counterHandler) setPoisoned(p bool) {
@@ -92,10 +93,13 @@ func (h *counterHandler) Key(ev streams.Event) (string, error) {
 func (h *counterHandler) Apply(_ context.Context, ev streams.Event, current []byte) ([]byte, error) {
 	h.mu.Lock()
 	h.calls++
-	poisoned, delay := h.poisoned, h.delay
+	poisoned, delay, calls, onCall := h.poisoned, h.delay, h.calls, h.onCall
 	h.mu.Unlock()
 	if delay > 0 {
 		time.Sleep(delay)
+	}
+	if onCall != nil {
+		onCall(calls)
 	}
 	var n note
 	if err := json.Unmarshal(ev.Data, &n); err != nil {

@@ -473,19 +473,24 @@ func (pl *pipeline) write(key string, rec *record) (jetstream.PubAckFuture, erro
 	if rec.value == nil {
 		msg.Header[kvOperationHeader] = []string{kvOperationDelete}
 	}
-	return publishAsync(pl.js, msg, pl.cfg.WriteTimeout)
+	return pl.publishAsync(msg)
 }
 
-// publishAsync publishes msg asynchronously, waiting up to wait for room in
-// the async window. (Without publish options the client's fast path is
-// taken; a full window then fails after a short stall, and the message was
-// not sent: try again.)
-func publishAsync(js jetstream.JetStream, msg *nats.Msg, wait time.Duration) (jetstream.PubAckFuture, error) {
-	deadline := time.Now().Add(wait)
+// publishAsync publishes msg asynchronously, waiting up to WriteTimeout for
+// room in the async window, or until a hard stop. (Without publish options
+// the client's fast path is taken; a full window then fails after a short
+// stall, and the message was not sent: try again.)
+func (pl *pipeline) publishAsync(msg *nats.Msg) (jetstream.PubAckFuture, error) {
+	deadline := time.Now().Add(pl.cfg.WriteTimeout)
 	for {
-		f, err := js.PublishMsgAsync(msg)
+		f, err := pl.js.PublishMsgAsync(msg)
 		if !errors.Is(err, jetstream.ErrTooManyStalledMsgs) || time.Now().After(deadline) {
 			return f, err
+		}
+		select {
+		case <-pl.hard:
+			return nil, errAbandoned
+		default:
 		}
 	}
 }

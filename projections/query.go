@@ -231,54 +231,69 @@ func (s *QueryService) Stop(ctx context.Context) error {
 }
 
 // dispatch hands a request to a bounded pool: micro calls an endpoint's
-// handler serially, and a query may wait for min_sequence.
+// handler serially, and a query may wait for min_sequence. The request's
+// parts are taken here and the reply is published on the connection, not
+// through micro.Request: micro reads the request's error state once the
+// handler returns, so answering it later from another goroutine would race
+// (the cost: micro's stats do not count query errors).
 func (s *QueryService) dispatch(req micro.Request) {
+	q := query{subject: req.Subject(), reply: req.Reply(), data: req.Data()}
 	s.slots <- struct{}{}
 	s.inflight.Add(1)
 	go func() {
 		defer func() { <-s.slots; s.inflight.Done() }()
-		s.serve(req)
+		s.serve(q)
 	}()
 }
 
-func (s *QueryService) serve(req micro.Request) {
+// query is one request, detached from micro.
+type query struct {
+	subject, reply string
+	data           []byte
+}
+
+func (s *QueryService) serve(q query) {
 	start := time.Now()
-	r := s.routes[req.Subject()]
+	r := s.routes[q.subject]
 	var reply any
 	var applied uint64
 	var cause error
-	if len(req.Data()) > s.cfg.MaxPayload {
-		cause = rpc.Errorf(rpc.StatusTooLarge, rpc.CodeTooLarge, "request body is %d bytes, at most %d allowed", len(req.Data()), s.cfg.MaxPayload)
+	if len(q.data) > s.cfg.MaxPayload {
+		cause = rpc.Errorf(rpc.StatusTooLarge, rpc.CodeTooLarge, "request body is %d bytes, at most %d allowed", len(q.data), s.cfg.MaxPayload)
 	} else {
 		ctx, cancel := context.WithTimeout(s.baseCtx, s.cfg.Timeout)
-		reply, applied, cause = s.run(ctx, r, req.Data())
+		reply, applied, cause = s.run(ctx, r, q.data)
 		cancel()
 	}
 	took := time.Since(start)
-	headers := micro.Headers{}
+	msg := nats.NewMsg(q.reply)
 	if applied > 0 {
-		headers[rpc.HeaderSequence] = []string{strconv.FormatUint(applied, 10)}
+		msg.Header.Set(rpc.HeaderSequence, strconv.FormatUint(applied, 10))
 	}
+	var body []byte
+	if cause == nil {
+		if body, cause = encodeReply(reply); cause != nil {
+			s.cfg.Logger.Error("query reply not encodable", "query", q.subject, "error", cause)
+		}
+	}
+	result := "ok"
 	if cause != nil {
 		rerr := toQueryError(cause)
-		s.cfg.Metrics.QueryHandled(r.readModel, r.query, rerr.Code, took)
+		result = rerr.Code
 		if rerr.Status >= 500 && rerr.Status != rpc.StatusTimeout {
-			s.cfg.Logger.Warn("query failed", "query", req.Subject(), "status", rerr.Status, "error", cause, "took", took)
+			s.cfg.Logger.Warn("query failed", "query", q.subject, "status", rerr.Status, "error", cause, "took", took)
 		}
-		if err := rpc.RespondError(req, rerr, headers); err != nil {
-			s.cfg.Logger.Warn("reply not sent", "query", req.Subject(), "error", err)
-		}
+		msg.Header.Set(micro.ErrorHeader, rerr.Message)
+		msg.Header.Set(micro.ErrorCodeHeader, strconv.Itoa(rerr.Status))
+		body = rerr.Body()
+	}
+	s.cfg.Metrics.QueryHandled(r.readModel, r.query, result, took)
+	msg.Data = body
+	if q.reply == "" {
 		return
 	}
-	body, err := encodeReply(reply)
-	if err != nil {
-		_ = rpc.RespondError(req, rpc.Errorf(rpc.StatusInternal, rpc.CodeInternal, "internal error; see the service log"), headers)
-		s.cfg.Logger.Error("query reply not encodable", "query", req.Subject(), "error", err)
-		return
-	}
-	s.cfg.Metrics.QueryHandled(r.readModel, r.query, "ok", took)
-	if err := req.Respond(body, micro.WithHeaders(headers)); err != nil {
-		s.cfg.Logger.Warn("reply not sent", "query", req.Subject(), "error", err)
+	if err := s.nc.PublishMsg(msg); err != nil {
+		s.cfg.Logger.Warn("reply not sent", "query", q.subject, "error", err)
 	}
 }
 

@@ -100,6 +100,7 @@ func (a *Admin) Rebuild(ctx context.Context, p Projection, progress func(Progres
 		}
 		m.Retired = append(m.Retired, m.Active)
 		m.Active, m.Rebuild = gen, nil
+		m.Subjects = p.Subjects
 		m.SwitchedAt = time.Now().UTC()
 		return nil
 	})

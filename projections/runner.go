@@ -93,6 +93,12 @@ func (r *Runner) Start(ctx context.Context) error {
 		if metas[i], err = meta.ensure(ctx, u.p); err != nil {
 			return err
 		}
+		if !slices.Equal(metas[i].Subjects, u.p.Subjects) {
+			// The consumer follows the new subjects from its checkpoint
+			// on; events of them before it were never applied.
+			r.cfg.Logger.Warn("projection subjects changed since its generation was built; rebuild it to apply their earlier events",
+				"projection", u.p.Name, "built_with", metas[i].Subjects, "now", u.p.Subjects)
+		}
 	}
 	r.meta = meta
 	runCtx, cancel := context.WithCancel(context.Background())

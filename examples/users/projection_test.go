@@ -211,8 +211,6 @@ func TestKilledRunnerConvergesToReplay(t *testing.T) {
 	t.Parallel()
 	srv := natstest.RunServer(t)
 	n := startNode(t, srv.URL)
-	var created sync.Map
-	stopWriters := startWriters(t, srv.URL, 8, &created)
 	cfg := testProjectionConfig()
 	cfg.MaxBatch = 32 // many small batches: the kill lands with writes in flight
 	proj := users.Projection(cfg.Streams)
@@ -222,12 +220,14 @@ func TestKilledRunnerConvergesToReplay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The writers read their own writes: give them a view and queries on
-	// the node, fed by whichever runner runs.
-	startQueriesOnly(t, n, cfg)
 	if err := r1.Start(ctx(t)); err != nil {
 		t.Fatal(err)
 	}
+	// The writers read their own writes: give them a view and queries on
+	// the node, fed by whichever runner runs.
+	startQueriesOnly(t, n, cfg)
+	var created sync.Map
+	stopWriters := startWriters(t, srv.URL, 8, &created)
 	waitUntil(t, "first runner applying", func() bool { return runnerStatus(t, r1).LastApplied > 300 })
 	nc1.Close()
 	killed, cancel := context.WithCancel(context.Background())
@@ -259,8 +259,9 @@ func startQueriesOnly(t *testing.T, n *node, cfg projections.Config) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The view loads once the runner created the bucket; do not wait here.
-	go func() { _ = view.Start(ctx(t)) }()
+	if err := view.Start(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(view.Stop)
 	svc, err := projections.NewQueryService(n.p.Conn, projections.QueryConfig{})
 	if err != nil {
