@@ -13,7 +13,10 @@
 // changed records are published asynchronously to the bucket's
 // $KV.<bucket>.<key> subjects (a bounded number in flight), and the events
 // are acked only once their writes are confirmed. The consumer's ack floor
-// is therefore the checkpoint.
+// is therefore the checkpoint. While the consumer reports a backlog (a
+// rebuild, a restart after downtime) batches grow into windows of up to
+// CatchUpBatch events or CatchUpWait, so the events of one record within a
+// window cost one write; a live projection writes each batch at once.
 //
 // Idempotency: every record carries the stream sequence of the last event
 // applied to it in the Jetflow-Projection-Sequence header of its KV

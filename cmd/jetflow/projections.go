@@ -149,6 +149,10 @@ func writeProjectionReports(w io.Writer, reports []projections.Report, now time.
 				failures = append(failures, fmt.Sprintf("%s (generation %d) retrying: %s", name, g.Number, s.Error))
 			}
 		}
+		if s := g.Status; s != nil && g.LeaseHolder == "" && s.State != projections.StateStopped {
+			// The last report of a process that is gone.
+			state += ", no runner"
+		}
 		if role != "" {
 			state += " (" + role + ")"
 		}

@@ -111,7 +111,7 @@ func TestProjectionReportsShowFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"users  1    rm_users     failed                 41        7    0/s   10s ago",
+		"users  1    rm_users     failed, no runner      41        7    0/s   10s ago",
 		"users  2    rm_users_g2  not started (rebuild)  0         0    -     -",
 		"users (generation 1) failed at event 42 (user.updated, events.user.u1): boom",
 		"jetflow projections skip users 42",
