@@ -5,13 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/nats-io/nats.go/micro"
 
 	"github.com/jetflow/jetflow/internal/logctx"
 	"github.com/jetflow/jetflow/internal/rpc"
@@ -20,26 +18,25 @@ import (
 )
 
 // serve handles one command request from decoding to reply.
-func (s *Service) serve(req micro.Request) {
+func (s *Service) serve(ctx context.Context, r route, req rpc.Request) rpc.Response {
 	start := time.Now()
-	r := s.routes[req.Subject()]
-	cmd, correlation, rerr := s.commandFromHeaders(req)
-	replyHeaders := micro.Headers{rpc.HeaderCorrelationID: {correlation}}
+	cmd, correlation, rerr := s.commandFromHeaders(req.Header)
+	replyHeaders := nats.Header{rpc.HeaderCorrelationID: {correlation}}
 	// Every line logged while handling this command, in any package,
 	// carries its correlation id (see logctx.Handler).
-	base := logctx.With(s.baseCtx, "correlation_id", correlation, "command", req.Subject())
+	base := logctx.With(ctx, "correlation_id", correlation, "command", req.Subject)
 	if id := tracectx.TraceID(cmd.Metadata.TraceParent); id != "" {
 		base = logctx.With(tracectx.With(base, cmd.Metadata.TraceParent), "trace_id", id)
 	}
 
 	var out Outcome
 	var cause error
-	if rerr == nil && len(req.Data()) > s.cfg.MaxPayload {
-		rerr = rpc.Errorf(rpc.StatusTooLarge, rpc.CodeTooLarge, "request body is %d bytes, at most %d allowed", len(req.Data()), s.cfg.MaxPayload)
+	if rerr == nil && len(req.Data) > s.cfg.MaxPayload {
+		rerr = rpc.Errorf(rpc.StatusTooLarge, rpc.CodeTooLarge, "request body is %d bytes, at most %d allowed", len(req.Data), s.cfg.MaxPayload)
 	}
 	if rerr == nil {
-		ctx, cancel := context.WithTimeout(base, s.cfg.Timeout)
-		out, cause = s.run(ctx, r.h, req.Data(), cmd)
+		cctx, cancel := context.WithTimeout(base, s.cfg.Timeout)
+		out, cause = s.run(cctx, r.h, req.Data, cmd)
 		cancel()
 		rerr = toRPCError(cause)
 	}
@@ -51,17 +48,12 @@ func (s *Service) serve(req micro.Request) {
 		} else {
 			s.cfg.Logger.InfoContext(base, "command refused", "status", rerr.Status, "code", rerr.Code, "error", rerr.Message, "took", took)
 		}
-		if err := rpc.RespondError(req, rerr, replyHeaders); err != nil {
-			s.cfg.Logger.WarnContext(base, "reply not sent", "error", err)
-		}
-		return
+		return rpc.Response{Header: replyHeaders, Err: rerr}
 	}
 	s.cfg.Metrics.CommandHandled(r.aggregateType, r.command, "ok", took)
 	s.cfg.Logger.DebugContext(base, "command handled", "aggregate_id", out.AggregateID, "version", out.Version, "events", len(out.Events), "duplicate", out.Duplicate, "took", took)
 	body, _ := json.Marshal(rpc.CommandReply{AggregateID: out.AggregateID, Version: out.Version, Sequence: out.Sequence})
-	if err := req.Respond(body, micro.WithHeaders(replyHeaders)); err != nil {
-		s.cfg.Logger.WarnContext(base, "reply not sent", "error", err)
-	}
+	return rpc.Response{Header: replyHeaders, Body: body}
 }
 
 // run executes the command, turning a panic into an internal error so one
@@ -78,8 +70,7 @@ func (s *Service) run(ctx context.Context, h handler, data []byte, cmd Command) 
 
 var errPanicked = errors.New("command handler panicked")
 
-func (s *Service) commandFromHeaders(req micro.Request) (Command, string, *rpc.Error) {
-	h := req.Headers()
+func (s *Service) commandFromHeaders(h nats.Header) (Command, string, *rpc.Error) {
 	var cmd Command
 	var rerr *rpc.Error
 	correlation, rerr := rpc.HeaderValue(h, rpc.HeaderCorrelationID, maxHeaderBytes)
@@ -148,10 +139,4 @@ func toRPCError(err error) *rpc.Error {
 		return rpc.Errorf(rpc.StatusUnavailable, rpc.CodeUnavailable, "the event store is unavailable: %v", err)
 	}
 	return rpc.Errorf(rpc.StatusInternal, rpc.CodeInternal, "internal error; see the service log")
-}
-
-func sortedCopy(s []string) []string {
-	out := slices.Clone(s)
-	slices.Sort(out)
-	return out
 }

@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/micro"
 
 	"github.com/jetflow/jetflow/internal/rpc"
 	"github.com/jetflow/jetflow/streams"
@@ -24,11 +22,7 @@ const (
 	DefaultTimeout       = 5 * time.Second
 	DefaultConcurrency   = 256
 	serviceVersion       = "1.0.0"
-	// unknownQueueGroup must differ from micro's "q": the server groups
-	// queue subscribers by name across overlapping subjects, so sharing the
-	// name would let the catch-all take a known command's request.
-	unknownQueueGroup = "jetflow-unknown-commands"
-	maxHeaderBytes    = 256
+	maxHeaderBytes       = 256
 )
 
 // ServiceConfig configures the command service.
@@ -80,17 +74,8 @@ type route struct {
 // drains it. Several instances (processes) share the load through micro's
 // queue group.
 type Service struct {
-	nc     *nats.Conn
 	cfg    ServiceConfig
-	routes map[string]route // by subject
-
-	mu       sync.Mutex
-	svc      micro.Service
-	catchAll *nats.Subscription
-	slots    chan struct{}
-	inflight sync.WaitGroup
-	baseCtx  context.Context
-	cancel   context.CancelFunc
+	server *rpc.Server
 }
 
 // NewService returns a command service on nc.
@@ -99,7 +84,16 @@ func NewService(nc *nats.Conn, cfg ServiceConfig) (*Service, error) {
 	if err := streams.ValidateSubjectPrefix(cfg.SubjectPrefix); err != nil {
 		return nil, fmt.Errorf("aggregates: command subject prefix: %w", err)
 	}
-	return &Service{nc: nc, cfg: cfg, routes: map[string]route{}}, nil
+	return &Service{cfg: cfg, server: rpc.NewServer(nc, rpc.ServerConfig{
+		Name:          cfg.Name,
+		Version:       serviceVersion,
+		Description:   "jetflow commands: " + cfg.SubjectPrefix + ".<aggregate_type>.<command>",
+		SubjectPrefix: cfg.SubjectPrefix,
+		Noun:          "command",
+		UnknownCode:   rpc.CodeUnknownCommand,
+		Concurrency:   cfg.Concurrency,
+		Logger:        cfg.Logger,
+	})}, nil
 }
 
 // CommandSpec describes one command of an aggregate.
@@ -134,16 +128,13 @@ func Register[S State, C any](s *Service, repo *Repository[S], spec CommandSpec[
 		return fmt.Errorf("aggregates: command %s.%s needs AggregateID and Decide", repo.Type(), spec.Name)
 	}
 	subject := s.cfg.SubjectPrefix + "." + repo.Type() + "." + spec.Name
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.svc != nil {
-		return fmt.Errorf("aggregates: register %s after Start", subject)
-	}
-	if _, dup := s.routes[subject]; dup {
-		return fmt.Errorf("aggregates: command %s registered twice", subject)
-	}
-	s.routes[subject] = route{aggregateType: repo.Type(), command: spec.Name, h: &commandHandler[S, C]{repo: repo, spec: spec}}
-	return nil
+	r := route{aggregateType: repo.Type(), command: spec.Name, h: &commandHandler[S, C]{repo: repo, spec: spec}}
+	return s.server.Add(rpc.Route{
+		Subject:  subject,
+		Name:     r.aggregateType + "_" + r.command,
+		Metadata: map[string]string{"aggregate_type": r.aggregateType, "command": r.command},
+		Handle:   func(ctx context.Context, req rpc.Request) rpc.Response { return s.serve(ctx, r, req) },
+	})
 }
 
 func (h *commandHandler[S, C]) handle(ctx context.Context, data []byte, cmd Command) (Outcome, error) {
@@ -172,96 +163,8 @@ func (h *commandHandler[S, C]) handle(ctx context.Context, data []byte, cmd Comm
 	return out, err
 }
 
-// Start registers the micro service and its endpoints.
-func (s *Service) Start() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.svc != nil {
-		return errors.New("aggregates: command service already started")
-	}
-	s.baseCtx, s.cancel = context.WithCancel(context.Background())
-	s.slots = make(chan struct{}, s.cfg.Concurrency)
-	svc, err := micro.AddService(s.nc, micro.Config{
-		Name:        s.cfg.Name,
-		Version:     serviceVersion,
-		Description: "jetflow commands: " + s.cfg.SubjectPrefix + ".<aggregate_type>.<command>",
-	})
-	if err != nil {
-		return fmt.Errorf("aggregates: start command service: %w", err)
-	}
-	for subject, r := range s.routes {
-		err := svc.AddEndpoint(r.aggregateType+"_"+r.command, micro.HandlerFunc(s.dispatch),
-			micro.WithEndpointSubject(subject),
-			micro.WithEndpointMetadata(map[string]string{"aggregate_type": r.aggregateType, "command": r.command}))
-		if err != nil {
-			_ = svc.Stop()
-			return fmt.Errorf("aggregates: endpoint %s: %w", subject, err)
-		}
-	}
-	// Requests to subjects no endpoint serves would otherwise get "no
-	// responders"; answer them with a 404 that names the known commands.
-	s.catchAll, err = s.nc.QueueSubscribe(s.cfg.SubjectPrefix+".>", unknownQueueGroup, s.unknownCommand)
-	if err != nil {
-		_ = svc.Stop()
-		return fmt.Errorf("aggregates: subscribe %s.>: %w", s.cfg.SubjectPrefix, err)
-	}
-	// Make sure the server has the subscriptions before callers send.
-	if err := s.nc.Flush(); err != nil {
-		_ = s.catchAll.Unsubscribe()
-		_ = svc.Stop()
-		return fmt.Errorf("aggregates: start command service: %w", err)
-	}
-	s.svc = svc
-	return nil
-}
+// Start adds the micro service and its endpoints.
+func (s *Service) Start() error { return s.server.Start() }
 
 // Stop stops taking commands and waits for those in flight to be answered.
-func (s *Service) Stop(ctx context.Context) error {
-	s.mu.Lock()
-	svc, catchAll := s.svc, s.catchAll
-	s.mu.Unlock()
-	if svc == nil {
-		return nil
-	}
-	var errs []error
-	if err := catchAll.Drain(); err != nil {
-		errs = append(errs, err)
-	}
-	if err := svc.Stop(); err != nil {
-		errs = append(errs, err)
-	}
-	done := make(chan struct{})
-	go func() { s.inflight.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		s.cancel()
-		<-done
-		errs = append(errs, fmt.Errorf("aggregates: commands cancelled at shutdown: %w", ctx.Err()))
-	}
-	s.cancel()
-	return errors.Join(errs...)
-}
-
-// dispatch hands a request to a bounded pool, so one slow command does not
-// hold up the endpoint's subscription.
-func (s *Service) dispatch(req micro.Request) {
-	s.slots <- struct{}{}
-	s.inflight.Add(1)
-	go func() {
-		defer func() { <-s.slots; s.inflight.Done() }()
-		s.serve(req)
-	}()
-}
-
-func (s *Service) unknownCommand(msg *nats.Msg) {
-	if _, known := s.routes[msg.Subject]; known || msg.Reply == "" {
-		return
-	}
-	known := make([]string, 0, len(s.routes))
-	for subject := range s.routes {
-		known = append(known, subject)
-	}
-	_ = rpc.RespondErrorMsg(msg, rpc.Errorf(rpc.StatusNotFound, rpc.CodeUnknownCommand,
-		"unknown command %q; known commands: %s", msg.Subject, strings.Join(sortedCopy(known), ", ")))
-}
+func (s *Service) Stop(ctx context.Context) error { return s.server.Stop(ctx) }

@@ -77,12 +77,6 @@ func (e *Error) Body() []byte {
 	return b
 }
 
-// RespondError answers req with e the way micro answers errors: the
-// Nats-Service-Error and Nats-Service-Error-Code headers, and the JSON body.
-func RespondError(req micro.Request, e *Error, headers micro.Headers) error {
-	return req.Error(strconv.Itoa(e.Status), e.Message, e.Body(), micro.WithHeaders(headers))
-}
-
 // RespondErrorMsg answers a plain NATS request the same way, for
 // subscriptions outside a micro service.
 func RespondErrorMsg(msg *nats.Msg, e *Error) error {
@@ -109,7 +103,7 @@ func ParseErrorReply(msg *nats.Msg) *Error {
 }
 
 // HeaderValue validates an optional request header: printable, at most max bytes.
-func HeaderValue(h micro.Headers, name string, max int) (string, *Error) {
+func HeaderValue(h nats.Header, name string, max int) (string, *Error) {
 	v := h.Get(name)
 	if len(v) > max {
 		return "", Errorf(StatusInvalid, CodeValidation, "header %s is %d bytes, at most %d allowed", name, len(v), max)

@@ -1,0 +1,218 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
+)
+
+// Request is one request, detached from micro so that it can be answered
+// from another goroutine.
+type Request struct {
+	Subject string
+	Data    []byte
+	Header  nats.Header
+}
+
+// Response is what a handler answers: a body, or an error.
+type Response struct {
+	Body   []byte
+	Header nats.Header // extra reply headers (correlation id, sequence…)
+	Err    *Error
+}
+
+// Route is one endpoint of a Server.
+type Route struct {
+	Subject  string
+	Name     string // the micro endpoint's name
+	Metadata map[string]string
+	Handle   func(ctx context.Context, req Request) Response
+}
+
+// ServerConfig describes a micro service.
+type ServerConfig struct {
+	Name, Version, Description string
+	// SubjectPrefix is the first token of every endpoint; requests to
+	// unknown subjects under it get a 404 naming the known ones.
+	SubjectPrefix string
+	// Noun names an endpoint in that 404 ("command", "query").
+	Noun string
+	// UnknownCode is the error code of that 404.
+	UnknownCode string
+	// Concurrency bounds the requests handled at once.
+	Concurrency int
+	Logger      *slog.Logger
+}
+
+// Server runs a NATS micro service whose handlers run on a bounded pool:
+// micro calls an endpoint's handler serially, one request at a time, which
+// would make every slow request hold up the next. Replies are published on
+// the connection rather than through micro.Request, because micro reads a
+// request's state once its handler returns; the cost is that micro's stats
+// count requests but not errors. Several instances share the load through
+// micro's queue group.
+type Server struct {
+	nc     *nats.Conn
+	cfg    ServerConfig
+	routes map[string]Route
+
+	mu       sync.Mutex
+	svc      micro.Service
+	catchAll *nats.Subscription
+	slots    chan struct{}
+	inflight sync.WaitGroup
+	baseCtx  context.Context
+	cancel   context.CancelFunc
+}
+
+// NewServer returns a server on nc; add routes, then Start.
+func NewServer(nc *nats.Conn, cfg ServerConfig) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 256
+	}
+	return &Server{nc: nc, cfg: cfg, routes: map[string]Route{}}
+}
+
+// Add registers a route; it fails after Start or for a subject taken twice.
+func (s *Server) Add(r Route) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.svc != nil {
+		return fmt.Errorf("rpc: add %s after Start", r.Subject)
+	}
+	if _, dup := s.routes[r.Subject]; dup {
+		return fmt.Errorf("rpc: %s %s registered twice", s.cfg.Noun, r.Subject)
+	}
+	s.routes[r.Subject] = r
+	return nil
+}
+
+// unknownQueueGroup must differ from micro's "q": the server groups queue
+// subscribers by name across overlapping subjects, so sharing the name would
+// let the catch-all take a known endpoint's request.
+func (s *Server) unknownQueueGroup() string { return s.cfg.Name + "-unknown" }
+
+// Start adds the micro service, its endpoints and the catch-all.
+func (s *Server) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.svc != nil {
+		return fmt.Errorf("rpc: %s already started", s.cfg.Name)
+	}
+	s.baseCtx, s.cancel = context.WithCancel(context.Background())
+	s.slots = make(chan struct{}, s.cfg.Concurrency)
+	svc, err := micro.AddService(s.nc, micro.Config{Name: s.cfg.Name, Version: s.cfg.Version, Description: s.cfg.Description})
+	if err != nil {
+		return fmt.Errorf("rpc: start %s: %w", s.cfg.Name, err)
+	}
+	for subject, r := range s.routes {
+		err := svc.AddEndpoint(r.Name, micro.HandlerFunc(s.dispatch), micro.WithEndpointSubject(subject), micro.WithEndpointMetadata(r.Metadata))
+		if err != nil {
+			_ = svc.Stop()
+			return fmt.Errorf("rpc: endpoint %s: %w", subject, err)
+		}
+	}
+	s.catchAll, err = s.nc.QueueSubscribe(s.cfg.SubjectPrefix+".>", s.unknownQueueGroup(), s.unknown)
+	if err == nil {
+		// The server must have the subscriptions before callers send.
+		err = s.nc.Flush()
+	}
+	if err != nil {
+		if s.catchAll != nil {
+			_ = s.catchAll.Unsubscribe()
+		}
+		_ = svc.Stop()
+		return fmt.Errorf("rpc: start %s: %w", s.cfg.Name, err)
+	}
+	s.svc = svc
+	return nil
+}
+
+// Stop stops taking requests and waits for those in flight to be answered;
+// when ctx ends first, their contexts are cancelled.
+func (s *Server) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	svc, catchAll := s.svc, s.catchAll
+	s.mu.Unlock()
+	if svc == nil {
+		return nil
+	}
+	errs := []error{catchAll.Drain(), svc.Stop()}
+	done := make(chan struct{})
+	go func() { s.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.cancel()
+		<-done
+		errs = append(errs, fmt.Errorf("rpc: %s requests cancelled at shutdown: %w", s.cfg.Name, ctx.Err()))
+	}
+	s.cancel()
+	return errors.Join(errs...)
+}
+
+func (s *Server) dispatch(mreq micro.Request) {
+	req := Request{Subject: mreq.Subject(), Data: mreq.Data(), Header: nats.Header(mreq.Headers())}
+	reply := mreq.Reply()
+	s.slots <- struct{}{}
+	s.inflight.Add(1)
+	go func() {
+		defer func() { <-s.slots; s.inflight.Done() }()
+		resp := s.handle(req)
+		if reply == "" {
+			return
+		}
+		if err := s.nc.PublishMsg(resp.message(reply)); err != nil {
+			s.cfg.Logger.Warn("reply not sent", "subject", req.Subject, "error", err)
+		}
+	}()
+}
+
+// handle runs the route's handler; a panic becomes a 500 so one bad request
+// never takes the service down.
+func (s *Server) handle(req Request) (resp Response) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.cfg.Logger.Error("handler panicked", "subject", req.Subject, "panic", fmt.Sprint(p))
+			resp = Response{Err: Errorf(StatusInternal, CodeInternal, "internal error; see the service log")}
+		}
+	}()
+	return s.routes[req.Subject].Handle(s.baseCtx, req)
+}
+
+func (r Response) message(subject string) *nats.Msg {
+	msg := &nats.Msg{Subject: subject, Header: r.Header, Data: r.Body}
+	if r.Err != nil {
+		if msg.Header == nil {
+			msg.Header = nats.Header{}
+		}
+		msg.Header.Set(micro.ErrorHeader, r.Err.Message)
+		msg.Header.Set(micro.ErrorCodeHeader, strconv.Itoa(r.Err.Status))
+		msg.Data = r.Err.Body()
+	}
+	return msg
+}
+
+func (s *Server) unknown(msg *nats.Msg) {
+	if _, known := s.routes[msg.Subject]; known || msg.Reply == "" {
+		return
+	}
+	known := make([]string, 0, len(s.routes))
+	for subject := range s.routes {
+		known = append(known, subject)
+	}
+	slices.Sort(known)
+	_ = RespondErrorMsg(msg, Errorf(StatusNotFound, s.cfg.UnknownCode, "unknown %s %q; known %ss: %s",
+		s.cfg.Noun, msg.Subject, s.cfg.Noun, strings.Join(known, ", ")))
+}
