@@ -12,6 +12,7 @@ import (
 
 	"github.com/jetflow/jetflow/examples/users"
 	"github.com/jetflow/jetflow/internal/config"
+	"github.com/jetflow/jetflow/internal/observability"
 	"github.com/jetflow/jetflow/internal/natstest"
 	"github.com/jetflow/jetflow/projections"
 	"github.com/jetflow/jetflow/streams"
@@ -143,7 +144,7 @@ func TestReadSideAndQueryCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rs, err := startReadSide(ctx, nc, cfg, slog.New(slog.DiscardHandler))
+	rs, err := startReadSide(ctx, nc, cfg, slog.New(slog.DiscardHandler), observability.NewMetrics())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jetflow/jetflow/examples/users"
 	"github.com/jetflow/jetflow/internal/config"
+	"github.com/jetflow/jetflow/internal/observability"
 	"github.com/jetflow/jetflow/projections"
 )
 
@@ -57,8 +58,9 @@ type readSide struct {
 // before it starts answering (503 until loaded) anyway.
 const viewLoadWait = 30 * time.Second
 
-func startReadSide(ctx context.Context, nc *nats.Conn, cfg config.Config, log *slog.Logger) (*readSide, error) {
+func startReadSide(ctx context.Context, nc *nats.Conn, cfg config.Config, log *slog.Logger, metrics *observability.Metrics) (*readSide, error) {
 	pcfg := projectionsConfig(cfg, log)
+	pcfg.Metrics = metrics
 	rs := &readSide{}
 	var err error
 	if rs.runner, err = projections.NewRunner(nc, pcfg, readModels(cfg)...); err != nil {
@@ -82,6 +84,7 @@ func startReadSide(ctx context.Context, nc *nats.Conn, cfg config.Config, log *s
 	}
 	if rs.queries, err = projections.NewQueryService(nc, projections.QueryConfig{
 		Name: cfg.Queries.Service, SubjectPrefix: cfg.Queries.SubjectPrefix, Timeout: cfg.Queries.Timeout, Logger: log,
+		Metrics: metrics,
 	}); err != nil {
 		rs.stop(ctx)
 		return nil, err

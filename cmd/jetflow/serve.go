@@ -128,7 +128,7 @@ func runServe(ctx context.Context, cfg config.Config) error {
 	defer stopWithin(log, "command service", commands.Stop)
 
 	// Read side: projections, the users read model, queries.
-	reads, err := startReadSide(ctx, p.Conn, cfg, log)
+	reads, err := startReadSide(ctx, p.Conn, cfg, log, metrics)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil // stopped while starting

@@ -259,7 +259,7 @@ func Default() Config {
 func DefaultProjection(name string) ProjectionConfig {
 	return ProjectionConfig{
 		Bucket:      "rm_" + name,
-		MaxInFlight: 256,
+		MaxInFlight: 4096,
 		MaxRetries:  5,
 		Backoff:     []time.Duration{500 * time.Millisecond, 2 * time.Second, 10 * time.Second},
 	}

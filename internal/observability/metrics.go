@@ -18,6 +18,7 @@ type Metrics struct {
 	eventsAppended  *prometheus.CounterVec
 	snapshots       *prometheus.CounterVec
 	workers         *workerMetrics
+	reads           *readMetrics
 }
 
 // latencyBuckets span 100µs to ~10s, where command and query latencies live.
@@ -43,6 +44,7 @@ func NewMetrics() *Metrics {
 		Name: "jetflow_snapshots_taken_total", Help: "Aggregate snapshots saved.",
 	}, []string{"aggregate_type"})
 	m.workers = newWorkerMetrics(m.Registry)
+	m.reads = newReadMetrics(m.Registry)
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
