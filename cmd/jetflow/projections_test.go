@@ -12,8 +12,8 @@ import (
 
 	"github.com/jetflow/jetflow/examples/users"
 	"github.com/jetflow/jetflow/internal/config"
-	"github.com/jetflow/jetflow/internal/observability"
 	"github.com/jetflow/jetflow/internal/natstest"
+	"github.com/jetflow/jetflow/internal/observability"
 	"github.com/jetflow/jetflow/projections"
 	"github.com/jetflow/jetflow/streams"
 )
