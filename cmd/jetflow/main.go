@@ -9,10 +9,21 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
+// defaultGCPercent: jetflow's live heap is small and what it allocates is
+// nearly all short-lived (NATS buffers, JSON, envelopes), so collecting less
+// often buys throughput cheaply. Measured with `jetflow bench --scenario
+// command`: 0.43 of the raw write rate at the Go default of 100, 0.50 at
+// 400. GOGC in the environment still wins.
+const defaultGCPercent = 400
+
 func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := newRootCmd().ExecuteContext(ctx); err != nil {
