@@ -118,37 +118,39 @@ func commandScenario() Scenario {
 				return Result{}, err
 			}
 			defer se.Close()
-			rawSeqs := make([]uint64, 100000)
-			rawRate, err := timed(ctx, env.Duration, clientCount, func(ctx context.Context, w, i int) error {
-				a := w*1000 + i%1000
-				seq, err := rawAppend(ctx, se.js, "events.rawbench.c"+strconv.Itoa(a), rawSeqs[a])
-				if err == nil {
-					rawSeqs[a] = seq
-				}
-				return err
-			})
-			if err != nil {
-				return Result{}, fmt.Errorf("raw writers: %w", err)
+			raw := func(ctx context.Context, d time.Duration, round int) (float64, error) {
+				rawSeqs := make([]uint64, clientCount*1000)
+				prefix := fmt.Sprintf("events.rawbench.c%d-", round)
+				return timed(ctx, d, clientCount, func(ctx context.Context, w, i int) error {
+					a := w*1000 + i%1000
+					seq, err := rawAppend(ctx, se.js, prefix+strconv.Itoa(a), rawSeqs[a])
+					if err == nil {
+						rawSeqs[a] = seq
+					}
+					return err
+				})
 			}
-
 			var lat latencies
-			rate, err := timed(ctx, env.Duration, clientCount, func(ctx context.Context, w, i int) error {
-				nc := conns[w]
-				subject, body := env.Domain.Create(w*1_000_000 + i)
-				start := time.Now()
-				created, err := sendCommand(ctx, nc, subject, body)
-				if err != nil {
-					return err
-				}
-				lat.add(time.Since(start))
-				subject, body = env.Domain.Update(created.AggregateID, i)
-				start = time.Now()
-				if _, err := sendCommand(ctx, nc, subject, body); err != nil {
-					return err
-				}
-				lat.add(time.Since(start))
-				return nil
-			})
+			jet := func(ctx context.Context, d time.Duration, round int) (float64, error) {
+				return timed(ctx, d, clientCount, func(ctx context.Context, w, i int) error {
+					nc := conns[w]
+					subject, body := env.Domain.Create((round*clientCount+w)*1_000_000 + i)
+					start := time.Now()
+					created, err := sendCommand(ctx, nc, subject, body)
+					if err != nil {
+						return err
+					}
+					lat.add(time.Since(start))
+					subject, body = env.Domain.Update(created.AggregateID, i)
+					start = time.Now()
+					if _, err := sendCommand(ctx, nc, subject, body); err != nil {
+						return err
+					}
+					lat.add(time.Since(start))
+					return nil
+				})
+			}
+			rawRate, rate, err := alternate(ctx, env.Duration, raw, jet)
 			if err != nil {
 				return Result{}, err
 			}

@@ -36,14 +36,21 @@ type Config struct {
 }
 
 // Platform is a running process's connection to NATS and its event store.
+//
+// It holds two connections: Conn carries the services (their requests and
+// replies, projections, views) and the event store writes and reads on its
+// own. With one connection a command's request, its append, the append's
+// ack and the reply all queue behind each other in one reader on each side;
+// measured with `jetflow bench --scenario command`, the second connection
+// raised the command rate by about a tenth on 2 cores.
 type Platform struct {
 	Server    *server.Server // nil when connected to an external server
 	Conn      *nats.Conn
-	JS        jetstream.JetStream
+	JS        jetstream.JetStream // on the event store's connection
 	Store     *streams.Store
 	Snapshots *streams.Snapshots
+	storeConn *nats.Conn
 	log       *slog.Logger
-	closed    chan struct{}
 }
 
 // Start connects (starting the embedded server first when no URL is set)
@@ -53,10 +60,8 @@ func Start(ctx context.Context, cfg Config) (*Platform, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	p := &Platform{log: log, closed: make(chan struct{})}
+	p := &Platform{log: log}
 	opts := append([]nats.Option{
-		nats.Name(cfg.Name),
-		nats.ClosedHandler(func(*nats.Conn) { close(p.closed) }),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
@@ -66,31 +71,35 @@ func Start(ctx context.Context, cfg Config) (*Platform, error) {
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("reconnected to NATS", "url", nc.ConnectedUrlRedacted()) }),
 	}, cfg.ConnectOptions...)
-	var err error
+	url := cfg.NATSURL
 	switch {
 	case cfg.Server != nil:
 		opts = append(opts, nats.InProcessServer(cfg.Server))
-		p.Conn, err = nats.Connect("", opts...)
+		url = ""
 	case cfg.NATSURL == "":
 		emb := cfg.Embedded
 		if emb.Logger == nil {
 			emb.Logger = log
 		}
+		var err error
 		if p.Server, err = natsserver.Start(emb); err != nil {
 			return nil, err
 		}
 		log.Info("embedded NATS server started", "url", p.Server.ClientURL(), "store_dir", p.Server.StoreDir())
 		opts = append(opts, nats.InProcessServer(p.Server))
-		p.Conn, err = nats.Connect("", opts...)
 	default:
 		opts = append(opts, nats.RetryOnFailedConnect(false), nats.Timeout(5*time.Second))
-		p.Conn, err = nats.Connect(cfg.NATSURL, opts...)
+	}
+	var err error
+	p.Conn, err = nats.Connect(url, append(opts, nats.Name(cfg.Name))...)
+	if err == nil {
+		p.storeConn, err = nats.Connect(url, append(opts, nats.Name(cfg.Name+"-store"))...)
 	}
 	if err != nil {
 		p.Close()
 		return nil, fmt.Errorf("%w at %s: %w", ErrUnreachable, displayURL(cfg.NATSURL), err)
 	}
-	if p.JS, err = jetstream.New(p.Conn); err != nil {
+	if p.JS, err = jetstream.New(p.storeConn); err != nil {
 		p.Close()
 		return nil, err
 	}
@@ -109,14 +118,24 @@ func Start(ctx context.Context, cfg Config) (*Platform, error) {
 	return p, nil
 }
 
-// Close drains the connection and then stops the embedded server, if any.
-// Stop the services built on the platform first.
+// Close drains the connections (services first, so their last replies
+// and appends go out) and then stops the embedded server, if any. Stop the
+// services built on the platform first.
 func (p *Platform) Close() {
-	if p.Conn != nil {
-		if err := p.Conn.Drain(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
-			p.log.Warn("drain NATS connection", "error", err)
+	for _, nc := range []*nats.Conn{p.Conn, p.storeConn} {
+		if nc == nil {
+			continue
 		}
-		<-p.closed
+		closed := make(chan struct{})
+		nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
+		if err := nc.Drain(); err != nil {
+			nc.Close()
+			if !errors.Is(err, nats.ErrConnectionClosed) {
+				p.log.Warn("drain NATS connection", "error", err)
+			}
+			continue
+		}
+		<-closed
 	}
 	if p.Server != nil {
 		natsserver.Stop(p.Server)
