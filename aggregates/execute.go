@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -87,6 +89,26 @@ func (r *Repository[S]) Execute(ctx context.Context, id string, cmd Command, dec
 			return Outcome{}, err
 		}
 		r.opts.log.DebugContext(ctx, "concurrency conflict, deciding again", "aggregate_type", r.typ, "aggregate_id", id, "attempt", attempt+1)
+		if attempt > 0 {
+			// Writers that keep colliding on one aggregate (several
+			// processes) spread out instead of retrying in lockstep.
+			if err := sleepJitter(ctx, attempt); err != nil {
+				return Outcome{}, err
+			}
+		}
+	}
+}
+
+// sleepJitter waits a random time below min(2^attempt ms, 50 ms).
+func sleepJitter(ctx context.Context, attempt int) error {
+	ceiling := min(time.Millisecond<<min(attempt, 6), 50*time.Millisecond)
+	t := time.NewTimer(rand.N(ceiling))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 
