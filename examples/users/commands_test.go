@@ -342,3 +342,24 @@ func TestServiceAnswersMicroDiscovery(t *testing.T) {
 		}
 	}
 }
+
+// Through NATS, requests land on either of two instances at random; each
+// update names the version the previous reply returned, so an instance
+// whose cache missed the other's write must reload rather than refuse.
+func TestTwoInstancesOverNATSWithExpectedVersions(t *testing.T) {
+	t.Parallel()
+	srv := natstest.RunServer(t)
+	n1 := startNode(t, srv.URL)
+	startNode(t, srv.URL)
+	c := newClient(t, srv.URL)
+	r := c.create("olga")
+	for i := range 40 {
+		r = c.mustSend("cmd.user.update", map[string]string{"id": r.AggregateID, "email": fmt.Sprintf("olga%d@example.com", i)}, expect(r.Version))
+	}
+	if r.Version != 41 {
+		t.Fatalf("final version %d, want 41", r.Version)
+	}
+	if got := len(eventsOf(t, n1, r.AggregateID)); got != 41 {
+		t.Fatalf("%d events, want 41", got)
+	}
+}
