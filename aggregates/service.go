@@ -1,6 +1,7 @@
 package aggregates
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -37,21 +38,11 @@ type ServiceConfig struct {
 }
 
 func (c *ServiceConfig) defaults() {
-	if c.Name == "" {
-		c.Name = DefaultServiceName
-	}
-	if c.SubjectPrefix == "" {
-		c.SubjectPrefix = DefaultSubjectPrefix
-	}
-	if c.MaxPayload <= 0 {
-		c.MaxPayload = DefaultMaxPayload
-	}
-	if c.Timeout <= 0 {
-		c.Timeout = DefaultTimeout
-	}
-	if c.Concurrency <= 0 {
-		c.Concurrency = DefaultConcurrency
-	}
+	c.Name = cmp.Or(c.Name, DefaultServiceName)
+	c.SubjectPrefix = cmp.Or(c.SubjectPrefix, DefaultSubjectPrefix)
+	c.MaxPayload = cmp.Or(max(c.MaxPayload, 0), DefaultMaxPayload)
+	c.Timeout = cmp.Or(max(c.Timeout, 0), DefaultTimeout)
+	c.Concurrency = cmp.Or(max(c.Concurrency, 0), DefaultConcurrency)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

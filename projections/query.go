@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -38,21 +39,11 @@ type QueryConfig struct {
 }
 
 func (c *QueryConfig) defaults() {
-	if c.Name == "" {
-		c.Name = DefaultQueryServiceName
-	}
-	if c.SubjectPrefix == "" {
-		c.SubjectPrefix = DefaultQueryPrefix
-	}
-	if c.MaxPayload <= 0 {
-		c.MaxPayload = DefaultQueryMaxPayload
-	}
-	if c.Timeout <= 0 {
-		c.Timeout = DefaultQueryTimeout
-	}
-	if c.Concurrency <= 0 {
-		c.Concurrency = DefaultQueryConcurrency
-	}
+	c.Name = cmp.Or(c.Name, DefaultQueryServiceName)
+	c.SubjectPrefix = cmp.Or(c.SubjectPrefix, DefaultQueryPrefix)
+	c.MaxPayload = cmp.Or(max(c.MaxPayload, 0), DefaultQueryMaxPayload)
+	c.Timeout = cmp.Or(max(c.Timeout, 0), DefaultQueryTimeout)
+	c.Concurrency = cmp.Or(max(c.Concurrency, 0), DefaultQueryConcurrency)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
