@@ -76,17 +76,17 @@ func newWorkerCmd() *cobra.Command {
 			}
 			// A platform process: the services' private inbox, and the
 			// service user's credentials when the server requires them.
-			opts := []nats.Option{nats.Name("jetflow-worker"), nats.Timeout(cf.timeout), nats.MaxReconnects(-1),
-				nats.CustomInboxPrefix(serviceInboxPrefix)}
-			if cf.creds != "" {
-				opts = append(opts, nats.UserCredentials(cf.creds))
+			url, opts, err := cf.target()
+			if err != nil {
+				return err
 			}
+			opts = append(opts, nats.Name("jetflow-worker"), nats.MaxReconnects(-1), nats.CustomInboxPrefix(serviceInboxPrefix))
 			if user, password := orEnv(f.natsUser, "JETFLOW_NATS_USER"), orEnv(f.natsPassword, "JETFLOW_NATS_PASSWORD"); user != "" {
 				opts = append(opts, nats.UserInfo(user, password))
 			}
-			nc, err := nats.Connect(cf.url, opts...)
+			nc, err := nats.Connect(url, opts...)
 			if err != nil {
-				return fmt.Errorf("cannot reach NATS at %s: %w", cf.url, err)
+				return fmt.Errorf("cannot reach NATS at %s: %w", url, err)
 			}
 			// Acks are fire-and-forget: flush them before the connection goes.
 			defer func() {
