@@ -202,44 +202,12 @@ func seedEvents(ctx context.Context, js jetstream.JetStream, dom ReadDomain, scf
 // consumeEventsRaw reads count user events with the plain pull consumer an
 // application would write, acking each.
 func consumeEventsRaw(ctx context.Context, env *Env, dom ReadDomain, scfg streams.Config, name string, count int) (float64, error) {
-	nc, err := env.Connect()
-	if err != nil {
-		return 0, err
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return 0, err
-	}
-	cons, err := js.CreateOrUpdateConsumer(ctx, scfg.EventStream, jetstream.ConsumerConfig{
+	return rawPullConsume(ctx, env, scfg.EventStream, jetstream.ConsumerConfig{
 		Durable:        name,
 		AckPolicy:      jetstream.AckExplicitPolicy,
 		FilterSubjects: dom.Projection(scfg).Subjects,
 		MaxAckPending:  4 * projectionRawBatch,
-	})
-	if err != nil {
-		return 0, err
-	}
-	var n atomic.Int64
-	done := make(chan struct{})
-	start := time.Now()
-	cc, err := cons.Consume(func(m jetstream.Msg) {
-		_ = m.Ack()
-		if n.Add(1) == int64(count) {
-			close(done)
-		}
-	}, jetstream.PullMaxMessages(projectionRawBatch))
-	if err != nil {
-		return 0, err
-	}
-	defer cc.Stop()
-	if err := wait(ctx, done); err != nil {
-		return 0, err
-	}
-	if err := nc.Flush(); err != nil {
-		return 0, err
-	}
-	return float64(count) / time.Since(start).Seconds(), nil
+	}, projectionRawBatch, count)
 }
 
 // catchUpProjection runs the domain's projection under name into a fresh

@@ -84,6 +84,17 @@ func runWorker(ctx context.Context, env *Env) (Result, error) {
 // consumeRaw reads count messages with the plain JetStream pull consumer an
 // application would write: Consume with the same batch, Ack per message.
 func consumeRaw(ctx context.Context, env *Env, name string, count int) (float64, error) {
+	return rawPullConsume(ctx, env, consumers.TopicStream(workerTopic), jetstream.ConsumerConfig{
+		Durable:        name,
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		FilterSubjects: []string{"topic." + workerTopic + ".normal.>"},
+		MaxAckPending:  4 * workerBatch,
+	}, workerBatch, count)
+}
+
+// rawPullConsume creates a durable consumer and reads count messages with
+// Consume, acking each without waiting: the raw rate scenarios compare with.
+func rawPullConsume(ctx context.Context, env *Env, stream string, cfg jetstream.ConsumerConfig, batch, count int) (float64, error) {
 	nc, err := env.Connect()
 	if err != nil {
 		return 0, err
@@ -93,12 +104,7 @@ func consumeRaw(ctx context.Context, env *Env, name string, count int) (float64,
 	if err != nil {
 		return 0, err
 	}
-	cons, err := js.CreateOrUpdateConsumer(ctx, consumers.TopicStream(workerTopic), jetstream.ConsumerConfig{
-		Durable:       name,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		FilterSubject: "topic." + workerTopic + ".normal.>",
-		MaxAckPending: 4 * workerBatch,
-	})
+	cons, err := js.CreateOrUpdateConsumer(ctx, stream, cfg)
 	if err != nil {
 		return 0, err
 	}
@@ -110,7 +116,7 @@ func consumeRaw(ctx context.Context, env *Env, name string, count int) (float64,
 		if n.Add(1) == int64(count) {
 			close(done)
 		}
-	}, jetstream.PullMaxMessages(workerBatch))
+	}, jetstream.PullMaxMessages(batch))
 	if err != nil {
 		return 0, err
 	}
