@@ -63,7 +63,10 @@
 // Stop stops pulling and lets in-flight and already-pulled messages finish
 // until its context ends, then cancels handlers and naks what is left for
 // redelivery: nothing is lost, though a message nak'd on its last allowed
-// delivery is dead-lettered (MAX_DELIVERIES) and can be replayed.
+// delivery is dead-lettered (MAX_DELIVERIES) and can be replayed. A pull
+// request outlives the subscription that sent it, so messages the server
+// was still sending when the worker stopped never reach it: they come back
+// to the next worker after AckWait, not at once.
 //
 // # Dead letters
 //
