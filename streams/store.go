@@ -41,7 +41,7 @@ func WithUpcasters(u *Upcasters) Option { return func(s *Store) { s.upcasters = 
 // WithSource sets the Jetflow-Source written on events that name none.
 func WithSource(source string) Option { return func(s *Store) { s.source = source } }
 
-// WithPageSize sets how many events one batched direct get returns (default 512).
+// WithPageSize sets how many events one batched direct get returns (default 1024).
 func WithPageSize(n int) Option { return func(s *Store) { s.pageSize = n } }
 
 // NewStore returns a store over js. The stream must exist (see Provision).
@@ -55,7 +55,7 @@ func NewStore(js jetstream.JetStream, cfg Config, opts ...Option) (*Store, error
 		log:      slog.New(slog.DiscardHandler),
 		now:      time.Now,
 		source:   DefaultSource,
-		pageSize: 512,
+		pageSize: 1024,
 		gets:     newDirectGets(js),
 	}
 	for _, o := range opts {
