@@ -1,10 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/spf13/cobra"
 
 	"github.com/jetflow/jetflow/internal/bench"
@@ -36,6 +39,10 @@ func newBenchCmd() *cobra.Command {
 				defer pprof.StopCPUProfile()
 			}
 			out := cmd.OutOrStdout()
+			if !asJSON {
+				fmt.Fprintf(out, "# jetflow bench: %s, nats-server %s, %d CPUs, file storage, %s per measurement\n",
+					runtime.Version(), server.VERSION, runtime.NumCPU(), opts.Duration)
+			}
 			return bench.Run(cmd.Context(), scenarios, opts, func(r bench.Result) {
 				if asJSON {
 					_ = bench.WriteJSON(out, r)
