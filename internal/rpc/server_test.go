@@ -16,13 +16,14 @@ func TestServerRoutesRecoversAndNamesUnknownSubjects(t *testing.T) {
 	s := rpc.NewServer(srv.Connect(t), rpc.ServerConfig{
 		Name: "test-svc", Version: "1.0.0", SubjectPrefix: "t", Noun: "thing", UnknownCode: "unknown_thing", Concurrency: 4,
 	})
-	slow := make(chan struct{})
+	slow, entered := make(chan struct{}), make(chan struct{})
 	routes := []rpc.Route{
 		{Subject: "t.echo", Name: "echo", Handle: func(_ context.Context, req rpc.Request) rpc.Response {
 			return rpc.Response{Body: req.Data}
 		}},
 		{Subject: "t.boom", Name: "boom", Handle: func(context.Context, rpc.Request) rpc.Response { panic("boom") }},
 		{Subject: "t.slow", Name: "slow", Handle: func(context.Context, rpc.Request) rpc.Response {
+			close(entered)
 			<-slow
 			return rpc.Response{Body: []byte("done")}
 		}},
@@ -72,7 +73,7 @@ func TestServerRoutesRecoversAndNamesUnknownSubjects(t *testing.T) {
 		}
 		reply <- string(msg.Data)
 	}()
-	time.Sleep(50 * time.Millisecond)
+	<-entered
 	stopped := make(chan error, 1)
 	go func() { stopped <- s.Stop(context.Background()) }()
 	select {
