@@ -31,16 +31,26 @@ func (f *clientFlags) register(cmd *cobra.Command) {
 	f.urlFlag = cmd.Flags().Lookup("nats-url")
 }
 
-// target resolves the URL and the options to connect with.
+// target resolves the URL and the options to connect with, reading
+// jetflow.tsk (or $JETFLOW_CONFIG) when --nats-url is not given.
 func (f *clientFlags) target() (string, []nats.Option, error) {
+	if f.urlFlag != nil && f.urlFlag.Changed {
+		return f.targetFor(config.Default())
+	}
+	env := os.Environ()
+	cfg, err := config.Load(config.DefaultPath(env), env)
+	if err != nil {
+		return "", nil, err
+	}
+	return f.targetFor(cfg)
+}
+
+// targetFor resolves the connection from an already loaded configuration:
+// --nats-url wins over nats.url, and the [nats] credentials apply.
+func (f *clientFlags) targetFor(cfg config.Config) (string, []nats.Option, error) {
 	opts := []nats.Option{nats.Name("jetflow-cli"), nats.Timeout(f.timeout)}
 	url := f.url
 	if f.urlFlag == nil || !f.urlFlag.Changed {
-		env := os.Environ()
-		cfg, err := config.Load(config.DefaultPath(env), env)
-		if err != nil {
-			return "", nil, err
-		}
 		url = cfg.NATS.URL
 		opts = append(opts, natsOptions(cfg.NATS)...)
 	}
@@ -55,6 +65,10 @@ func (f *clientFlags) connect() (*nats.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	return f.dial(url, opts)
+}
+
+func (f *clientFlags) dial(url string, opts []nats.Option) (*nats.Conn, error) {
 	f.url = url
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {

@@ -11,7 +11,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
@@ -43,17 +42,13 @@ func (f *projFlags) open(cmd *cobra.Command) (*projections.Admin, config.Config,
 	if err != nil {
 		return nil, cfg, nil, err
 	}
-	url := cfg.NATS.URL
-	if cmd.Flags().Changed("nats-url") || url == "" {
-		url = f.cf.url
-	}
-	opts := append(natsOptions(cfg.NATS), nats.Name("jetflow-cli"), nats.Timeout(f.cf.timeout))
-	if f.cf.creds != "" {
-		opts = append(opts, nats.UserCredentials(f.cf.creds))
-	}
-	nc, err := nats.Connect(url, opts...)
+	url, opts, err := f.cf.targetFor(cfg)
 	if err != nil {
-		return nil, cfg, nil, fmt.Errorf("cannot reach NATS at %s (is `jetflow serve` running?): %w", url, err)
+		return nil, cfg, nil, err
+	}
+	nc, err := f.cf.dial(url, opts)
+	if err != nil {
+		return nil, cfg, nil, err
 	}
 	ctx, cancel := context.WithTimeout(cmd.Context(), f.cf.timeout)
 	defer cancel()
