@@ -35,6 +35,15 @@ func TestEveryBenchScenarioRuns(t *testing.T) {
 			t.Errorf("%s: incomplete result %+v", r.Scenario, r)
 		}
 		seen[r.Scenario] = true
+		if r.Scenario == "load" {
+			// Each of the three reads (jetflow, ordered consumer, headerless
+			// direct get) must have been timed and its CPU counted.
+			for _, m := range r.Metrics {
+				if m.Value <= 0 {
+					t.Errorf("load: metric %q is %v", m.Name, m.Value)
+				}
+			}
+		}
 	}
 	for _, sc := range bench.Scenarios() {
 		if !seen[sc.Name] {

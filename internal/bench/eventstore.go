@@ -246,74 +246,6 @@ func appendBatchScenario() Scenario {
 	}
 }
 
-func loadScenario() Scenario {
-	return Scenario{
-		Name:        "load",
-		Description: "load a 1,000-event aggregate (no snapshot): p50/p99 against a raw ordered consumer",
-		Run: func(ctx context.Context, env *Env) (Result, error) {
-			se, err := newStoreEnv(ctx, env)
-			if err != nil {
-				return Result{}, err
-			}
-			defer se.Close()
-			events := 1000
-			if env.Count > 0 {
-				events = env.Count
-			}
-			if err := seedAggregate(ctx, se, "bench", "long", events); err != nil {
-				return Result{}, err
-			}
-			jetLoad := func(ctx context.Context) error {
-				n := 0
-				for _, err := range se.store.Load(ctx, "bench", "long", 0) {
-					if err != nil {
-						return err
-					}
-					n++
-				}
-				if n != events {
-					return fmt.Errorf("loaded %d events, want %d", n, events)
-				}
-				return nil
-			}
-			rawLoad := func(ctx context.Context) error {
-				return orderedRead(ctx, se.js, "events.bench.long", events)
-			}
-			rounds := 0
-			var jetSamples, rawSamples []time.Duration
-			deadline := time.Now().Add(env.Duration)
-			for rounds < 20 || (time.Now().Before(deadline) && rounds < 2000) {
-				for _, m := range []struct {
-					fn  func(context.Context) error
-					out *[]time.Duration
-				}{{rawLoad, &rawSamples}, {jetLoad, &jetSamples}} {
-					start := time.Now()
-					if err := m.fn(ctx); err != nil {
-						return Result{}, err
-					}
-					*m.out = append(*m.out, time.Since(start))
-				}
-				rounds++
-			}
-			jp50, jp99 := Percentile(jetSamples, 50), Percentile(jetSamples, 99)
-			rp50, rp99 := Percentile(rawSamples, 50), Percentile(rawSamples, 99)
-			return Result{
-				Unit: "loads/s", Rate: float64(time.Second) / float64(jp50),
-				RawName: "ordered consumer", RawRate: float64(time.Second) / float64(rp50),
-				Ratio:  ratio(float64(rp50), float64(jp50)),
-				Target: "p50 ≤ 3 ms and faster than raw (ratio > 1)",
-				Metrics: []Metric{
-					{Name: "jetflow p50", Value: Millis(jp50), Unit: "ms"},
-					{Name: "jetflow p99", Value: Millis(jp99), Unit: "ms"},
-					{Name: "raw ordered consumer p50", Value: Millis(rp50), Unit: "ms"},
-					{Name: "raw ordered consumer p99", Value: Millis(rp99), Unit: "ms"},
-					{Name: "events per load", Value: float64(events), Unit: "events"},
-				},
-			}, nil
-		},
-	}
-}
-
 // seedAggregate writes n events to one aggregate in full atomic batches.
 func seedAggregate(ctx context.Context, se *storeEnv, typ, id string, n int) error {
 	var pos streams.Position
@@ -328,37 +260,6 @@ func seedAggregate(ctx context.Context, se *storeEnv, typ, id string, n int) err
 			return err
 		}
 		pos = res.Position()
-	}
-	return nil
-}
-
-// orderedRead reads n messages of subject with an ordered consumer, the raw
-// way to replay one subject.
-func orderedRead(ctx context.Context, js jetstream.JetStream, subject string, n int) error {
-	cons, err := js.OrderedConsumer(ctx, streams.DefaultEventStream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}})
-	if err != nil {
-		return err
-	}
-	batch, err := cons.FetchNoWait(n)
-	if err != nil {
-		return err
-	}
-	got := 0
-	for range batch.Messages() {
-		got++
-	}
-	for got < n {
-		more, err := cons.Fetch(n-got, jetstream.FetchMaxWait(2*time.Second))
-		if err != nil {
-			return err
-		}
-		before := got
-		for range more.Messages() {
-			got++
-		}
-		if got == before {
-			return fmt.Errorf("ordered consumer read %d of %d", got, n)
-		}
 	}
 	return nil
 }
