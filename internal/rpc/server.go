@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
@@ -56,13 +57,15 @@ type ServerConfig struct {
 // micro calls an endpoint's handler serially, one request at a time, which
 // would make every slow request hold up the next. Replies are published on
 // the connection rather than through micro.Request, because micro reads a
-// request's state once its handler returns; the cost is that micro's stats
-// count requests but not errors. Several instances share the load through
-// micro's queue group.
+// request's state once its handler returns; micro's stats therefore count
+// requests but not errors, and the service's own figures (EndpointStats)
+// ride in each endpoint's stats data. Several instances share the load
+// through micro's queue group.
 type Server struct {
-	nc     *nats.Conn
-	cfg    ServerConfig
-	routes map[string]Route
+	nc       *nats.Conn
+	cfg      ServerConfig
+	routes   map[string]Route
+	counters map[string]*endpointCounters
 
 	mu       sync.Mutex
 	svc      micro.Service
@@ -81,7 +84,7 @@ func NewServer(nc *nats.Conn, cfg ServerConfig) *Server {
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 256
 	}
-	return &Server{nc: nc, cfg: cfg, routes: map[string]Route{}}
+	return &Server{nc: nc, cfg: cfg, routes: map[string]Route{}, counters: map[string]*endpointCounters{}}
 }
 
 // Add registers a route; it fails after Start or for a subject taken twice.
@@ -95,6 +98,7 @@ func (s *Server) Add(r Route) error {
 		return fmt.Errorf("rpc: %s %s registered twice", s.cfg.Noun, r.Subject)
 	}
 	s.routes[r.Subject] = r
+	s.counters[r.Subject] = &endpointCounters{}
 	return nil
 }
 
@@ -112,7 +116,10 @@ func (s *Server) Start() error {
 	}
 	s.baseCtx, s.cancel = context.WithCancel(context.Background())
 	s.slots = make(chan struct{}, s.cfg.Concurrency)
-	svc, err := micro.AddService(s.nc, micro.Config{Name: s.cfg.Name, Version: s.cfg.Version, Description: s.cfg.Description})
+	svc, err := micro.AddService(s.nc, micro.Config{
+		Name: s.cfg.Name, Version: s.cfg.Version, Description: s.cfg.Description,
+		StatsHandler: s.microStats,
+	})
 	if err != nil {
 		return fmt.Errorf("rpc: start %s: %w", s.cfg.Name, err)
 	}
@@ -165,11 +172,15 @@ func (s *Server) Stop(ctx context.Context) error {
 func (s *Server) dispatch(mreq micro.Request) {
 	req := Request{Subject: mreq.Subject(), Data: mreq.Data(), Header: nats.Header(mreq.Headers())}
 	reply := mreq.Reply()
+	counters := s.counters[req.Subject]
 	s.slots <- struct{}{}
 	s.inflight.Add(1)
+	counters.begin()
 	go func() {
 		defer func() { <-s.slots; s.inflight.Done() }()
+		start := time.Now()
 		resp := s.handle(req)
+		counters.end(time.Since(start), resp.Err)
 		if reply == "" {
 			return
 		}

@@ -2,9 +2,12 @@ package rpc_test
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/micro"
 
 	"github.com/jetflow/jetflow/internal/natstest"
 	"github.com/jetflow/jetflow/internal/rpc"
@@ -87,5 +90,62 @@ func TestServerRoutesRecoversAndNamesUnknownSubjects(t *testing.T) {
 	}
 	if got := <-reply; got != "done" {
 		t.Fatalf("in-flight request got %q", got)
+	}
+}
+
+// `nats micro stats` must show what the endpoints really did: micro's own
+// counters stop at the hand-off to the pool, so the service's figures ride
+// in each endpoint's data.
+func TestServerStatsReachMicroStats(t *testing.T) {
+	t.Parallel()
+	srv := natstest.RunServer(t)
+	s := rpc.NewServer(srv.Connect(t), rpc.ServerConfig{
+		Name: "stats-svc", Version: "1.0.0", SubjectPrefix: "st", Noun: "thing", UnknownCode: "unknown_thing",
+	})
+	err := s.Add(rpc.Route{Subject: "st.check", Name: "check", Handle: func(_ context.Context, req rpc.Request) rpc.Response {
+		if string(req.Data) == "bad" {
+			return rpc.Response{Err: rpc.Errorf(400, "validation", "bad input")}
+		}
+		time.Sleep(2 * time.Millisecond)
+		return rpc.Response{Body: []byte("ok")}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Stop(context.Background()) })
+	client := srv.Connect(t)
+	for _, body := range []string{"good", "bad", "good", "bad", "bad"} {
+		if _, err := client.Request("st.check", []byte(body), 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	msg, err := client.Request("$SRV.STATS.stats-svc", nil, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stats micro.Stats
+	if err := json.Unmarshal(msg.Data, &stats); err != nil {
+		t.Fatalf("stats reply %s: %v", msg.Data, err)
+	}
+	if len(stats.Endpoints) != 1 {
+		t.Fatalf("endpoints: %+v", stats.Endpoints)
+	}
+	var got rpc.EndpointStats
+	if err := json.Unmarshal(stats.Endpoints[0].Data, &got); err != nil {
+		t.Fatalf("endpoint data %s: %v", stats.Endpoints[0].Data, err)
+	}
+	if got.Handled != 5 || got.Errors != 3 || got.InFlight != 0 || got.LastError != "validation: bad input" {
+		t.Fatalf("endpoint figures: %+v", got)
+	}
+	// Two requests slept 2 ms each in the handler.
+	if got.ProcessingTime < 4*time.Millisecond || got.AverageProcessingTime != got.ProcessingTime/5 {
+		t.Fatalf("processing time: %+v", got)
+	}
+	if direct := s.Stats()["st.check"]; direct != got {
+		t.Fatalf("Stats() %+v differs from micro's %+v", direct, got)
 	}
 }
