@@ -8,7 +8,7 @@ import (
 )
 
 // EndpointStats is what one endpoint did since the service started,
-// counted when the reply is sent. micro's own figures for the endpoint
+// counted as each handler answers. micro's own figures for the endpoint
 // stop at the hand-off to the pool (its processing time is the hand-off's,
 // its error count stays 0), so `nats micro stats` shows these in each
 // endpoint's "data".
