@@ -87,12 +87,20 @@ func NewServer(nc *nats.Conn, cfg ServerConfig) *Server {
 	return &Server{nc: nc, cfg: cfg, routes: map[string]Route{}, counters: map[string]*endpointCounters{}}
 }
 
-// Add registers a route; it fails after Start or for a subject taken twice.
+// Add registers a route; it fails after Start, for a subject taken twice,
+// and for one that is not a literal subject under the prefix (requests are
+// routed by their exact subject).
 func (s *Server) Add(r Route) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.svc != nil {
 		return fmt.Errorf("rpc: add %s after Start", r.Subject)
+	}
+	if !literalUnder(r.Subject, s.cfg.SubjectPrefix) {
+		return fmt.Errorf("rpc: %s subject %q must be a literal subject under %q", s.cfg.Noun, r.Subject, s.cfg.SubjectPrefix+".")
+	}
+	if r.Handle == nil {
+		return fmt.Errorf("rpc: %s %s has no handler", s.cfg.Noun, r.Subject)
 	}
 	if _, dup := s.routes[r.Subject]; dup {
 		return fmt.Errorf("rpc: %s %s registered twice", s.cfg.Noun, r.Subject)
@@ -100,6 +108,19 @@ func (s *Server) Add(r Route) error {
 	s.routes[r.Subject] = r
 	s.counters[r.Subject] = &endpointCounters{}
 	return nil
+}
+
+func literalUnder(subject, prefix string) bool {
+	rest, ok := strings.CutPrefix(subject, prefix+".")
+	if !ok || rest == "" {
+		return false
+	}
+	for _, token := range strings.Split(rest, ".") {
+		if token == "" || token == "*" || token == ">" || strings.ContainsAny(token, " \t\r\n") {
+			return false
+		}
+	}
+	return true
 }
 
 // unknownQueueGroup must differ from micro's "q": the server groups queue

@@ -39,6 +39,22 @@ func TestServerRoutesRecoversAndNamesUnknownSubjects(t *testing.T) {
 	if err := s.Add(routes[0]); err == nil {
 		t.Fatal("a subject added twice must be refused")
 	}
+	// Requests are routed by their exact subject, so a route must be one.
+	echo := routes[0].Handle
+	for _, bad := range []rpc.Route{
+		{Subject: "t.*", Name: "star", Handle: echo},
+		{Subject: "t.a.>", Name: "tail", Handle: echo},
+		{Subject: "other.echo", Name: "outside", Handle: echo},
+		{Subject: "t", Name: "prefix", Handle: echo},
+		{Subject: "t..x", Name: "empty", Handle: echo},
+		{Subject: "t.a b", Name: "space", Handle: echo},
+		{Subject: "t.nohandler", Name: "nohandler"},
+	} {
+		err := s.Add(bad)
+		if err == nil || !strings.Contains(err.Error(), bad.Subject) {
+			t.Fatalf("Add(%q) = %v, want a refusal naming the subject", bad.Subject, err)
+		}
+	}
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}

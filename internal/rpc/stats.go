@@ -39,7 +39,6 @@ func (c *endpointCounters) end(took time.Duration, e *Error) {
 	c.s.InFlight--
 	c.s.Handled++
 	c.s.ProcessingTime += took
-	c.s.AverageProcessingTime = c.s.ProcessingTime / time.Duration(c.s.Handled)
 	if e != nil {
 		c.s.Errors++
 		c.s.LastError = e.Code + ": " + e.Message
@@ -48,8 +47,12 @@ func (c *endpointCounters) end(took time.Duration, e *Error) {
 
 func (c *endpointCounters) snapshot() EndpointStats {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.s
+	s := c.s
+	c.mu.Unlock()
+	if s.Handled > 0 {
+		s.AverageProcessingTime = s.ProcessingTime / time.Duration(s.Handled)
+	}
+	return s
 }
 
 // Stats returns each endpoint's figures, by subject.
