@@ -48,7 +48,8 @@
 // while generation N keeps serving, then records the switch in the meta
 // bucket in one compare-and-set, and removes the old bucket and consumer.
 // It is resumable: the target generation is recorded before any work, and
-// its consumer's ack floor is its checkpoint.
+// its consumer's ack floor is its checkpoint. What a rebuild cut off after
+// the switch leaves retired, the runner of the new generation removes.
 //
 // # Queries
 //

@@ -4,11 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Progress reports a rebuild.
@@ -111,8 +108,8 @@ func (a *Admin) Rebuild(ctx context.Context, p Projection, progress func(Progres
 	// The live runner takes over the new generation from here.
 	release()
 	progress(Progress{Projection: p.Name, Generation: gen.Number, Phase: "cleaning up", Resumed: resumed})
-	if err := a.removeRetired(ctx, p.Name); err != nil {
-		return meta, err
+	if err := a.meta.removeRetired(ctx, p.Name); err != nil {
+		return meta, fmt.Errorf("projections: %s switched to generation %d, but the old generations were not all removed (its runner removes them when it starts on it): %w", p.Name, gen.Number, err)
 	}
 	progress(Progress{Projection: p.Name, Generation: gen.Number, Phase: "done", Resumed: resumed})
 	return a.currentMeta(ctx, p.Name, meta)
@@ -188,51 +185,5 @@ func (a *Admin) build(ctx context.Context, p Projection, meta Meta, gen Generati
 		a.cfg.Logger.Warn("rebuild pipeline stopped, restarting from its checkpoint", "projection", p.Name, "error", err, "retry_in", delay)
 		track.setState(StateRetrying, nil, err.Error())
 		sleep(buildCtx, delay)
-	}
-}
-
-// removeRetired deletes the buckets, consumers and status of generations a
-// rebuild switched away from, once no runner holds their lease.
-func (a *Admin) removeRetired(ctx context.Context, name string) error {
-	meta, _, err := a.meta.load(ctx, name)
-	if err != nil {
-		return err
-	}
-	for _, g := range meta.Retired {
-		if err := a.waitLeaseFree(ctx, name, g.Number); err != nil {
-			a.cfg.Logger.Warn("retired generation still running; left in place", "projection", name, "generation", g.Number, "error", err)
-			continue
-		}
-		if err := a.js.DeleteConsumer(ctx, a.cfg.Streams.EventStream, g.Consumer); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
-			return fmt.Errorf("projections: remove consumer %s: %w", g.Consumer, err)
-		}
-		if err := a.js.DeleteKeyValue(ctx, g.Bucket); err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) {
-			return fmt.Errorf("projections: remove bucket %s: %w", g.Bucket, err)
-		}
-		_ = a.meta.kv.Purge(ctx, statusKey(name, g.Number))
-		if _, err := a.meta.update(ctx, name, func(m *Meta) error {
-			m.Retired = slices.DeleteFunc(m.Retired, func(r Generation) bool { return r.Number == g.Number })
-			return nil
-		}); err != nil {
-			return err
-		}
-		a.cfg.Logger.Info("removed retired generation", "projection", name, "generation", g.Number, "bucket", g.Bucket)
-	}
-	return nil
-}
-
-// waitLeaseFree waits (two lease TTLs at most) until nobody runs generation gen.
-func (a *Admin) waitLeaseFree(ctx context.Context, name string, gen int) error {
-	ctx, cancel := context.WithTimeout(ctx, 2*a.cfg.LeaseTTL)
-	defer cancel()
-	for {
-		_, err := a.meta.kv.Get(ctx, leaseKey(name, gen))
-		if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("lease of generation %d still held: %w", gen, ctx.Err())
-		}
-		sleep(ctx, 100*time.Millisecond)
 	}
 }

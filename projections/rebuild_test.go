@@ -115,6 +115,64 @@ func TestInterruptedRebuildResumes(t *testing.T) {
 	}
 }
 
+// TestRunnerRemovesWhatAnInterruptedCleanupLeft: a rebuild cut off after
+// the switch, while removing the old generation, leaves its bucket and
+// consumer behind; the runner that starts on the new generation removes
+// them.
+func TestRunnerRemovesWhatAnInterruptedCleanupLeft(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	last := e.appendNotes(t, "k", notes("k", 10)...)
+	r1 := e.startRunner(t, natstest.Connect(t, e.url), counterProjection(&counterHandler{}))
+	waitFor(t, "generation 1 caught up", func() bool { return status(t, r1, "counters").LastApplied >= last })
+	if err := r1.Stop(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+
+	admin, err := projections.NewAdmin(ctxT(t), e.nc, e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(ctxT(t))
+	defer cancel()
+	_, err = admin.Rebuild(ctx, counterProjection(&counterHandler{}), func(pr projections.Progress) {
+		if pr.Phase == "cleaning up" {
+			cancel() // as a kill between the switch and the cleanup would
+		}
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("rebuild cut off in its cleanup: %v", err)
+	}
+	rep, err := admin.Report(ctxT(t), "counters")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Meta.Active.Number != 2 || len(rep.Meta.Retired) != 1 || rep.Meta.Retired[0].Number != 1 {
+		t.Fatalf("meta after the cut-off cleanup: %+v", rep.Meta)
+	}
+	if _, err := e.js.KeyValue(ctxT(t), "rm_counters"); err != nil {
+		t.Fatalf("the cut-off cleanup removed the old bucket already: %v", err)
+	}
+
+	r2 := e.startRunner(t, natstest.Connect(t, e.url), counterProjection(&counterHandler{}))
+	waitFor(t, "old generation removed", func() bool {
+		rep, err := admin.Report(ctxT(t), "counters")
+		return err == nil && len(rep.Meta.Retired) == 0
+	})
+	if _, err := e.js.KeyValue(ctxT(t), "rm_counters"); !errors.Is(err, jetstream.ErrBucketNotFound) {
+		t.Fatalf("old bucket still there: %v", err)
+	}
+	if _, err := e.js.Consumer(ctxT(t), "EVENTS", "jetflow_projection_counters_g1"); !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		t.Fatalf("old consumer still there: %v", err)
+	}
+	if s := status(t, r2, "counters"); s.Generation != 2 || s.State != projections.StateRunning {
+		t.Fatalf("runner after cleanup: %+v", s)
+	}
+	if c, _ := e.record(t, "rm_counters_g2", "k"); c.Count != 10 {
+		t.Fatalf("k = %d events in generation 2, want 10", c.Count)
+	}
+}
+
 func equal(a, b []string) bool {
 	if len(a) != len(b) {
 		return false

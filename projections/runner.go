@@ -269,6 +269,14 @@ func (g *genRun) run(ctx context.Context) (Meta, bool) {
 			stopGen(err)
 		})
 	})
+	if len(g.meta.Retired) > 0 {
+		// A rebuild that did not finish its cleanup left these.
+		wg.Go(func() {
+			if err := r.meta.removeRetired(genCtx, p.Name); err != nil && genCtx.Err() == nil {
+				log.Warn("retired generations not removed; the next start or rebuild tries again", "error", err)
+			}
+		})
+	}
 
 	for attempt := 0; genCtx.Err() == nil; {
 		err := pl.provision(genCtx)
