@@ -127,7 +127,8 @@ func newProjectionsStatusCmd() *cobra.Command {
 }
 
 // writeProjectionReports prints one line per generation (the active one
-// and a rebuild in progress), then the failures in full.
+// and a rebuild in progress), then the failures in full and the retired
+// generations still waiting for removal.
 func writeProjectionReports(w io.Writer, reports []projections.Report, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tGEN\tBUCKET\tSTATE\tLAST SEQ\tLAG\tRATE\tUPDATED")
@@ -157,6 +158,10 @@ func writeProjectionReports(w io.Writer, reports []projections.Report, now time.
 		line(r.Meta.Name, r.Active, "")
 		if r.Rebuild != nil {
 			line(r.Meta.Name, *r.Rebuild, "rebuild")
+		}
+		for _, g := range r.Meta.Retired {
+			failures = append(failures, fmt.Sprintf("%s generation %d (bucket %s, consumer %s) is retired but not removed yet; the runner of generation %d removes it once no process runs it",
+				r.Meta.Name, g.Number, g.Bucket, g.Consumer, r.Active.Number))
 		}
 	}
 	if err := tw.Flush(); err != nil {

@@ -106,6 +106,9 @@ func TestProjectionReportsShowFailures(t *testing.T) {
 			Status: &projections.Status{State: projections.StateFailed, Failure: failure, UpdatedAt: now.Add(-10 * time.Second)},
 		},
 		Rebuild: &projections.GenerationReport{Generation: projections.Generation{Number: 2, Bucket: "rm_users_g2"}},
+	}, {
+		Meta:   projections.Meta{Name: "carts", Retired: []projections.Generation{{Number: 1, Bucket: "rm_carts", Consumer: "jetflow_projection_carts_g1"}}},
+		Active: projections.GenerationReport{Generation: projections.Generation{Number: 2, Bucket: "rm_carts_g2"}},
 	}}
 	var b bytes.Buffer
 	if err := writeProjectionReports(&b, reports, now); err != nil {
@@ -116,6 +119,7 @@ func TestProjectionReportsShowFailures(t *testing.T) {
 		"users  2    rm_users_g2  not started (rebuild)  0         0    -     -",
 		"users (generation 1) failed at event 42 (user.updated, events.user.u1): boom",
 		"jetflow projections skip users 42",
+		"carts generation 1 (bucket rm_carts, consumer jetflow_projection_carts_g1) is retired but not removed yet; the runner of generation 2 removes it",
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, b.String())
