@@ -132,17 +132,17 @@ func newProjectionsStatusCmd() *cobra.Command {
 func writeProjectionReports(w io.Writer, reports []projections.Report, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tGEN\tBUCKET\tSTATE\tLAST SEQ\tLAG\tRATE\tUPDATED")
-	var failures []string
+	var notices []string
 	line := func(name string, g projections.GenerationReport, role string) {
 		state, rate, updated := "not started", "-", "-"
 		if s := g.Status; s != nil {
 			state, rate, updated = string(s.State), fmt.Sprintf("%.0f/s", s.Rate), now.Sub(s.UpdatedAt).Round(time.Second).String()+" ago"
 			if s.State == projections.StateFailed && s.Failure != nil {
-				failures = append(failures, fmt.Sprintf("%s (generation %d) failed at event %d (%s, %s): %s\n  fix the cause and `jetflow projections resume %s`, or `jetflow projections skip %s %d`",
+				notices = append(notices, fmt.Sprintf("%s (generation %d) failed at event %d (%s, %s): %s\n  fix the cause and `jetflow projections resume %s`, or `jetflow projections skip %s %d`",
 					name, g.Number, s.Failure.Sequence, s.Failure.Type, s.Failure.Subject, s.Failure.Error, name, name, s.Failure.Sequence))
 			}
 			if s.State == projections.StateRetrying && s.Error != "" {
-				failures = append(failures, fmt.Sprintf("%s (generation %d) retrying: %s", name, g.Number, s.Error))
+				notices = append(notices, fmt.Sprintf("%s (generation %d) retrying: %s", name, g.Number, s.Error))
 			}
 		}
 		if s := g.Status; s != nil && g.LeaseHolder == "" && s.State != projections.StateStopped {
@@ -160,15 +160,15 @@ func writeProjectionReports(w io.Writer, reports []projections.Report, now time.
 			line(r.Meta.Name, *r.Rebuild, "rebuild")
 		}
 		for _, g := range r.Meta.Retired {
-			failures = append(failures, fmt.Sprintf("%s generation %d (bucket %s, consumer %s) is retired but not removed yet; the runner of generation %d removes it once no process runs it",
+			notices = append(notices, fmt.Sprintf("%s generation %d (bucket %s, consumer %s) is retired but not removed yet; the runner of generation %d removes it once no process runs it",
 				r.Meta.Name, g.Number, g.Bucket, g.Consumer, r.Active.Number))
 		}
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	for _, f := range failures {
-		fmt.Fprintln(w, f)
+	for _, n := range notices {
+		fmt.Fprintln(w, n)
 	}
 	return nil
 }
