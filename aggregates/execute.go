@@ -16,9 +16,6 @@ import (
 // eventIDNamespace roots the event ids derived from command ids.
 var eventIDNamespace = uuid.MustParse("6f1c1d6e-9a53-4c47-8f5e-1f0a3b7d2c11")
 
-// errStaleCache says a cached aggregate must be reloaded before deciding.
-var errStaleCache = errors.New("aggregates: cached aggregate may be stale")
-
 // Command carries what a command brings besides its payload.
 type Command struct {
 	// ID identifies the command and becomes its events' causation id.
@@ -77,10 +74,6 @@ func (r *Repository[S]) Execute(ctx context.Context, id string, cmd Command, dec
 	cmd.Metadata.CausationID = cmd.ID
 	for attempt := 0; ; attempt++ {
 		out, err := r.executeOnce(ctx, id, cmd, decide)
-		if errors.Is(err, errStaleCache) {
-			// Not a conflict yet: the expectation is checked again on a fresh load.
-			out, err = r.executeOnce(ctx, id, cmd, decide)
-		}
 		if !errors.Is(err, streams.ErrConcurrencyConflict) {
 			return out, err
 		}
@@ -124,38 +117,55 @@ func (r *Repository[S]) executeOnce(ctx context.Context, id string, cmd Command,
 		}
 	}()
 
-	fresh := e.inst == nil
+	// current says the instance is known to match the store. A cached one
+	// may be behind other processes' writes: an append is checked by the
+	// store, but an answer that writes nothing (a refusal, a no-op, a
+	// version mismatch) is given only after the instance has caught up.
+	current := e.inst == nil
 	switch {
-	case fresh && cmd.New:
+	case current && cmd.New:
 		e.inst = &Instance[S]{ID: id, State: r.newState()}
-	case fresh:
+	case current:
 		if e.inst, err = r.Load(ctx, id); err != nil {
 			return Outcome{}, err
 		}
 	}
 	inst := e.inst
-	if cmd.Idempotent {
-		if done, ok := inst.handled(cmd.ID); ok {
-			keep = true
-			return Outcome{AggregateID: id, Version: done.Version, Sequence: done.Sequence, Duplicate: true}, nil
+	var changes []Change
+	for {
+		if cmd.Idempotent {
+			if done, ok := inst.handled(cmd.ID); ok {
+				keep = true
+				return Outcome{AggregateID: id, Version: done.Version, Sequence: done.Sequence, Duplicate: true}, nil
+			}
 		}
-	}
-	if cmd.ExpectedVersion != nil && *cmd.ExpectedVersion != inst.Position.Version {
-		if !fresh {
-			// The cache may be behind another instance's writes: check
-			// against the store before refusing.
-			return Outcome{}, errStaleCache
+		var refusal error
+		if cmd.ExpectedVersion != nil && *cmd.ExpectedVersion != inst.Position.Version {
+			refusal = &VersionMismatchError{Expected: *cmd.ExpectedVersion, Actual: inst.Position.Version}
+		} else {
+			changes, refusal = decide(inst)
+		}
+		if refusal == nil && len(changes) > 0 {
+			break
+		}
+		if !current {
+			current = true
+			moved, err := r.catchUp(ctx, inst)
+			if err != nil {
+				return Outcome{}, err
+			}
+			if moved {
+				continue // decide again on the current state
+			}
 		}
 		keep = true
-		return Outcome{}, &VersionMismatchError{Expected: *cmd.ExpectedVersion, Actual: inst.Position.Version}
-	}
-	changes, err := decide(inst)
-	if err != nil {
-		keep = true
-		return Outcome{}, err
-	}
-	if len(changes) == 0 {
-		keep = true
+		if refusal != nil {
+			return Outcome{}, refusal
+		}
+		if cmd.Idempotent {
+			// A resend must not be decided again once the state has moved.
+			inst.remember(CommandResult{CommandID: cmd.ID, Version: inst.Position.Version, Sequence: inst.Position.Sequence})
+		}
 		return Outcome{AggregateID: id, Version: inst.Position.Version, Sequence: inst.Position.Sequence}, nil
 	}
 	events, err := toEvents(changes, cmd.Metadata)

@@ -115,15 +115,26 @@ func (r *Repository[S]) Load(ctx context.Context, id string) (*Instance[S], erro
 			inst.Position = streams.Position{Sequence: snap.Sequence, Version: snap.Version}
 		}
 	}
-	for ev, err := range r.store.Load(ctx, r.typ, id, inst.Position.Sequence) {
-		if err != nil {
-			return nil, fmt.Errorf("aggregates: load %s %s: %w", r.typ, id, err)
-		}
-		if err := inst.apply(ev); err != nil {
-			return nil, fmt.Errorf("aggregates: apply %s (version %d) to %s %s: %w", ev.Type, ev.Version, r.typ, id, err)
-		}
+	if _, err := r.catchUp(ctx, inst); err != nil {
+		return nil, err
 	}
 	return inst, nil
+}
+
+// catchUp applies the events stored after the instance's position and
+// reports whether there were any. On an error the instance is left
+// part-way and must be dropped.
+func (r *Repository[S]) catchUp(ctx context.Context, inst *Instance[S]) (moved bool, err error) {
+	for ev, err := range r.store.Load(ctx, r.typ, inst.ID, inst.Position.Sequence) {
+		if err != nil {
+			return moved, fmt.Errorf("aggregates: load %s %s: %w", r.typ, inst.ID, err)
+		}
+		if err := inst.apply(ev); err != nil {
+			return moved, fmt.Errorf("aggregates: apply %s (version %d) to %s %s: %w", ev.Type, ev.Version, r.typ, inst.ID, err)
+		}
+		moved = true
+	}
+	return moved, nil
 }
 
 // snapshot saves the instance's state; a failure is logged, never returned,

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 
 	"github.com/jetflow/jetflow/internal/rpc"
@@ -92,11 +93,14 @@ type CommandSpec[S State, C any] struct {
 	// Name is the command's stable wire name ("create"): the endpoint is
 	// <prefix>.<aggregate type>.<name>.
 	Name string
-	// AggregateID returns the id the command targets. A create may fill a
-	// missing id with a new UUIDv7 and report generated: such an aggregate
-	// cannot exist yet, so it is not loaded (the append's expectation of a
-	// new aggregate still guards it).
-	AggregateID func(cmd *C) (id string, generated bool)
+	// AggregateID returns the id the command targets. A create whose id
+	// is optional returns "" when the client sent none and sets AssignID.
+	AggregateID func(cmd *C) string
+	// AssignID receives, before Decide, the id the service chose for a
+	// command that came without one: a new UUIDv7, or, when the request
+	// carries Jetflow-Command-Id, a UUID derived from the aggregate type and
+	// that command id, so a resend reaches what the first one created.
+	AssignID func(cmd *C, id string)
 	// Decide turns the command into events, or refuses it.
 	Decide func(cmd C, inst *Instance[S]) ([]Change, error)
 }
@@ -133,8 +137,11 @@ func (h *commandHandler[S, C]) handle(ctx context.Context, data []byte, cmd Comm
 	if err := rpc.DecodeStrict(data, &c); err != nil {
 		return Outcome{}, Invalid("%v", err)
 	}
-	id, generated := h.spec.AggregateID(&c)
-	cmd.New = generated
+	id := h.spec.AggregateID(&c)
+	if id == "" && h.spec.AssignID != nil {
+		id, cmd.New = newAggregateID(h.repo.Type(), cmd)
+		h.spec.AssignID(&c, id)
+	}
 	if err := streams.ValidateAggregateID(id); err != nil {
 		return Outcome{}, Invalid("invalid id: %s", strings.TrimPrefix(err.Error(), "streams: invalid aggregate id "))
 	}
@@ -152,6 +159,20 @@ func (h *commandHandler[S, C]) handle(ctx context.Context, data []byte, cmd Comm
 	})
 	out.AggregateID = id
 	return out, err
+}
+
+// createIDNamespace roots the aggregate ids derived from command ids.
+var createIDNamespace = uuid.MustParse("0b9b7f36-5f4e-4d0c-9a8e-7c7e3d2a51b4")
+
+// newAggregateID picks the id of an aggregate a command creates without
+// naming it. A fresh UUIDv7 cannot exist yet, so it is not loaded (the
+// append's expectation of a new aggregate still guards it); an id derived
+// from the client's command id is loaded, so a resend finds its result.
+func newAggregateID(aggregateType string, cmd Command) (id string, isNew bool) {
+	if cmd.Idempotent {
+		return uuid.NewSHA1(createIDNamespace, []byte(aggregateType+"\x00"+cmd.ID)).String(), false
+	}
+	return streams.NewEventID(), true
 }
 
 // Start adds the micro service and its endpoints.

@@ -72,12 +72,12 @@ func setup(t *testing.T) (*nats.Conn, *aggregates.Repository[*counter], *aggrega
 		return []aggregates.Change{{Type: "counter.added", Data: map[string]int{"by": c.By}}}, nil
 	}
 	if err := aggregates.Register(svc, repo, aggregates.CommandSpec[*counter, add]{
-		Name: "add", AggregateID: func(c *add) (string, bool) { return c.ID, false }, Decide: decide,
+		Name: "add", AggregateID: func(c *add) string { return c.ID }, Decide: decide,
 	}); err != nil {
 		t.Fatal(err)
 	}
 	if err := aggregates.Register(svc, repo, aggregates.CommandSpec[*counter, add]{
-		Name: "add", AggregateID: func(c *add) (string, bool) { return c.ID, false }, Decide: decide,
+		Name: "add", AggregateID: func(c *add) string { return c.ID }, Decide: decide,
 	}); err == nil {
 		t.Fatal("registering a command twice must fail")
 	}
@@ -156,6 +156,53 @@ func TestExpectedVersionAgainstStaleCacheIsCheckedOnAFreshLoad(t *testing.T) {
 	}
 }
 
+// Many commands naming the same expected version against a cache another
+// process made stale: one is written, every other one is a 409 (never a
+// 500), and the aggregate moves by exactly one event.
+func TestConcurrentExpectedVersionsOnAStaleCacheAre409(t *testing.T) {
+	t.Parallel()
+	nc, _, _, store := setup(t)
+	ctx := context.Background()
+	for round := range 5 {
+		id := fmt.Sprintf("cv-%d", round)
+		r, e := call(t, nc, `{"id":"`+id+`","by":1}`)
+		if e != nil {
+			t.Fatal(e)
+		}
+		// Another process appends behind the service's cache.
+		if _, err := store.Append(ctx, "counter", id, streams.Position{Sequence: r.Sequence, Version: 1},
+			streams.Event{Type: "counter.added", Data: []byte(`{"by":10}`)}); err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		statuses := map[int]int{}
+		var wg sync.WaitGroup
+		for range 16 {
+			wg.Go(func() {
+				msg := nats.NewMsg("cmd.counter.add")
+				msg.Data = []byte(`{"id":"` + id + `","by":1}`)
+				msg.Header.Set(rpc.HeaderExpectedVersion, "2")
+				resp, err := nc.RequestMsg(msg, 5*time.Second)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				status := 200
+				if e := rpc.ParseErrorReply(resp); e != nil {
+					status = e.Status
+				}
+				mu.Lock()
+				statuses[status]++
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		if statuses[200] != 1 || statuses[409] != 15 {
+			t.Fatalf("round %d: reply statuses %v, want one 200 and fifteen 409", round, statuses)
+		}
+	}
+}
+
 func TestStopWaitsForInFlightCommands(t *testing.T) {
 	t.Parallel()
 	nc, _, svc, _ := setup(t)
@@ -193,7 +240,7 @@ func TestEveryLogLineOfACommandCarriesItsCorrelationID(t *testing.T) {
 		}
 	}
 	must(aggregates.Register(svc, repo, aggregates.CommandSpec[*counter, add]{
-		Name: "add", AggregateID: func(c *add) (string, bool) { return c.ID, false },
+		Name: "add", AggregateID: func(c *add) string { return c.ID },
 		Decide: func(c add, inst *aggregates.Instance[*counter]) ([]aggregates.Change, error) {
 			if c.By < 0 {
 				return nil, aggregates.Invalid("by must be positive")

@@ -18,7 +18,8 @@ const (
 
 var usernamePattern = regexp.MustCompile(`^[a-z0-9_.-]{3,32}$`)
 
-// Create is cmd.user.create. ID is generated (UUIDv7) when absent.
+// Create is cmd.user.create. When ID is absent the service picks it: a
+// UUIDv7, or one derived from the request's Jetflow-Command-Id.
 type Create struct {
 	ID       string `json:"id,omitempty"`
 	Username string `json:"username"`
@@ -48,9 +49,17 @@ func validateUsername(u string) error {
 	return nil
 }
 
+// maxEmailBytes is the longest address SMTP can carry (RFC 5321's path
+// limit less its angle brackets).
+const maxEmailBytes = 254
+
 func validateEmail(e string) error {
 	if e == "" {
 		return aggregates.Invalid("email is required")
+	}
+	if len(e) > maxEmailBytes {
+		// Not echoed: it is long by definition.
+		return aggregates.Invalid("email is %d bytes, at most %d allowed", len(e), maxEmailBytes)
 	}
 	addr, err := mail.ParseAddress(e)
 	if err != nil || addr.Name != "" || addr.Address != e {
@@ -136,21 +145,16 @@ func RegisterCommands(svc *aggregates.Service, repo *aggregates.Repository[*User
 	}
 	for _, err := range []error{
 		aggregates.Register(svc, repo, aggregates.CommandSpec[*User, Create]{
-			Name: CommandCreate,
-			AggregateID: func(c *Create) (string, bool) {
-				if c.ID == "" {
-					c.ID = streams.NewEventID()
-					return c.ID, true
-				}
-				return c.ID, false
-			},
-			Decide: DecideCreate,
+			Name:        CommandCreate,
+			AggregateID: func(c *Create) string { return c.ID },
+			AssignID:    func(c *Create, id string) { c.ID = id },
+			Decide:      DecideCreate,
 		}),
 		aggregates.Register(svc, repo, aggregates.CommandSpec[*User, Update]{
-			Name: CommandUpdate, AggregateID: func(c *Update) (string, bool) { return c.ID, false }, Decide: DecideUpdate,
+			Name: CommandUpdate, AggregateID: func(c *Update) string { return c.ID }, Decide: DecideUpdate,
 		}),
 		aggregates.Register(svc, repo, aggregates.CommandSpec[*User, ChangeStatus]{
-			Name: CommandChangeStatus, AggregateID: func(c *ChangeStatus) (string, bool) { return c.ID, false }, Decide: DecideChangeStatus,
+			Name: CommandChangeStatus, AggregateID: func(c *ChangeStatus) string { return c.ID }, Decide: DecideChangeStatus,
 		}),
 	} {
 		if err != nil {

@@ -1,10 +1,13 @@
 package users_test
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/google/uuid"
 
 	"github.com/jetflow/jetflow/aggregates"
 	"github.com/jetflow/jetflow/examples/users"
@@ -256,6 +259,112 @@ func TestSameCommandIDWritesOnce(t *testing.T) {
 	}
 }
 
+// A create that names no id, resent with its Jetflow-Command-Id after a
+// lost reply, reaches the user the first one created; without a command id
+// each create is a new user.
+func TestCreateWithoutIDResentWithItsCommandIDCreatesOnce(t *testing.T) {
+	t.Parallel()
+	srv := natstest.RunServer(t)
+	// Two instances share the requests, so resends reach both the one that
+	// ran the create (its cache) and the other one (a load).
+	n := startNode(t, srv.URL)
+	startNode(t, srv.URL)
+	c := newClient(t, srv.URL)
+	body := map[string]string{"username": "zoe", "email": "zoe@example.com"}
+	hdr := map[string]string{rpc.HeaderCommandID: "create-zoe-1"}
+	first := c.mustSend("cmd.user.create", body, hdr)
+	for range 6 {
+		if again := c.mustSend("cmd.user.create", body, hdr); again != first {
+			t.Fatalf("resend reply %+v differs from the first %+v", again, first)
+		}
+	}
+	if evs := eventsOf(t, n, first.AggregateID); len(evs) != 1 {
+		t.Fatalf("%d events for %s, want 1", len(evs), first.AggregateID)
+	}
+	second := c.mustSend("cmd.user.create", map[string]string{"username": "zoe2", "email": "zoe2@example.com"}, map[string]string{rpc.HeaderCommandID: "create-zoe-2"})
+	plain1 := c.mustSend("cmd.user.create", body, nil)
+	plain2 := c.mustSend("cmd.user.create", body, nil)
+	ids := map[string]bool{first.AggregateID: true, second.AggregateID: true, plain1.AggregateID: true, plain2.AggregateID: true}
+	if len(ids) != 4 {
+		t.Fatalf("ids %v: each distinct create needs its own id", ids)
+	}
+	if v := uuid.MustParse(plain1.AggregateID).Version(); v != 7 {
+		t.Fatalf("id %s without a command id is UUID version %d, want 7", plain1.AggregateID, v)
+	}
+}
+
+// Refusals and no-ops write nothing, so the store never checks them: an
+// instance whose cache is behind another instance's writes must not answer
+// them from that cache.
+func TestStaleCacheNeverAnswersARefusalOrANoOp(t *testing.T) {
+	t.Parallel()
+	srv := natstest.RunServer(t)
+	n1, n2 := startNode(t, srv.URL), startNode(t, srv.URL)
+	run := func(n *node, id string, decide aggregates.Decider[*users.User]) (aggregates.Outcome, error) {
+		return n.repo.Execute(ctx(t), id, aggregates.Command{ID: streams.NewEventID()}, decide)
+	}
+	create := func(id string) aggregates.Decider[*users.User] {
+		return func(inst *aggregates.Instance[*users.User]) ([]aggregates.Change, error) {
+			return users.DecideCreate(users.Create{ID: id, Username: id, Email: id + "@example.com"}, inst)
+		}
+	}
+	email := "zed2@example.com"
+	update := func(inst *aggregates.Instance[*users.User]) ([]aggregates.Change, error) {
+		return users.DecideUpdate(users.Update{ID: "zed", Email: &email}, inst)
+	}
+	status := func(id, s string) aggregates.Decider[*users.User] {
+		return func(inst *aggregates.Instance[*users.User]) ([]aggregates.Change, error) {
+			return users.DecideChangeStatus(users.ChangeStatus{ID: id, Status: s}, inst)
+		}
+	}
+
+	// A refusal: n1 caches "zed does not exist", then n2 creates zed.
+	if _, err := run(n1, "zed", update); !errors.Is(err, aggregates.ErrNotFound) {
+		t.Fatalf("update before the create: %v, want not found", err)
+	}
+	if _, err := run(n2, "zed", create("zed")); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run(n1, "zed", update); err != nil || out.Version != 2 {
+		t.Fatalf("update after another instance created the user: %+v %v", out, err)
+	}
+
+	// A no-op: n1 caches yan as active, then n2 suspends yan.
+	if _, err := run(n1, "yan", create("yan")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(n2, "yan", status("yan", users.StatusSuspended)); err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(n1, "yan", status("yan", users.StatusActive))
+	if err != nil || out.Version != 3 || len(out.Events) != 1 {
+		t.Fatalf("reactivation on the instance with the stale cache: %+v %v, want version 3 written", out, err)
+	}
+	if inst, err := n2.repo.Load(ctx(t), "yan"); err != nil || inst.State.Status != users.StatusActive {
+		t.Fatalf("stored yan: %+v %v", inst, err)
+	}
+}
+
+// A command whose first run was a no-op is answered the same when resent,
+// even after the state moved on.
+func TestResendOfANoOpWritesNothing(t *testing.T) {
+	t.Parallel()
+	srv := natstest.RunServer(t)
+	n := startNode(t, srv.URL)
+	c := newClient(t, srv.URL)
+	id := c.create("xia").AggregateID
+	hdr := map[string]string{rpc.HeaderCommandID: "activate-xia-1"}
+	body := map[string]string{"id": id, "status": "active"}
+	first := c.mustSend("cmd.user.change_status", body, hdr)
+	c.mustSend("cmd.user.change_status", map[string]string{"id": id, "status": "suspended"}, nil)
+	if again := c.mustSend("cmd.user.change_status", body, hdr); again != first {
+		t.Fatalf("resend reply %+v differs from the first %+v", again, first)
+	}
+	if got := len(eventsOf(t, n, id)); got != 2 {
+		t.Fatalf("xia has %d events after the resend, want 2 (created, suspended)", got)
+	}
+}
+
 func TestBadInputGetsAClear4xxAndWritesNothing(t *testing.T) {
 	t.Parallel()
 	srv := natstest.RunServer(t)
@@ -280,6 +389,8 @@ func TestBadInputGetsAClear4xxAndWritesNothing(t *testing.T) {
 		{"bad username", "cmd.user.create", `{"username":"Heidi!","email":"h@example.com"}`, nil, 400, "username"},
 		{"bad email", "cmd.user.create", `{"username":"heidi","email":"not-an-email"}`, nil, 400, "email"},
 		{"display-name email", "cmd.user.create", `{"username":"heidi","email":"Heidi <h@example.com>"}`, nil, 400, "email"},
+		{"100 kB email", "cmd.user.create", `{"username":"heidi","email":"` + strings.Repeat("h", 100_000) + `@example.com"}`, nil, 400, "email is 100012 bytes, at most 254"},
+		{"255-byte email", "cmd.user.update", `{"id":"` + existing + `","email":"` + strings.Repeat("h", 243) + `@example.com"}`, nil, 400, "at most 254"},
 		{"id with dot", "cmd.user.create", `{"id":"a.b","username":"heidi","email":"h@example.com"}`, nil, 400, "invalid id"},
 		{"id star", "cmd.user.update", `{"id":"*","email":"h@example.com"}`, nil, 400, "invalid id"},
 		{"id 200 bytes", "cmd.user.update", `{"id":"` + strings.Repeat("x", 200) + `","email":"h@example.com"}`, nil, 400, "200 bytes"},
