@@ -167,6 +167,9 @@ func LoadWorkerConfig(r io.Reader) (WorkerConfig, error) {
 	if err := d.Decode(&j); err != nil {
 		return WorkerConfig{}, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
+	if _, err := d.Token(); err != io.EOF {
+		return WorkerConfig{}, fmt.Errorf("%w: data after the configuration object at byte %d", ErrInvalidConfig, d.InputOffset())
+	}
 	cfg := WorkerConfig{
 		DLQ: DLQConfig{Stream: j.DLQ.Stream, Retention: time.Duration(j.DLQ.Retention),
 			Replicas: j.DLQ.Replicas, MaxMsgs: j.DLQ.MaxMsgs},

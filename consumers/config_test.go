@@ -108,3 +108,13 @@ func TestRunWorkers(t *testing.T) {
 		t.Fatal("RunWorkers did not return after cancel")
 	}
 }
+
+// LoadWorkerConfig ignores whatever follows the first JSON document.
+func TestLoadWorkerConfigRefusesTrailingData(t *testing.T) {
+	t.Parallel()
+	src := `{"subscriptions":[{"name":"a","topic":"orders","webhook":{"url":"http://x/h"}}]}
+{"subscriptions":[{"name":"b","topic":"orders","max_retries":"oops"}]}`
+	if _, err := LoadWorkerConfig(strings.NewReader(src)); err == nil {
+		t.Fatal("a config with a second, invalid document after the first was accepted")
+	}
+}

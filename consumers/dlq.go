@@ -186,6 +186,10 @@ func (d *DLQ) stream(ctx context.Context) (jetstream.Stream, error) {
 	return st, nil
 }
 
+// listReaderTTL is how long the server keeps a List reader that was not
+// deleted (its process died mid-read).
+const listReaderTTL = 10 * time.Second
+
 // List returns the dead letters matching q, oldest first, with their originals.
 func (d *DLQ) List(ctx context.Context, q ListOptions) ([]DeadLetter, error) {
 	if q.Topic != "" {
@@ -200,7 +204,8 @@ func (d *DLQ) List(ctx context.Context, q ListOptions) ([]DeadLetter, error) {
 	if st.CachedInfo().State.Msgs == 0 {
 		return nil, nil
 	}
-	cfg := jetstream.OrderedConsumerConfig{}
+	// The server drops the reader soon even if the delete below is lost.
+	cfg := jetstream.OrderedConsumerConfig{InactiveThreshold: listReaderTTL}
 	if q.Topic != "" {
 		ts := TopicStream(q.Topic)
 		cfg.FilterSubjects = []string{
@@ -212,6 +217,12 @@ func (d *DLQ) List(ctx context.Context, q ListOptions) ([]DeadLetter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("consumers: read dlq: %w", err)
 	}
+	defer func() {
+		// Polling List must not pile readers up on the server.
+		if info := cons.CachedInfo(); info != nil {
+			_ = st.DeleteConsumer(context.WithoutCancel(ctx), info.Name)
+		}
+	}()
 	originals := newOriginalLoader(d.js)
 	var out []DeadLetter
 	for {

@@ -3,6 +3,7 @@ package consumers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -296,5 +297,34 @@ func TestEventStreamSubscription(t *testing.T) {
 	}
 	if n := streamMsgs(t, e.js, "EVENTS"); n != 3 {
 		t.Fatalf("EVENTS holds %d messages", n)
+	}
+}
+
+// List reads the DLQ through an ordered consumer it never deletes: every
+// call leaves an ephemeral consumer on the DLQ stream for 5 minutes.
+func TestListLeavesNoReaderBehind(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	e.topic(t, "orders")
+	e.startWorker(t, Subscription{Name: "billing", Topic: "orders", MaxRetries: NoRetries,
+		Handler: func(context.Context, *Message) error { return Permanent(fmt.Errorf("no")) }})
+	e.publish(t, "orders", Outgoing{Data: []byte(`{}`)})
+	dlq := NewDLQ(e.js, DLQConfig{})
+	deadLetters(t, dlq, ListOptions{}, 1)
+	for range 20 {
+		if _, err := dlq.List(testCtx(t), ListOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := e.js.Stream(testCtx(t), "DLQ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Consumers != 0 {
+		t.Fatalf("after List returned, the DLQ stream has %d consumers left behind", info.State.Consumers)
 	}
 }

@@ -134,8 +134,20 @@ func toScalar(v any) (scalar, error) {
 		return scalar{kind: 'n', n: json.Number(strconv.FormatInt(x, 10))}, nil
 	case int32:
 		return scalar{kind: 'n', n: json.Number(strconv.FormatInt(int64(x), 10))}, nil
+	case int16:
+		return scalar{kind: 'n', n: json.Number(strconv.FormatInt(int64(x), 10))}, nil
+	case int8:
+		return scalar{kind: 'n', n: json.Number(strconv.FormatInt(int64(x), 10))}, nil
+	case uint:
+		return scalar{kind: 'n', n: json.Number(strconv.FormatUint(uint64(x), 10))}, nil
 	case uint64:
 		return scalar{kind: 'n', n: json.Number(strconv.FormatUint(x, 10))}, nil
+	case uint32:
+		return scalar{kind: 'n', n: json.Number(strconv.FormatUint(uint64(x), 10))}, nil
+	case uint16:
+		return scalar{kind: 'n', n: json.Number(strconv.FormatUint(uint64(x), 10))}, nil
+	case uint8:
+		return scalar{kind: 'n', n: json.Number(strconv.FormatUint(uint64(x), 10))}, nil
 	}
 	return scalar{}, fmt.Errorf("%w: value of type %T: want a string, number, boolean or null", ErrInvalidFilter, v)
 }

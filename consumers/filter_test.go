@@ -181,3 +181,18 @@ func FuzzFilter(f *testing.F) {
 		}
 	})
 }
+
+// Filter.Value is documented as "number (json.Number or any Go number)".
+func TestFilterAcceptsEveryGoNumberType(t *testing.T) {
+	t.Parallel()
+	for _, v := range []any{int(5), int8(5), int16(5), int32(5), int64(5), uint(5), uint8(5), uint16(5), uint32(5), uint64(5), float32(5), float64(5)} {
+		f := Filter{Field: "n", Operator: OpEquals, Value: v}
+		if err := f.Validate(); err != nil {
+			t.Errorf("value %T: %v", v, err)
+			continue
+		}
+		if !f.Match([]byte(`{"n":5}`)) || f.Match([]byte(`{"n":6}`)) {
+			t.Errorf("value %T(5) does not compare as the number 5", v)
+		}
+	}
+}

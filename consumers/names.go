@@ -75,7 +75,8 @@ func TopicOfStream(stream string) string {
 		return ""
 	}
 	topic := strings.ToLower(rest)
-	if ValidateTopicName(topic) != nil {
+	// Only the stream the topic would own: TOPIC_Orders is not topic orders.
+	if ValidateTopicName(topic) != nil || TopicStream(topic) != stream {
 		return ""
 	}
 	return topic

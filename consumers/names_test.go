@@ -105,3 +105,16 @@ func TestPriority(t *testing.T) {
 		t.Error("levels must run from critical (0) to low")
 	}
 }
+
+// TopicOfStream must map back only the stream a topic actually owns.
+func TestTopicOfStreamOnlyItsOwnStream(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{"TOPIC_Orders", "TOPIC_orders", "TOPIC_", "EVENTS"} {
+		if topic := TopicOfStream(s); topic != "" {
+			t.Errorf("TopicOfStream(%q) = %q, but that topic's stream is %q", s, topic, TopicStream(topic))
+		}
+	}
+	if topic := TopicOfStream("TOPIC_ORDER-EVENTS"); topic != "order-events" {
+		t.Errorf("TopicOfStream(TOPIC_ORDER-EVENTS) = %q", topic)
+	}
+}

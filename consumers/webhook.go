@@ -84,6 +84,9 @@ const maxErrorBody = 256
 // Jetflow-Attempt. A 2xx answer acknowledges; any other 4xx except 408 and
 // 429 is permanent (dead-lettered at once); 5xx, 408, 429, timeouts and
 // connection errors are retried. client nil uses a client of its own.
+// Redirects are followed only when they keep the POST and its body (307,
+// 308); a 301, 302 or 303 is answered as a permanent error naming the new
+// location, since following it would send a GET without the payload.
 func Webhook(cfg WebhookConfig, client *http.Client) (Handler, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -91,9 +94,7 @@ func Webhook(cfg WebhookConfig, client *http.Client) (Handler, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = DefaultWebhookTimeout
 	}
-	if client == nil {
-		client = &http.Client{}
-	}
+	client = postOnlyRedirects(client)
 	return func(ctx context.Context, m *Message) error {
 		ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 		defer cancel()
@@ -129,6 +130,29 @@ func Webhook(cfg WebhookConfig, client *http.Client) (Handler, error) {
 	}, nil
 }
 
+// postOnlyRedirects returns a copy of client (a new one when nil) that
+// stops at a redirect which would turn the POST into a bodiless GET.
+func postOnlyRedirects(client *http.Client) *http.Client {
+	c := &http.Client{}
+	if client != nil {
+		*c = *client
+	}
+	next := c.CheckRedirect
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if req.Method != http.MethodPost {
+			return http.ErrUseLastResponse
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	return c
+}
+
 // classifyWebhook maps an answer to nil, a retryable or a permanent error.
 func classifyWebhook(u string, resp *http.Response) error {
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
@@ -137,6 +161,9 @@ func classifyWebhook(u string, resp *http.Response) error {
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	err := &WebhookError{URL: u, Status: resp.StatusCode, Body: string(bytes.TrimSpace(body))}
+	if loc := resp.Header.Get("Location"); loc != "" && resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		err.Body = "redirects to " + loc + " (a POST is not followed there as a GET; set the webhook URL to it)"
+	}
 	if WebhookRetryable(resp.StatusCode) {
 		return err
 	}

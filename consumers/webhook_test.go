@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -49,6 +51,53 @@ func TestWebhookStatusClassification(t *testing.T) {
 		// A 304 carries no body.
 		if !tt.ok && (!errors.As(err, &we) || we.Status != tt.status || (tt.status != 304 && !strings.Contains(err.Error(), "detail of"))) {
 			t.Errorf("%d: error %v", tt.status, err)
+		}
+	}
+}
+
+// A redirect that would turn the POST into a GET (301, 302, 303) is not
+// followed: the payload would be lost and the message acked. 307 and 308
+// keep the method and body, so they are followed.
+func TestWebhookRedirects(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var got []string
+	mux := http.NewServeMux()
+	for _, code := range []int{301, 302, 303, 307, 308} {
+		mux.HandleFunc("/r"+strconv.Itoa(code), func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "/final", code)
+		})
+	}
+	mux.HandleFunc("/final", func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, r.Method+" "+string(b))
+		mu.Unlock()
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	for _, code := range []int{301, 302, 303, 307, 308} {
+		// A caller's client keeps its own redirect policy only for POSTs.
+		h, err := Webhook(WebhookConfig{URL: srv.URL + "/r" + strconv.Itoa(code)}, &http.Client{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		got = nil
+		mu.Unlock()
+		err = h(context.Background(), testMessage("s", `{"id":1}`, nil))
+		mu.Lock()
+		final := slices.Clone(got)
+		mu.Unlock()
+		if code >= 307 {
+			if err != nil || len(final) != 1 || final[0] != `POST {"id":1}` {
+				t.Errorf("%d: %v, endpoint got %q; want the POST followed", code, err, final)
+			}
+			continue
+		}
+		var we *WebhookError
+		if !IsPermanent(err) || !errors.As(err, &we) || we.Status != code || !strings.Contains(err.Error(), "redirects to /final") || len(final) != 0 {
+			t.Errorf("%d: %v, endpoint got %q; want a permanent error naming the new location", code, err, final)
 		}
 	}
 }

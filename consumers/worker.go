@@ -256,7 +256,7 @@ func (l *loop) onMsg(raw jetstream.Msg) {
 		w.giveBack(raw)
 		return
 	}
-	m := newMessage(raw, w.durable, w.sub.Topic)
+	m := newMessage(raw, w.sub.Name, w.sub.Topic)
 	l.cur.Store(m)
 	w.process(m)
 	l.cur.Store(nil)

@@ -386,3 +386,30 @@ func TestWorkerHeadersReachHandler(t *testing.T) {
 		t.Fatalf("message %+v", m)
 	}
 }
+
+// In pubsub mode the HandlerObserver (Metrics) and the Logging middleware
+// get m.Subscription() = "<name>_<instance>", while the WorkerObserver gets
+// "<name>": the same subscription is labelled two ways, and Message's doc
+// says it is "the name of the subscription".
+func TestPubSubLabelsTheSubscriptionByItsName(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	e.topic(t, "orders")
+	var mu sync.Mutex
+	var handlerLabel, outcomeLabel string
+	obs := HandlerObserverFunc(func(sub string, _ time.Duration, _ error) { mu.Lock(); handlerLabel = sub; mu.Unlock() })
+	w := e.startWorker(t, Subscription{Name: "audit", Topic: "orders", Mode: ModePubSub, Instance: "a",
+		Handler: func(context.Context, *Message) error { return nil }, Middleware: []Middleware{Metrics(obs)}},
+		WithObserver(outcomeObs(func(sub string, _ Outcome) { mu.Lock(); outcomeLabel = sub; mu.Unlock() })))
+	e.publish(t, "orders", Outgoing{Data: []byte(`{}`)})
+	waitFor(t, 5*time.Second, "the ack", func() bool { return w.Stats().Acked == 1 })
+	mu.Lock()
+	defer mu.Unlock()
+	if handlerLabel != outcomeLabel || handlerLabel != "audit" {
+		t.Fatalf("HandlerObserver/m.Subscription() says %q, WorkerObserver says %q", handlerLabel, outcomeLabel)
+	}
+}
+
+type outcomeObs func(string, Outcome)
+
+func (f outcomeObs) ObserveOutcome(s string, o Outcome) { f(s, o) }
