@@ -29,7 +29,9 @@
 // JetStream cannot filter on headers, so the priority lives in the subject
 // and a topic subscription is four durable pull consumers, one per priority
 // (<durable>-critical … <durable>-low), each AckExplicit with MaxDeliver =
-// MaxRetries+1. ModeQueue shares the durable <name> between every worker
+// MaxRetries+1 plus 5 spare deliveries for messages that never reached a
+// handler's verdict (returned by a stopping worker, left by a dead one);
+// the worker dead-letters a failing message itself. ModeQueue shares the durable <name> between every worker
 // running the subscription; ModePubSub gives each instance its own durable
 // <name>_<instance>. A subscription on another stream (events.user.>) is one
 // consumer, without priorities.
@@ -37,13 +39,16 @@
 // The worker runs one Consume per priority and concurrency slot and calls
 // the handler on the consume callback's own goroutine, as a raw pull
 // consumer does, so there is no hand-off on the hot path. A gate hands out
-// the Concurrency slots: the most urgent waiting priority first, and a
-// priority known to have more messages on the way (from the consumers'
-// pending counts at start, from the delivery metadata later) holds lower
-// ones back briefly. With a backlog, critical is delivered before high
-// before normal before low; messages already pulled ahead are not
-// reordered after the fact, which is why BatchSize should stay modest for
-// slow handlers.
+// the Concurrency slots: a delivery that may not run yet (no free slot, or
+// a more urgent priority waiting or known to have more messages on the way,
+// from the consumers' pending counts at start and the delivery metadata
+// later) is held by the gate, and runner goroutines take held messages most
+// urgent first. With a backlog, critical is handled before high before
+// normal before low. Held messages get progress acks, so waiting behind a
+// long backlog never makes them redelivered or dead-lettered; a priority
+// holding BatchSize messages stops pulling ahead until half of them ran.
+// Messages a callback's client buffered while its handler runs still age,
+// which is why BatchSize × handler time should stay well under AckWait.
 //
 // # Handling a message
 //

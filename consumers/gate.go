@@ -5,14 +5,19 @@ import (
 	"time"
 )
 
-// gate hands out the worker's concurrency slots by priority level.
+// gate hands out the worker's concurrency slots by priority level and holds
+// the messages that cannot run yet.
 //
-// Every consume loop (one or more per level) runs the handler on its own
-// goroutine, the way a raw pull consumer does, so the hot path has no
-// hand-off between goroutines; the gate only decides who may run next:
+// A consume callback runs its message inline when the gate lets it (a free
+// slot, nothing more urgent or earlier waiting, no claim above), so the hot
+// path has no hand-off between goroutines. Otherwise the message is held
+// here and the callback returns at once: a held message is visible to the
+// watchdog, which keeps its ack wait from running out, whereas a message
+// left in the client's pull buffer behind a blocked callback would be
+// redelivered (and finally dead-lettered) while a more urgent backlog runs.
+// Runner goroutines take held messages as slots free up:
 //
-//   - a free slot goes to the most urgent level with a waiter, FIFO within
-//     a level;
+//   - the most urgent level first, FIFO within a level;
 //   - a level holds a claim while more of its messages are known to be on
 //     the way. A claim keeps every lower level waiting until it is used up
 //     or expires. Start sets claims from the consumers' pending counts, so a
@@ -21,14 +26,22 @@ import (
 //     level renews its claim when the message it just handled says more
 //     are pending (the delivery metadata's pending count).
 type gate struct {
-	mu      sync.Mutex
-	free    int
-	closed  bool
-	waiters [numLevels][]chan bool
-	claims  [numLevels]claim
-	nclaims int // claims with left > 0, to skip the clock when there are none
-	timer   *time.Timer
-	now     func() time.Time
+	mu        sync.Mutex
+	wake      *sync.Cond // runners: a held message may run, or the gate ends
+	free      int
+	closed    bool // hard stop: nothing more runs
+	finishing bool // graceful stop: runners leave once nothing is held
+	held      [numLevels][]heldMsg
+	nheld     int
+	claims    [numLevels]claim
+	nclaims   int // claims with left > 0, to skip the clock when there are none
+	timer     *time.Timer
+	now       func() time.Time
+}
+
+type heldMsg struct {
+	m     *Message
+	since time.Time // when it was held or last kept alive
 }
 
 type claim struct {
@@ -37,7 +50,9 @@ type claim struct {
 }
 
 func newGate(slots int, now func() time.Time) *gate {
-	return &gate{free: slots, now: now}
+	g := &gate{free: slots, now: now}
+	g.wake = sync.NewCond(&g.mu)
+	return g
 }
 
 // setClaim gives level the next n slots before any lower level, for at most d.
@@ -64,55 +79,129 @@ func (g *gate) dropClaimLocked(level int) {
 	}
 }
 
-// acquire blocks until level may run a handler; false when the gate closed.
-func (g *gate) acquire(level int) bool {
+// tryAcquire takes a slot for level if it may run now.
+func (g *gate) tryAcquire(level int) bool {
 	g.mu.Lock()
-	if g.closed {
-		g.mu.Unlock()
+	defer g.mu.Unlock()
+	if g.closed || g.free == 0 || g.heldUpToLocked(level) || g.claimedAboveLocked(level) {
 		return false
 	}
-	if g.free > 0 && !g.hasWaiterUpToLocked(level) && !g.claimedAboveLocked(level) {
-		g.takeLocked(level)
-		g.mu.Unlock()
-		return true
-	}
-	ch := make(chan bool, 1)
-	g.waiters[level] = append(g.waiters[level], ch)
-	g.dispatchLocked()
-	g.mu.Unlock()
-	return <-ch
+	g.takeLocked(level)
+	return true
 }
 
-// release frees level's slot. more reports whether level has more messages
-// on the way; it is consulted only when a lower level is waiting, because it
-// costs a metadata parse.
-func (g *gate) release(level int, more func() bool, claimFor time.Duration) {
-	g.mu.Lock()
-	g.free++
-	if more != nil && g.claims[level].left == 0 && g.hasWaiterBelowLocked(level) && more() {
-		g.setClaimLocked(level, 1, claimFor)
-	}
-	g.dispatchLocked()
-	g.mu.Unlock()
-}
-
-// close fails every waiter and every later acquire.
-func (g *gate) close() {
+// hold queues m for a runner and returns how many messages level now
+// holds; false when the gate is closed (the caller gives m back).
+func (g *gate) hold(level int, m *Message) (int, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.closed {
-		return
+		return 0, false
+	}
+	g.held[level] = append(g.held[level], heldMsg{m: m, since: g.now()})
+	g.nheld++
+	g.wake.Signal()
+	g.armTimerLocked()
+	return len(g.held[level]), true
+}
+
+// next blocks until a held message may run and returns it with its slot
+// taken; false once the gate is closed, or finishing with nothing held.
+func (g *gate) next() (*Message, int, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for {
+		if g.closed {
+			return nil, 0, false
+		}
+		if g.free > 0 {
+			if l := g.grantableLocked(); l >= 0 {
+				m := g.held[l][0].m
+				g.held[l][0] = heldMsg{}
+				g.held[l] = g.held[l][1:]
+				g.nheld--
+				g.takeLocked(l)
+				return m, l, true
+			}
+		}
+		if g.finishing && g.nheld == 0 {
+			return nil, 0, false
+		}
+		g.armTimerLocked()
+		g.wake.Wait()
+	}
+}
+
+// heldAt reports how many messages level holds.
+func (g *gate) heldAt(level int) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.held[level])
+}
+
+// release frees level's slot. more reports whether level has more messages
+// on the way; it is consulted only when a lower level is held, because it
+// costs a metadata parse.
+func (g *gate) release(level int, more func() bool, claimFor time.Duration) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.free++
+	if more != nil && g.claims[level].left == 0 && g.heldBelowLocked(level) && more() {
+		g.setClaimLocked(level, 1, claimFor)
+	}
+	if g.nheld > 0 {
+		g.wake.Signal()
+	}
+}
+
+// stale returns the held messages that have waited at least d since they
+// were held or last returned here, and restarts their wait.
+func (g *gate) stale(d time.Duration) []*Message {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var out []*Message
+	now := g.now()
+	for l := range g.held {
+		for i := range g.held[l] {
+			if h := &g.held[l][i]; now.Sub(h.since) >= d {
+				out = append(out, h.m)
+				h.since = now
+			}
+		}
+	}
+	return out
+}
+
+// finish lets runners leave once nothing is held.
+func (g *gate) finish() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.finishing = true
+	g.wake.Broadcast()
+}
+
+// close stops every runner and later acquire and hands back the messages
+// still held, for the caller to return to the server.
+func (g *gate) close() []*Message {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return nil
 	}
 	g.closed = true
-	for l := range g.waiters {
-		for _, ch := range g.waiters[l] {
-			ch <- false
+	var out []*Message
+	for l := range g.held {
+		for _, h := range g.held[l] {
+			out = append(out, h.m)
 		}
-		g.waiters[l] = nil
+		g.held[l] = nil
 	}
+	g.nheld = 0
 	if g.timer != nil {
 		g.timer.Stop()
 	}
+	g.wake.Broadcast()
+	return out
 }
 
 func (g *gate) takeLocked(level int) {
@@ -125,22 +214,37 @@ func (g *gate) takeLocked(level int) {
 	}
 }
 
-func (g *gate) hasWaiterUpToLocked(level int) bool {
+func (g *gate) heldUpToLocked(level int) bool {
 	for l := 0; l <= level; l++ {
-		if len(g.waiters[l]) > 0 {
+		if len(g.held[l]) > 0 {
 			return true
 		}
 	}
 	return false
 }
 
-func (g *gate) hasWaiterBelowLocked(level int) bool {
+func (g *gate) heldBelowLocked(level int) bool {
 	for l := level + 1; l < numLevels; l++ {
-		if len(g.waiters[l]) > 0 {
+		if len(g.held[l]) > 0 {
 			return true
 		}
 	}
 	return false
+}
+
+// grantableLocked is the most urgent level with a held message that no
+// claim above holds back, or -1.
+func (g *gate) grantableLocked() int {
+	for l := 0; l < numLevels; l++ {
+		if len(g.held[l]) == 0 {
+			continue
+		}
+		if g.claimedAboveLocked(l) {
+			return -1 // a more urgent level is expecting messages
+		}
+		return l
+	}
+	return -1
 }
 
 // claimedAboveLocked reports an unexpired claim of a level more urgent than
@@ -162,47 +266,10 @@ func (g *gate) claimedAboveLocked(level int) bool {
 	return false
 }
 
-// dispatchLocked grants free slots to waiters, most urgent first, and arms a
-// timer when waiters are held back only by a claim.
-func (g *gate) dispatchLocked() {
-	for g.free > 0 {
-		granted := false
-		for l := 0; l < numLevels; l++ {
-			if len(g.waiters[l]) == 0 {
-				continue
-			}
-			if g.claimedAboveLocked(l) {
-				break // a more urgent level is expecting messages
-			}
-			ch := g.waiters[l][0]
-			g.waiters[l][0] = nil
-			g.waiters[l] = g.waiters[l][1:]
-			g.takeLocked(l)
-			ch <- true
-			granted = true
-			break
-		}
-		if !granted {
-			break
-		}
-	}
-	g.armTimerLocked()
-}
-
-// armTimerLocked wakes the dispatcher when the earliest claim expires, if
-// anyone might be waiting on it.
+// armTimerLocked wakes the runners when the earliest claim expires, if a
+// held message might be waiting on it.
 func (g *gate) armTimerLocked() {
-	if g.nclaims == 0 || g.free == 0 {
-		return
-	}
-	waiting := false
-	for l := range g.waiters {
-		if len(g.waiters[l]) > 0 {
-			waiting = true
-			break
-		}
-	}
-	if !waiting {
+	if g.nclaims == 0 || g.nheld == 0 || g.free == 0 {
 		return
 	}
 	var earliest time.Time
@@ -222,7 +289,5 @@ func (g *gate) armTimerLocked() {
 func (g *gate) onTimer() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if !g.closed {
-		g.dispatchLocked()
-	}
+	g.wake.Broadcast()
 }

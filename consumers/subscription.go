@@ -75,8 +75,10 @@ type Subscription struct {
 	Instance string
 	// Filters on payload fields; all must accept a message.
 	Filters []Filter
-	// MaxRetries after the first delivery (default 3; NoRetries for none):
-	// the consumer's MaxDeliver is MaxRetries+1.
+	// MaxRetries after the first delivery (default 3; NoRetries for none).
+	// A handler failure on delivery MaxRetries+1 or later dead-letters the
+	// message; the consumer's MaxDeliver allows 5 deliveries more for
+	// messages a stopping worker returned or a dead process left unacked.
 	MaxRetries int
 	// Backoff is the delay before each retry; the last entry repeats
 	// (default 1s, 5s, 30s).
@@ -224,7 +226,16 @@ func (s Subscription) StreamName() string {
 	return s.Stream
 }
 
-// maxDeliver is the consumer's MaxDeliver: the first delivery plus retries.
+// spareDeliveries are deliveries the server allows beyond the retries for
+// those that never reach a handler's verdict: messages returned by a worker
+// that stops, or lost with a process that dies. Without them, a subscription
+// with NoRetries would dead-letter every message a stop returned. The worker
+// dead-letters a failing message itself once its delivery count reaches
+// maxDeliver.
+const spareDeliveries = 5
+
+// maxDeliver is the first delivery plus retries: a handler failure on that
+// delivery or a later one dead-letters the message.
 func (s Subscription) maxDeliver() int {
 	if s.MaxRetries == NoRetries {
 		return 1
@@ -250,7 +261,7 @@ func (s Subscription) consumers() []levelConsumer {
 	base := jetstream.ConsumerConfig{
 		AckPolicy:         jetstream.AckExplicitPolicy,
 		AckWait:           s.AckWait,
-		MaxDeliver:        s.maxDeliver(),
+		MaxDeliver:        s.maxDeliver() + spareDeliveries,
 		MaxAckPending:     s.MaxAckPending,
 		DeliverPolicy:     jetstream.DeliverAllPolicy,
 		InactiveThreshold: s.InactiveThreshold,

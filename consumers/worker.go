@@ -7,6 +7,7 @@ import (
 	"github.com/jetflow/jetflow/internal/logctx"
 	"github.com/jetflow/jetflow/internal/tracectx"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,7 +38,10 @@ type Worker struct {
 
 	mu      sync.Mutex
 	state   int // stateNew, stateRunning, stateStopping, stateStopped
-	loops   []*loop
+	levels  []*levelRun
+	loops   []*loop // every loop started and not yet closed
+	slots   []*inflight
+	runners sync.WaitGroup
 	gate    *gate
 	ctx     context.Context // handlers' context, cancelled on a hard stop
 	cancel  context.CancelFunc
@@ -56,16 +60,6 @@ const (
 	stateStopping
 	stateStopped
 )
-
-// loop is one Consume on one of the subscription's consumers. Its callback
-// runs on the subscription's own goroutine and calls the handler inline.
-type loop struct {
-	w     *Worker
-	level int
-	cc    jetstream.ConsumeContext
-	cur   atomic.Pointer[Message] // in flight, for progress acks
-	seen  *Message                // watchdog's previous sample
-}
 
 // NewWorker validates sub and returns a worker for it; nothing runs until Start.
 func NewWorker(js WorkerJetStream, sub Subscription, opts ...WorkerOption) (*Worker, error) {
@@ -139,23 +133,21 @@ func (w *Worker) Start(ctx context.Context) error {
 	// they run until Stop, not until the caller's start context ends.
 	w.ctx, w.cancel = context.WithCancel(context.WithoutCancel(ctx))
 
-	// Concurrency loops per level, so a level alone can use every slot; the
-	// level's pull-ahead is split between them.
-	perLoop := max(1, (w.sub.BatchSize+w.sub.Concurrency-1)/w.sub.Concurrency)
 	for i, c := range cons {
-		for range w.sub.Concurrency {
-			l := &loop{w: w, level: defs[i].level}
-			cc, err := c.Consume(l.onMsg,
-				jetstream.PullMaxMessages(perLoop),
-				jetstream.ConsumeErrHandler(w.onConsumeError))
-			if err != nil {
-				w.stopLoops()
-				w.cancel()
-				return fmt.Errorf("consumers: subscription %s: consume %s: %w", w.sub.Name, defs[i].cfg.Durable, err)
+		lr := &levelRun{level: defs[i].level, durable: defs[i].cfg.Durable, cons: c}
+		w.levels = append(w.levels, lr)
+		if err := w.startLoopsLocked(lr); err != nil {
+			for _, l := range w.loops {
+				l.cc.Stop()
 			}
-			l.cc = cc
-			w.loops = append(w.loops, l)
+			w.cancel()
+			return err
 		}
+	}
+	for range w.sub.Concurrency {
+		r := &inflight{}
+		w.slots = append(w.slots, r)
+		w.runners.Go(func() { w.run(r) })
 	}
 	w.wdQuit, w.wdDone = make(chan struct{}), make(chan struct{})
 	go w.watchdog()
@@ -163,13 +155,6 @@ func (w *Worker) Start(ctx context.Context) error {
 	w.log.Info("worker started", slog.String("stream", w.sub.StreamName()),
 		slog.String("durable", w.durable), slog.Int("concurrency", w.sub.Concurrency))
 	return nil
-}
-
-func (w *Worker) stopLoops() {
-	for _, l := range w.loops {
-		l.cc.Stop()
-	}
-	w.loops = nil
 }
 
 func (w *Worker) onConsumeError(_ jetstream.ConsumeContext, err error) {
@@ -201,7 +186,7 @@ func (w *Worker) Stop(ctx context.Context) error {
 		}
 	}
 	w.state = stateStopping
-	loops := w.loops
+	loops := slices.Clone(w.loops)
 	w.mu.Unlock()
 
 	for _, l := range loops {
@@ -214,15 +199,24 @@ func (w *Worker) Stop(ctx context.Context) error {
 		}
 		close(drained)
 	}()
+	ran := make(chan struct{})
+	go func() {
+		<-drained
+		w.gate.finish() // nothing more arrives: runners empty the gate, then leave
+		w.runners.Wait()
+		close(ran)
+	}()
 	var err error
 	select {
-	case <-drained:
+	case <-ran:
 	case <-ctx.Done():
 		err = ctx.Err()
 		w.hard.Store(true)
-		w.gate.close()
+		for _, m := range w.gate.close() {
+			w.giveBack(m.raw)
+		}
 		w.cancel()
-		<-drained
+		<-ran
 	}
 	close(w.wdQuit)
 	<-w.wdDone
@@ -247,20 +241,6 @@ func (w *Worker) Run(ctx context.Context) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.opts.grace)
 	defer cancel()
 	return w.Stop(sctx)
-}
-
-// onMsg runs on the loop's subscription goroutine for every delivery.
-func (l *loop) onMsg(raw jetstream.Msg) {
-	w := l.w
-	if !w.gate.acquire(l.level) {
-		w.giveBack(raw)
-		return
-	}
-	m := newMessage(raw, w.sub.Name, w.sub.Topic)
-	l.cur.Store(m)
-	w.process(m)
-	l.cur.Store(nil)
-	w.gate.release(l.level, m.morePending, claimWindow)
 }
 
 // morePending reports whether the consumer had more messages to deliver
@@ -391,28 +371,4 @@ func termReason(err error) string {
 		cut--
 	}
 	return s[:cut] + "…"
-}
-
-// watchdog sends progress acks for messages in flight across two ticks, so
-// a long handler keeps its message instead of having it redelivered.
-func (w *Worker) watchdog() {
-	defer close(w.wdDone)
-	t := time.NewTicker(max(w.sub.AckWait/3, 100*time.Millisecond))
-	defer t.Stop()
-	for {
-		select {
-		case <-w.wdQuit:
-			return
-		case <-t.C:
-			for _, l := range w.loops {
-				cur := l.cur.Load()
-				if cur != nil && cur == l.seen {
-					if err := cur.InProgress(); err != nil {
-						w.log.Debug("progress ack", slog.String("error", err.Error()))
-					}
-				}
-				l.seen = cur
-			}
-		}
-	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime"
 	"strings"
 	"sync"
@@ -413,3 +414,145 @@ func TestPubSubLabelsTheSubscriptionByItsName(t *testing.T) {
 type outcomeObs func(string, Outcome)
 
 func (f outcomeObs) ObserveOutcome(s string, o Outcome) { f(s, o) }
+
+// Lower-priority messages pulled ahead wait while a critical backlog runs
+// for longer than their AckWait. They are held where the watchdog keeps
+// them alive, and a level holding BatchSize of them stops pulling ahead:
+// each is handled once, none is redelivered or dead-lettered.
+func TestMessagesHeldBehindABacklogAreKeptAlive(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		low     int
+		retries int
+	}{
+		{"one low message, retries", 1, 1},
+		{"one low message, no retries", 1, NoRetries},
+		{"more low messages than the batch: the level pauses", 30, NoRetries},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newTestEnv(t)
+			e.topic(t, "jobs")
+			e.publishN(t, "jobs", 100, PriorityCritical)
+			e.publishN(t, "jobs", tc.low, PriorityLow)
+			var mu sync.Mutex
+			lowCalls := map[string]int{}
+			criticalLeft := 100
+			var logs lockedBuffer
+			log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			// The critical backlog takes 2 s, twice the AckWait.
+			w := e.startWorker(t, Subscription{Name: "runner", Topic: "jobs", BatchSize: 5, AckWait: time.Second, MaxRetries: tc.retries,
+				Handler: func(_ context.Context, m *Message) error {
+					mu.Lock()
+					defer mu.Unlock()
+					if m.Priority() == PriorityLow {
+						lowCalls[m.ID()]++
+						return nil
+					}
+					criticalLeft--
+					time.Sleep(20 * time.Millisecond)
+					return nil
+				}}, WithLogger(log))
+			waitFor(t, 30*time.Second, "every message handled", func() bool {
+				mu.Lock()
+				defer mu.Unlock()
+				return criticalLeft == 0 && len(lowCalls) == tc.low
+			})
+			// Redeliveries of anything that timed out would come now.
+			time.Sleep(1500 * time.Millisecond)
+			mu.Lock()
+			defer mu.Unlock()
+			for id, n := range lowCalls {
+				if n != 1 {
+					t.Errorf("low message %s handled %d times", id, n)
+				}
+			}
+			if s := w.Stats(); s.Acked != uint64(100+tc.low) || s.DeadLettered != 0 || s.Returned != 0 {
+				t.Errorf("stats %+v, want %d acked and nothing else", s, 100+tc.low)
+			}
+			if dls, err := NewDLQ(e.js, DLQConfig{}).List(testCtx(t), ListOptions{Topic: "jobs"}); err != nil || len(dls) != 0 {
+				t.Errorf("dead letters %d %v, want none", len(dls), err)
+			}
+			paused := strings.Contains(logs.String(), "priority level paused") && strings.Contains(logs.String(), "priority level resumed")
+			if wantPause := tc.low > 5; paused != wantPause {
+				t.Errorf("low level paused and resumed: %v, want %v", paused, wantPause)
+			}
+		})
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// A stop whose grace period ends returns the messages not handled yet;
+// even with NoRetries they come back to the next worker rather than to
+// the DLQ (a return is not a handler's failure).
+func TestHardStopReturnsMessagesEvenWithoutRetries(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	e.topic(t, "work")
+	e.publishN(t, "work", 20, PriorityNormal)
+	started := make(chan struct{}, 1)
+	sub := Subscription{Name: "crunch", Topic: "work", BatchSize: 20, AckWait: time.Second, MaxRetries: NoRetries,
+		Handler: func(ctx context.Context, m *Message) error {
+			select {
+			case started <- struct{}{}:
+			default:
+			}
+			<-ctx.Done()
+			return ctx.Err()
+		}}
+	w, err := NewWorker(e.js, sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	waitFor(t, 5*time.Second, "the pull-ahead", func() bool {
+		c, err := e.js.Consumer(testCtx(t), "TOPIC_WORK", "crunch-normal")
+		return err == nil && c.CachedInfo().NumAckPending == 20
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := w.Stop(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("stop cut short: %v", err)
+	}
+	if s := w.Stats(); s.Returned != 20 {
+		t.Fatalf("first worker %+v, want 20 returned", s)
+	}
+
+	var mu sync.Mutex
+	handled := map[string]bool{}
+	sub.Handler = func(_ context.Context, m *Message) error {
+		mu.Lock()
+		handled[m.ID()] = true
+		mu.Unlock()
+		return nil
+	}
+	e.startWorker(t, sub)
+	waitFor(t, 10*time.Second, "the 20 returned messages handled", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(handled) == 20
+	})
+	if dls, err := NewDLQ(e.js, DLQConfig{}).List(testCtx(t), ListOptions{}); err != nil || len(dls) != 0 {
+		t.Fatalf("dead letters %d %v, want none", len(dls), err)
+	}
+}
