@@ -144,6 +144,9 @@ type DeadLetter struct {
 	// OriginalMissing says why.
 	Original        *Original `json:"original,omitempty"`
 	OriginalMissing string    `json:"original_missing,omitempty"`
+	// readErr is set when the original could not be read for a reason
+	// that may pass (a timeout), as opposed to being gone.
+	readErr error
 }
 
 // DLQJetStream is the part of jetstream.JetStream the DLQ uses.
@@ -341,6 +344,7 @@ func (o *originalLoader) load(ctx context.Context, dl *DeadLetter) {
 			st = nil
 			if !errors.Is(err, jetstream.ErrStreamNotFound) {
 				dl.OriginalMissing = fmt.Sprintf("could not look up stream %s: %v", dl.Stream, err)
+				dl.readErr = err
 				return
 			}
 		}
@@ -357,6 +361,7 @@ func (o *originalLoader) load(ctx context.Context, dl *DeadLetter) {
 	}
 	if err != nil {
 		dl.OriginalMissing = fmt.Sprintf("could not read %s sequence %d: %v", dl.Stream, dl.StreamSeq, err)
+		dl.readErr = err
 		return
 	}
 	dl.Original = &Original{Subject: raw.Subject, Sequence: raw.Sequence, Header: publishedHeaders(raw.Header), Data: raw.Data, Time: raw.Time}

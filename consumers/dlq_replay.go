@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Replayed reports what a replay did (or, in a dry run, would do) with one
@@ -58,7 +59,7 @@ func (d *DLQ) ReplayAll(ctx context.Context, q ListOptions, dryRun bool) ([]Repl
 	for _, dl := range list {
 		r, err := d.replay(ctx, dl, dryRun)
 		switch {
-		case errors.Is(err, ErrReplayUnsupported) || errors.Is(err, ErrOriginalGone):
+		case errors.Is(err, ErrReplayUnsupported) || errors.Is(err, ErrOriginalGone) || errors.Is(err, ErrSubscriptionGone):
 			r.Skipped = err.Error()
 		case err != nil:
 			return out, err
@@ -75,7 +76,13 @@ func (d *DLQ) replay(ctx context.Context, dl DeadLetter, dryRun bool) (Replayed,
 			ErrReplayUnsupported, dl.ID, dl.Stream)
 	}
 	if dl.Original == nil {
+		if dl.readErr != nil {
+			return r, fmt.Errorf("consumers: dead letter %d: %s: %w", dl.ID, dl.OriginalMissing, dl.readErr)
+		}
 		return r, fmt.Errorf("%w: dead letter %d: %s", ErrOriginalGone, dl.ID, dl.OriginalMissing)
+	}
+	if err := d.checkConsumer(ctx, dl); err != nil {
+		return r, err
 	}
 	r.Subject = dl.Original.Subject
 	msg := replayMsg(d.cfg.Stream, dl)
@@ -91,6 +98,23 @@ func (d *DLQ) replay(ctx context.Context, dl DeadLetter, dryRun bool) (Replayed,
 		return r, fmt.Errorf("consumers: replayed dead letter %d (topic sequence %d) but could not remove it: %w", dl.ID, r.Sequence, err)
 	}
 	return r, nil
+}
+
+// checkConsumer refuses a replay nobody would handle: it is marked for
+// the dead letter's subscription, and every other one skips it.
+func (d *DLQ) checkConsumer(ctx context.Context, dl DeadLetter) error {
+	st, err := d.js.Stream(ctx, dl.Stream)
+	if err == nil {
+		_, err = st.Consumer(ctx, dl.Consumer)
+	}
+	switch {
+	case errors.Is(err, jetstream.ErrConsumerNotFound):
+		return fmt.Errorf("%w: dead letter %d: %s has no consumer %s any more (subscription %s stopped for good?); its replay would be skipped by every subscription",
+			ErrSubscriptionGone, dl.ID, dl.Stream, dl.Consumer, dl.Subscription)
+	case err != nil:
+		return fmt.Errorf("consumers: dead letter %d: look up consumer %s: %w", dl.ID, dl.Consumer, err)
+	}
+	return nil
 }
 
 // replayMsg copies the original with the headers the server or an earlier

@@ -196,6 +196,34 @@ func TestDeadLetterWhoseOriginalIsGone(t *testing.T) {
 	deadLetters(t, dlq, ListOptions{}, 1) // a skipped letter stays
 }
 
+// A replay is marked for the dead letter's subscription; when its consumer
+// is gone nobody would handle it, so it is refused and the letter stays.
+func TestReplayForAGoneSubscriptionIsRefused(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	e.topic(t, "orders")
+	w := e.startWorker(t, Subscription{Name: "billing", Topic: "orders", Handler: flaky(new(atomic.Bool))})
+	e.publish(t, "orders", Outgoing{Data: []byte(`{}`)})
+	dlq := NewDLQ(e.js, DLQConfig{})
+	dl := deadLetters(t, dlq, ListOptions{}, 1)[0]
+	if err := w.Stop(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.js.DeleteConsumer(testCtx(t), "TOPIC_ORDERS", dl.Consumer); err != nil {
+		t.Fatal(err)
+	}
+	for _, dry := range []bool{true, false} {
+		if _, err := dlq.Replay(testCtx(t), dl.ID, dry); !errors.Is(err, ErrSubscriptionGone) || !strings.Contains(err.Error(), dl.Consumer) {
+			t.Fatalf("replay (dry run %v) for a deleted consumer: %v", dry, err)
+		}
+	}
+	all, err := dlq.ReplayAll(testCtx(t), ListOptions{}, false)
+	if err != nil || len(all) != 1 || !strings.Contains(all[0].Skipped, "no consumer") {
+		t.Fatalf("replay all: %+v %v", all, err)
+	}
+	deadLetters(t, dlq, ListOptions{}, 1) // the letter stays
+}
+
 func TestDiscard(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)

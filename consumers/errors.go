@@ -50,6 +50,9 @@ var (
 	// ErrReplayUnsupported is returned for a dead letter whose source stream
 	// is not a topic: republishing into it (e.g. EVENTS) would forge history.
 	ErrReplayUnsupported = errors.New("consumers: replay is only possible for topic messages")
+	// ErrSubscriptionGone is returned for a dead letter whose consumer no
+	// longer exists: every running subscription would skip the replay.
+	ErrSubscriptionGone = errors.New("consumers: the dead letter's consumer no longer exists")
 )
 
 // permanentError wraps a handler error that must not be retried.
