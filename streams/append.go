@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -48,9 +51,18 @@ const (
 //
 // The store fills each event's aggregate type and id, version, id (a new
 // UUIDv7 unless set), schema (1 unless set), occurred-at and source. Events
-// with ids already stored (a retry after a lost ack) report success without
-// being stored twice. When after.Sequence is set but after.Version is zero,
-// the version is read from the stored event.
+// with ids already stored right after `after` (a retry after a lost ack)
+// report success without being stored twice. An id stored anywhere else
+// (another aggregate, or earlier on this one) stores nothing and returns a
+// *DuplicateEventError matching ErrDuplicateEventID, not a conflict: the
+// same events would collide again after a reload. When after.Sequence is
+// set but after.Version is zero, the version is read from the stored event;
+// a version without a sequence is refused with ErrInvalidPosition.
+//
+// Two events of one append with the same id are refused with
+// ErrInvalidEvent before anything is sent. A batch the server refuses
+// because too many batches are open on the stream is sent again a few
+// times (see Config.MaxConcurrentBatches), then fails with ErrStreamBusy.
 func (s *Store) Append(ctx context.Context, aggregateType, aggregateID string, after Position, events ...Event) (AppendResult, error) {
 	if err := ValidateAggregateType(aggregateType); err != nil {
 		return AppendResult{}, err
@@ -63,6 +75,9 @@ func (s *Store) Append(ctx context.Context, aggregateType, aggregateID string, a
 		return AppendResult{}, ErrNoEvents
 	case len(events) > s.cfg.MaxEventsPerAppend:
 		return AppendResult{}, fmt.Errorf("%w: %d events, at most %d allowed", ErrTooManyEvents, len(events), s.cfg.MaxEventsPerAppend)
+	}
+	if after.Sequence == 0 && after.Version != 0 {
+		return AppendResult{}, fmt.Errorf("%w: version %d without a sequence; a new aggregate is at sequence 0 and version 0", ErrInvalidPosition, after.Version)
 	}
 	if after.Sequence > 0 && after.Version == 0 {
 		v, err := s.versionAt(ctx, aggregateType, aggregateID, after.Sequence)
@@ -84,21 +99,76 @@ func (s *Store) Append(ctx context.Context, aggregateType, aggregateID string, a
 		var ack *jetstream.PubAck
 		ack, err = s.js.PublishMsg(ctx, msgs[0])
 		if err == nil {
+			// A duplicate's sequence is the stored copy's.
 			last, duplicate = ack.Sequence, ack.Duplicate
 		}
 	} else {
 		var ack *jetstreamext.BatchAck
-		// No ack on the first message: the commit's reply carries any
-		// error, and the round trip is the floor of an append's cost.
-		ack, err = jetstreamext.PublishMsgBatch(ctx, s.js, msgs, jetstreamext.BatchFlowControl{AckFirst: false})
+		ack, err = s.publishBatch(ctx, msgs)
 		if err == nil {
 			last = ack.Sequence
 		}
 	}
 	if err != nil || duplicate {
-		return s.resolveFailedAppend(ctx, aggregateType, aggregateID, after, stored, err)
+		return s.resolveFailedAppend(ctx, aggregateType, aggregateID, after, stored, last, err)
 	}
 	return finish(stored, last-uint64(len(stored))+1), nil
+}
+
+// Retries of a batch refused because the stream has too many open batches.
+const (
+	busyRetries = 5
+	busyBackoff = 5 * time.Millisecond
+)
+
+// publishBatch publishes msgs as one atomic batch, at most
+// MaxConcurrentBatches at a time per store. A batch the server refused as
+// one too many in flight stored nothing, so sending it again (same ids,
+// same expectation) is safe.
+func (s *Store) publishBatch(ctx context.Context, msgs []*nats.Msg) (*jetstreamext.BatchAck, error) {
+	wait := busyBackoff
+	for attempt := 0; ; attempt++ {
+		ack, err := s.publishBatchOnce(ctx, msgs)
+		if err == nil || !refusedAsBusy(err) {
+			return ack, err
+		}
+		if attempt == busyRetries {
+			return nil, fmt.Errorf("%w: the server refused the batch %d times: %w", ErrStreamBusy, attempt+1, err)
+		}
+		s.log.DebugContext(ctx, "atomic batch refused, stream busy: retrying", "attempt", attempt+1, "error", err)
+		t := time.NewTimer(wait/2 + rand.N(wait))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("%w (the stream was busy: %v)", ctx.Err(), err)
+		case <-t.C:
+		}
+		wait *= 2
+	}
+}
+
+func (s *Store) publishBatchOnce(ctx context.Context, msgs []*nats.Msg) (*jetstreamext.BatchAck, error) {
+	select {
+	case s.batches <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-s.batches }()
+	// No ack on the first message: the commit's reply carries any error,
+	// and the round trip is the floor of an append's cost.
+	return jetstreamext.PublishMsgBatch(ctx, s.js, msgs, jetstreamext.BatchFlowControl{AckFirst: false})
+}
+
+// refusedAsBusy reports a batch refused for too many open batches. Without
+// an ack on the first message its refusal (10210) is not seen; the commit
+// then finds no batch and answers 10176.
+func refusedAsBusy(err error) bool {
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	return apiErr.ErrorCode == jetstreamext.JSErrCodeAtomicPublishTooManyInflight ||
+		apiErr.ErrorCode == jetstreamext.JSErrCodeBatchPublishIncomplete
 }
 
 // prepare fills the envelopes and builds the messages, checking everything
@@ -108,6 +178,10 @@ func (s *Store) prepare(aggregateType, aggregateID, subject string, after Positi
 	now := s.now().UTC()
 	stored := make([]Event, len(events))
 	msgs := make([]*nats.Msg, len(events))
+	var ids map[string]int
+	if len(events) > 1 {
+		ids = make(map[string]int, len(events))
+	}
 	for i, ev := range events {
 		ev.AggregateType = aggregateType
 		ev.AggregateID = aggregateID
@@ -127,6 +201,14 @@ func (s *Store) prepare(aggregateType, aggregateID, subject string, after Positi
 		}
 		if err := ev.validateForAppend(i); err != nil {
 			return nil, nil, err
+		}
+		if ids != nil {
+			// The server refuses the whole batch, with an error that does
+			// not say why.
+			if j, ok := ids[ev.ID]; ok {
+				return nil, nil, fmt.Errorf("%w: events %d and %d have the same id %q", ErrInvalidEvent, j, i, ev.ID)
+			}
+			ids[ev.ID] = i
 		}
 		msg := &nats.Msg{Subject: subject, Header: ev.header(), Data: ev.Data}
 		// Room for the expectation and batch headers added later.
@@ -155,18 +237,27 @@ func finish(stored []Event, first uint64) AppendResult {
 // A retry of an append that was stored (its ack was lost) is refused as a
 // wrong sequence by a standalone server and acked as a duplicate by a
 // cluster; either way, if the aggregate's next events are ours, the append
-// succeeded.
-func (s *Store) resolveFailedAppend(ctx context.Context, aggregateType, aggregateID string, after Position, stored []Event, cause error) (AppendResult, error) {
+// succeeded. dupSeq is the stored copy's sequence of a duplicate single
+// publish (cause nil).
+func (s *Store) resolveFailedAppend(ctx context.Context, aggregateType, aggregateID string, after Position, stored []Event, dupSeq uint64, cause error) (AppendResult, error) {
 	conflict, actual, known := classifyConflict(cause)
-	if cause != nil && !conflict && !isDuplicateBatch(cause) {
+	duplicate := cause == nil || isDuplicateBatch(cause)
+	if !conflict && !duplicate {
 		return AppendResult{}, fmt.Errorf("streams: append to %s %s: %w", aggregateType, aggregateID, cause)
 	}
 	ours, err := s.storedAfter(ctx, aggregateType, aggregateID, after.Sequence, stored)
 	if err != nil {
-		return AppendResult{}, fmt.Errorf("streams: append to %s %s: checking for an earlier attempt after %v: %w", aggregateType, aggregateID, cause, err)
+		reason := "the server reported a duplicate event id"
+		if cause != nil {
+			reason = cause.Error()
+		}
+		return AppendResult{}, fmt.Errorf("streams: append to %s %s: checking for an earlier attempt after %s: %w", aggregateType, aggregateID, reason, err)
 	}
 	if ours != nil {
 		return *ours, nil
+	}
+	if duplicate {
+		return AppendResult{}, s.duplicateEventError(ctx, aggregateType, aggregateID, stored, dupSeq)
 	}
 	return AppendResult{}, &ConflictError{
 		AggregateType: aggregateType, AggregateID: aggregateID,
@@ -174,9 +265,35 @@ func (s *Store) resolveFailedAppend(ctx context.Context, aggregateType, aggregat
 	}
 }
 
+// duplicateEventError describes an id stored elsewhere than right after the
+// append's position; seq is the stored copy's sequence when known, else 0.
+func (s *Store) duplicateEventError(ctx context.Context, aggregateType, aggregateID string, stored []Event, seq uint64) error {
+	de := &DuplicateEventError{AggregateType: aggregateType, AggregateID: aggregateID, Sequence: seq}
+	if len(stored) == 1 {
+		de.EventID = stored[0].ID
+	}
+	if seq == 0 {
+		return de
+	}
+	// The first of this aggregate's events from seq on is the stored copy
+	// exactly when the copy is this aggregate's.
+	for ev, err := range s.scan(ctx, s.Subject(aggregateType, aggregateID), seq, 1) {
+		if err != nil {
+			return fmt.Errorf("%w; reading the stored copy: %w", de, err)
+		}
+		if ev.Sequence == seq {
+			de.Version = ev.Version
+		}
+	}
+	return de
+}
+
 // storedAfter returns the append result if the events right after seq are
 // exactly the given events (same ids, in order), else nil.
 func (s *Store) storedAfter(ctx context.Context, aggregateType, aggregateID string, seq uint64, events []Event) (*AppendResult, error) {
+	if seq == math.MaxUint64 {
+		return nil, nil // nothing follows; seq+1 would wrap to the start
+	}
 	found := make([]Event, 0, len(events))
 	for ev, err := range s.scan(ctx, s.Subject(aggregateType, aggregateID), seq+1, len(events)) {
 		if err != nil {

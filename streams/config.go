@@ -17,6 +17,9 @@ const (
 	DefaultDuplicateWindow = 2 * time.Minute
 	// MaxBatchEvents is the server's limit of messages in one atomic batch.
 	MaxBatchEvents = 1000
+	// DefaultMaxConcurrentBatches stays below the server's default limit of
+	// 50 open atomic batches per stream, leaving room for other writers.
+	DefaultMaxConcurrentBatches = 32
 )
 
 // Config names and sizes the event store's streams.
@@ -31,6 +34,13 @@ type Config struct {
 	Replicas int
 	// MaxEventsPerAppend caps one append; at most MaxBatchEvents.
 	MaxEventsPerAppend int
+	// MaxConcurrentBatches caps the multi-event appends one Store has in
+	// flight; more wait their turn. The server refuses a batch while
+	// max_inflight_per_stream (default 50) batches of any client are open
+	// on the stream; Append retries a refused batch a few times, then fails
+	// with ErrStreamBusy. Default 32: keep the sum over the processes
+	// writing one stream near the server's limit.
+	MaxConcurrentBatches int
 	// DuplicateWindow is how long JetStream remembers event ids for retries.
 	DuplicateWindow time.Duration
 	// MemoryStorage keeps the stream in memory (tests and benchmarks only).
@@ -40,12 +50,13 @@ type Config struct {
 // DefaultConfig returns the wire contract's names on a single replica.
 func DefaultConfig() Config {
 	return Config{
-		EventStream:        DefaultEventStream,
-		SubjectPrefix:      DefaultSubjectPrefix,
-		SnapshotBucket:     DefaultSnapshotBucket,
-		Replicas:           1,
-		MaxEventsPerAppend: MaxBatchEvents,
-		DuplicateWindow:    DefaultDuplicateWindow,
+		EventStream:          DefaultEventStream,
+		SubjectPrefix:        DefaultSubjectPrefix,
+		SnapshotBucket:       DefaultSnapshotBucket,
+		Replicas:             1,
+		MaxEventsPerAppend:   MaxBatchEvents,
+		MaxConcurrentBatches: DefaultMaxConcurrentBatches,
+		DuplicateWindow:      DefaultDuplicateWindow,
 	}
 }
 
@@ -66,6 +77,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxEventsPerAppend == 0 {
 		c.MaxEventsPerAppend = d.MaxEventsPerAppend
+	}
+	if c.MaxConcurrentBatches == 0 {
+		c.MaxConcurrentBatches = d.MaxConcurrentBatches
 	}
 	if c.DuplicateWindow == 0 {
 		c.DuplicateWindow = d.DuplicateWindow
@@ -91,6 +105,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxEventsPerAppend < 1 || c.MaxEventsPerAppend > MaxBatchEvents {
 		errs = append(errs, fmt.Errorf("max events per append %d: must be 1 to %d", c.MaxEventsPerAppend, MaxBatchEvents))
+	}
+	if c.MaxConcurrentBatches < 1 {
+		errs = append(errs, fmt.Errorf("max concurrent batches %d: must be at least 1", c.MaxConcurrentBatches))
 	}
 	if c.DuplicateWindow < time.Second {
 		errs = append(errs, fmt.Errorf("duplicate window %s: must be at least 1s", c.DuplicateWindow))

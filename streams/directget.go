@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -22,11 +23,18 @@ type directGets struct {
 	nc     *nats.Conn
 	api    string // "$JS.API." or a domain's prefix
 	prefix string // reply subjects are prefix + token
+	// timeout bounds a page read under a context without deadline, as
+	// every other JetStream call is bounded.
+	timeout time.Duration
 
 	mu      sync.Mutex
 	sub     *nats.Subscription
 	waiting map[string]chan *nats.Msg
 	next    uint64
+	// gone is closed when the connection closes (or the inbox is
+	// removed): no reply can arrive any more.
+	gone   chan struct{}
+	status chan nats.Status
 }
 
 func newDirectGets(js jetstream.JetStream) *directGets {
@@ -36,8 +44,15 @@ func newDirectGets(js jetstream.JetStream) *directGets {
 	} else if o.Domain != "" {
 		api = "$JS." + o.Domain + ".API."
 	}
-	return &directGets{nc: js.Conn(), api: api, prefix: js.Conn().NewRespInbox() + ".", waiting: map[string]chan *nats.Msg{}}
+	timeout := js.Options().DefaultTimeout
+	if timeout <= 0 {
+		timeout = defaultDirectGetTimeout
+	}
+	return &directGets{nc: js.Conn(), api: api, prefix: js.Conn().NewRespInbox() + ".", timeout: timeout, waiting: map[string]chan *nats.Msg{}}
 }
+
+// defaultDirectGetTimeout is JetStream's default API timeout.
+const defaultDirectGetTimeout = 5 * time.Second
 
 // directGetRequest is the server's batched direct get request.
 type directGetRequest struct {
@@ -47,31 +62,27 @@ type directGetRequest struct {
 }
 
 // request sends a batched direct get and returns the channel its replies
-// arrive on; done must be called when the caller stops reading.
-func (d *directGets) request(stream string, req directGetRequest) (<-chan *nats.Msg, func(), error) {
+// arrive on and a channel closed once none can arrive any more; done must
+// be called when the caller stops reading.
+func (d *directGets) request(stream string, req directGetRequest) (<-chan *nats.Msg, <-chan struct{}, func(), error) {
 	body, err := json.Marshal(req)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	// Room for every reply (the batch and the end-of-batch marker), so the
 	// subscription's callback never blocks on a slow reader.
 	ch := make(chan *nats.Msg, req.Batch+2)
 	d.mu.Lock()
 	if d.sub == nil {
-		d.sub, err = d.nc.Subscribe(d.prefix+"*", d.deliver)
-		if err == nil {
-			// Unlimited pending: the channels above bound what is buffered.
-			err = d.sub.SetPendingLimits(-1, -1)
-		}
-		if err != nil {
-			d.sub = nil
+		if err := d.subscribeLocked(); err != nil {
 			d.mu.Unlock()
-			return nil, nil, fmt.Errorf("streams: direct get inbox: %w", err)
+			return nil, nil, nil, fmt.Errorf("streams: direct get inbox: %w", err)
 		}
 	}
 	d.next++
 	token := strconv.FormatUint(d.next, 36)
 	d.waiting[token] = ch
+	gone := d.gone
 	d.mu.Unlock()
 	done := func() {
 		d.mu.Lock()
@@ -80,9 +91,35 @@ func (d *directGets) request(stream string, req directGetRequest) (<-chan *nats.
 	}
 	if err := d.nc.PublishRequest(d.api+"DIRECT.GET."+stream, d.prefix+token, body); err != nil {
 		done()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return ch, done, nil
+	return ch, gone, done, nil
+}
+
+// subscribeLocked creates the inbox subscription and the watch that closes
+// gone with the connection. d.mu is held.
+func (d *directGets) subscribeLocked() error {
+	sub, err := d.nc.Subscribe(d.prefix+"*", d.deliver)
+	if err != nil {
+		return err
+	}
+	// Unlimited pending: the channels of request bound what is buffered.
+	if err := sub.SetPendingLimits(-1, -1); err != nil {
+		_ = sub.Unsubscribe()
+		return err
+	}
+	status, gone := d.nc.StatusChanged(nats.CLOSED), make(chan struct{})
+	// Ends when the connection closes or close removes the listener.
+	go func() {
+		<-status
+		close(gone)
+	}()
+	if d.nc.IsClosed() {
+		// Closed before the listener was registered: no event will come.
+		d.nc.RemoveStatusListener(status)
+	}
+	d.sub, d.status, d.gone = sub, status, gone
+	return nil
 }
 
 func (d *directGets) deliver(msg *nats.Msg) {
@@ -109,7 +146,8 @@ func (d *directGets) close() error {
 		return nil
 	}
 	err := d.sub.Unsubscribe()
-	d.sub = nil
+	d.nc.RemoveStatusListener(d.status)
+	d.sub, d.status = nil, nil
 	return err
 }
 
@@ -154,7 +192,17 @@ func readReply(msg *nats.Msg) (*storedMsg, error) {
 // calls each for every message in order. It reports whether more matching
 // messages remain after the last one delivered.
 func (d *directGets) page(ctx context.Context, stream, filter string, seq uint64, n int, each func(*storedMsg) bool) (more bool, last uint64, err error) {
-	ch, done, err := d.request(stream, directGetRequest{Seq: seq, NextFor: filter, Batch: n})
+	var idle *time.Timer
+	var timeout <-chan time.Time
+	if _, ok := ctx.Deadline(); !ok {
+		// A reply lost to a reconnect, a permission or a server error
+		// would otherwise be awaited forever. The bound is on waiting for
+		// the server, not on the caller's handling of each event.
+		idle = time.NewTimer(d.timeout)
+		defer idle.Stop()
+		timeout = idle.C
+	}
+	ch, gone, done, err := d.request(stream, directGetRequest{Seq: seq, NextFor: filter, Batch: n})
 	if err != nil {
 		return false, 0, err
 	}
@@ -163,6 +211,10 @@ func (d *directGets) page(ctx context.Context, stream, filter string, seq uint64
 		select {
 		case <-ctx.Done():
 			return false, last, ctx.Err()
+		case <-timeout:
+			return false, last, fmt.Errorf("direct get: no reply within %s (JetStream's default timeout, as the context has no deadline): %w", d.timeout, context.DeadlineExceeded)
+		case <-gone:
+			return false, last, fmt.Errorf("direct get: %w", nats.ErrConnectionClosed)
 		case msg := <-ch:
 			sm, err := readReply(msg)
 			switch {
@@ -176,6 +228,9 @@ func (d *directGets) page(ctx context.Context, stream, filter string, seq uint64
 			last, more = sm.sequence, sm.pending > 0
 			if !each(sm) {
 				return false, last, nil
+			}
+			if idle != nil {
+				idle.Reset(d.timeout)
 			}
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/textproto"
 	"strconv"
 	"strings"
 	"time"
@@ -148,13 +149,13 @@ func DecodeMessage(subject string, h nats.Header, data []byte, sequence uint64) 
 // validateForAppend checks what a caller supplied before anything is sent.
 func (e *Event) validateForAppend(i int) error {
 	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: event %d (%s): %s", ErrInvalidEvent, i, e.Type, fmt.Sprintf(format, args...))
+		return fmt.Errorf("%w: event %d (%q): %s", ErrInvalidEvent, i, truncate(e.Type), fmt.Sprintf(format, args...))
 	}
 	if e.Type == "" {
 		return bad("type must not be empty")
 	}
-	if !headerSafe(e.Type) || strings.ContainsAny(e.Type, " \t") {
-		return bad("type %q must not contain whitespace or control characters", e.Type)
+	if strings.ContainsAny(e.Type, " \t") {
+		return bad("type %q must not contain whitespace", truncate(e.Type))
 	}
 	if e.Schema < 0 {
 		return bad("schema %d must be 1 or more", e.Schema)
@@ -162,15 +163,32 @@ func (e *Event) validateForAppend(i int) error {
 	if len(e.Data) == 0 || !json.Valid(e.Data) {
 		return bad("data is not valid JSON")
 	}
+	if y := e.OccurredAt.UTC().Year(); y < 0 || y > 9999 {
+		// RFC 3339 has four-digit years: time.Parse refuses what Format writes.
+		return bad("occurred_at %s is outside years 0000 to 9999", e.OccurredAt.UTC().Format(time.RFC3339))
+	}
 	for _, f := range [...]struct{ name, value string }{
-		{"id", e.ID}, {"correlation id", e.Metadata.CorrelationID}, {"causation id", e.Metadata.CausationID},
+		{"id", e.ID}, {"type", e.Type}, {"correlation id", e.Metadata.CorrelationID}, {"causation id", e.Metadata.CausationID},
 		{"user id", e.Metadata.UserID}, {"source", e.Metadata.Source}, {"traceparent", e.Metadata.TraceParent},
 	} {
-		if !headerSafe(f.value) {
-			return bad("%s must not contain control characters", f.name)
+		if problem := headerValueProblem(f.value); problem != "" {
+			return bad("%s %q %s", f.name, truncate(f.value), problem)
 		}
 	}
 	return nil
+}
+
+// headerValueProblem says why s would not arrive as sent in a header value,
+// or "" when it would. nats.go trims blanks around header values, so an id
+// " x" would be stored as "x" and " " as nothing at all.
+func headerValueProblem(s string) string {
+	switch {
+	case !headerSafe(s):
+		return "must not contain control characters"
+	case textproto.TrimString(s) != s:
+		return "must not start or end with blanks"
+	}
+	return ""
 }
 
 // headerSafe rejects what would break or forge a NATS header line.

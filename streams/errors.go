@@ -19,6 +19,16 @@ var (
 	ErrSnapshotStale = errors.New("streams: snapshot is not newer than the stored one")
 	// ErrSnapshotNotFound is returned when an aggregate has no snapshot.
 	ErrSnapshotNotFound = errors.New("streams: no snapshot")
+	// ErrDuplicateEventID is returned when an event id of an append is
+	// already stored and the stored events are not this append's own
+	// earlier attempt. Nothing is stored; a new id, not a reload, fixes it.
+	ErrDuplicateEventID = errors.New("streams: event id already stored")
+	// ErrInvalidPosition is returned for a position that cannot exist, such
+	// as a version without a sequence.
+	ErrInvalidPosition = errors.New("streams: invalid position")
+	// ErrStreamBusy is returned when the server keeps refusing an atomic
+	// batch because too many batches are open on the stream; nothing is stored.
+	ErrStreamBusy = errors.New("streams: event stream busy")
 )
 
 // ConflictError says which expectation failed. It matches ErrConcurrencyConflict.
@@ -56,3 +66,38 @@ func (e *PayloadTooLargeError) Error() string {
 }
 
 func (e *PayloadTooLargeError) Is(target error) bool { return target == ErrPayloadTooLarge }
+
+// DuplicateEventError says which stored event an append collided with. It
+// matches ErrDuplicateEventID and never ErrConcurrencyConflict: reloading
+// and deciding again would send the same id again.
+type DuplicateEventError struct {
+	AggregateType string
+	AggregateID   string
+	// EventID is the id found stored. For a batch the server does not say
+	// which of its ids it found, and EventID is empty.
+	EventID string
+	// Sequence is the stream sequence of the stored copy when the server
+	// said it (a one-event append), else 0.
+	Sequence uint64
+	// Version is the stored event's version when Sequence is known and the
+	// stored event belongs to this aggregate, else 0.
+	Version uint64
+}
+
+func (e *DuplicateEventError) Error() string {
+	msg := fmt.Sprintf("streams: append to %s %s: ", e.AggregateType, e.AggregateID)
+	if e.EventID == "" {
+		msg += "an event id of the batch is already stored"
+	} else {
+		msg += fmt.Sprintf("event id %s is already stored", e.EventID)
+	}
+	switch {
+	case e.Version > 0:
+		msg += fmt.Sprintf(" as this aggregate's version %d (sequence %d)", e.Version, e.Sequence)
+	case e.Sequence > 0:
+		msg += fmt.Sprintf(" at stream sequence %d", e.Sequence)
+	}
+	return msg + "; nothing was stored"
+}
+
+func (e *DuplicateEventError) Is(target error) bool { return target == ErrDuplicateEventID }

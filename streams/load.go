@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"math"
 )
 
 const headerNumPending = "Nats-Num-Pending"
@@ -13,10 +14,17 @@ const headerNumPending = "Nats-Num-Pending"
 // order, upcast to their current schema. It reads with batched direct gets
 // filtered on the aggregate's subject, page by page, so other aggregates'
 // events are never read and a long history is never held in memory at once.
-// An aggregate without events yields nothing.
+// An aggregate without events yields nothing. Under a ctx without deadline,
+// a page the server has not answered within the JetStream context's default
+// timeout ends the iteration with an error matching
+// context.DeadlineExceeded; a closed connection ends it at once.
 func (s *Store) Load(ctx context.Context, aggregateType, aggregateID string, after uint64) iter.Seq2[Event, error] {
 	if err := errors.Join(ValidateAggregateType(aggregateType), ValidateAggregateID(aggregateID)); err != nil {
 		return func(yield func(Event, error) bool) { yield(Event{}, err) }
+	}
+	if after == math.MaxUint64 {
+		// No sequence follows; after+1 would wrap to the start.
+		return func(func(Event, error) bool) {}
 	}
 	return s.upcast(s.scan(ctx, s.Subject(aggregateType, aggregateID), after+1, 0))
 }

@@ -63,9 +63,9 @@ func TestProvisionIsIdempotentAndNamesConflicts(t *testing.T) {
 
 func TestConfigValidateJoinsProblems(t *testing.T) {
 	t.Parallel()
-	cfg := streams.Config{EventStream: "a.b", SubjectPrefix: "x..y", Replicas: 9, MaxEventsPerAppend: 5000}
+	cfg := streams.Config{EventStream: "a.b", SubjectPrefix: "x..y", Replicas: 9, MaxEventsPerAppend: 5000, MaxConcurrentBatches: -1}
 	err := cfg.Validate()
-	for _, want := range []string{"event stream", "subject prefix", "replicas 9", "max events per append 5000"} {
+	for _, want := range []string{"event stream", "subject prefix", "replicas 9", "max events per append 5000", "max concurrent batches -1"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() = %v, missing %q", err, want)
 		}

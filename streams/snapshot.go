@@ -2,6 +2,7 @@ package streams
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,7 +23,7 @@ type Snapshot struct {
 	TakenAt       time.Time       `json:"taken_at"`
 }
 
-// Snapshots stores snapshots in a KV bucket, key <type>.<id>.
+// Snapshots stores snapshots in a KV bucket under SnapshotKey.
 type Snapshots struct {
 	kv jetstream.KeyValue
 }
@@ -38,43 +39,62 @@ func NewSnapshots(ctx context.Context, js jetstream.JetStream, cfg Config) (*Sna
 	return &Snapshots{kv: kv}, nil
 }
 
-func snapshotKey(aggregateType, aggregateID string) (string, error) {
+// SnapshotKey is the KV key of an aggregate's snapshot: <type>.<id>, or
+// <type>.b64.<id as unpadded base64url> when the id has characters a KV key
+// cannot hold (anything but letters, digits and - / _ =), such as "user:42"
+// or "café". The two forms cannot collide: neither type nor id contains a
+// '.', so a plain key has two tokens and an encoded one three. A type with
+// such characters is refused: types are the program's constants.
+func SnapshotKey(aggregateType, aggregateID string) (string, error) {
 	if err := errors.Join(ValidateAggregateType(aggregateType), ValidateAggregateID(aggregateID)); err != nil {
 		return "", err
 	}
-	return aggregateType + "." + aggregateID, nil
+	if !kvKeySafe(aggregateType) {
+		return "", fmt.Errorf("%w %q: a snapshot key allows only letters, digits and - / _ =", ErrInvalidAggregateType, aggregateType)
+	}
+	if kvKeySafe(aggregateID) {
+		return aggregateType + "." + aggregateID, nil
+	}
+	return aggregateType + ".b64." + base64.RawURLEncoding.EncodeToString([]byte(aggregateID)), nil
+}
+
+// kvKeySafe reports whether s may stand in a KV key, '.' aside.
+func kvKeySafe(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '/', c == '_', c == '=':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // Load returns the aggregate's snapshot, or ErrSnapshotNotFound.
 func (s *Snapshots) Load(ctx context.Context, aggregateType, aggregateID string) (Snapshot, error) {
-	key, err := snapshotKey(aggregateType, aggregateID)
+	key, err := SnapshotKey(aggregateType, aggregateID)
 	if err != nil {
 		return Snapshot{}, err
 	}
-	snap, _, err := s.get(ctx, key)
-	return snap, err
-}
-
-func (s *Snapshots) get(ctx context.Context, key string) (Snapshot, uint64, error) {
 	entry, err := s.kv.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return Snapshot{}, 0, ErrSnapshotNotFound
+		return Snapshot{}, fmt.Errorf("%w: %s", ErrSnapshotNotFound, key)
 	}
 	if err != nil {
-		return Snapshot{}, 0, fmt.Errorf("streams: load snapshot %s: %w", key, err)
+		return Snapshot{}, fmt.Errorf("streams: load snapshot %s: %w", key, err)
 	}
 	var snap Snapshot
 	if err := json.Unmarshal(entry.Value(), &snap); err != nil {
-		return Snapshot{}, 0, fmt.Errorf("streams: snapshot %s is not valid: %w", key, err)
+		return Snapshot{}, fmt.Errorf("streams: snapshot %s is not valid: %w", key, err)
 	}
-	return snap, entry.Revision(), nil
+	return snap, nil
 }
 
 // Save stores snap unless the stored snapshot is at the same or a newer
 // version, in which case it returns ErrSnapshotStale and changes nothing.
 // Concurrent savers race through compare-and-set, so the newest one wins.
 func (s *Snapshots) Save(ctx context.Context, snap Snapshot) error {
-	key, err := snapshotKey(snap.AggregateType, snap.AggregateID)
+	key, err := SnapshotKey(snap.AggregateType, snap.AggregateID)
 	if err != nil {
 		return err
 	}
@@ -86,21 +106,22 @@ func (s *Snapshots) Save(ctx context.Context, snap Snapshot) error {
 		return fmt.Errorf("streams: encode snapshot %s: %w", key, err)
 	}
 	for {
-		current, rev, err := s.get(ctx, key)
+		entry, err := s.kv.Get(ctx, key)
 		switch {
-		case errors.Is(err, ErrSnapshotNotFound):
+		case errors.Is(err, jetstream.ErrKeyNotFound):
 			_, err = s.kv.Create(ctx, key, data)
 		case err != nil:
-			// An unreadable old snapshot is replaced rather than kept forever.
-			entry, gerr := s.kv.Get(ctx, key)
-			if gerr != nil {
-				return err
-			}
-			_, err = s.kv.Update(ctx, key, data, entry.Revision())
-		case current.Version >= snap.Version:
-			return fmt.Errorf("%w: %s has version %d, this one %d", ErrSnapshotStale, key, current.Version, snap.Version)
+			// A snapshot that could not be read may be newer than this one.
+			return fmt.Errorf("streams: save snapshot %s: read the stored one: %w", key, err)
 		default:
-			_, err = s.kv.Update(ctx, key, data, rev)
+			var current Snapshot
+			if json.Unmarshal(entry.Value(), &current) == nil && current.Version >= snap.Version {
+				return fmt.Errorf("%w: %s has version %d, this one %d", ErrSnapshotStale, key, current.Version, snap.Version)
+			}
+			// A stored value that does not decode is replaced rather than
+			// kept forever. The update names the revision just judged, so
+			// a snapshot saved since fails it and is judged in turn.
+			_, err = s.kv.Update(ctx, key, data, entry.Revision())
 		}
 		if err == nil {
 			return nil
@@ -109,7 +130,7 @@ func (s *Snapshots) Save(ctx context.Context, snap Snapshot) error {
 			return fmt.Errorf("streams: save snapshot %s: %w", key, err)
 		}
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return fmt.Errorf("streams: save snapshot %s: %w", key, ctx.Err())
 		}
 	}
 }

@@ -24,6 +24,8 @@ type Store struct {
 	source    string
 	pageSize  int
 	gets      *directGets
+	// batches holds a token per atomic batch in flight.
+	batches chan struct{}
 }
 
 // Option configures a Store.
@@ -57,12 +59,17 @@ func NewStore(js jetstream.JetStream, cfg Config, opts ...Option) (*Store, error
 		source:   DefaultSource,
 		pageSize: 1024,
 		gets:     newDirectGets(js),
+		batches:  make(chan struct{}, cfg.withDefaults().MaxConcurrentBatches),
 	}
 	for _, o := range opts {
 		o(s)
 	}
 	if s.pageSize < 1 {
 		return nil, fmt.Errorf("streams: page size %d must be positive", s.pageSize)
+	}
+	if problem := headerValueProblem(s.source); problem != "" {
+		// Else every append would be refused for it.
+		return nil, fmt.Errorf("streams: source %q %s", truncate(s.source), problem)
 	}
 	return s, nil
 }

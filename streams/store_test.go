@@ -5,6 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetflow/jetflow/internal/natsserver"
 	"github.com/jetflow/jetflow/internal/natstest"
 	"github.com/jetflow/jetflow/streams"
 )
@@ -33,6 +38,12 @@ func newFixture(t *testing.T, url string, replicas int, opts ...streams.Option) 
 	}
 	cfg := streams.DefaultConfig()
 	cfg.Replicas = replicas
+	return fixtureOn(t, js, cfg, opts...)
+}
+
+// fixtureOn provisions cfg through js and returns a store over it.
+func fixtureOn(t *testing.T, js jetstream.JetStream, cfg streams.Config, opts ...streams.Option) *fixture {
+	t.Helper()
 	if err := streams.Provision(ctxT(t), js, cfg); err != nil {
 		t.Fatalf("provision: %v", err)
 	}
@@ -564,5 +575,455 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// runServerWithConf starts a server from a nats.conf body on a free port.
+func runServerWithConf(t *testing.T, conf string) *natstest.Server {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "nats.conf")
+	must(t, os.WriteFile(file, []byte(conf), 0o600))
+	return natstest.RunServerWithConfig(t, natsserver.Config{ConfigFile: file, Listen: "127.0.0.1:-1"})
+}
+
+// nats.go trims the blanks around header values on the wire: an id " "
+// would be stored as no id at all, and the aggregate would never load again.
+func TestBlankEventIDIsRefused(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, natstest.RunServer(t).URL, 1)
+	ctx := ctxT(t)
+	for _, id := range []string{" ", "  ", "\t"} {
+		e := ev("doc.created", map[string]int{"n": 1})
+		e.ID = id
+		_, err := f.store.Append(ctx, "doc", "d1", streams.Position{}, e)
+		if !errors.Is(err, streams.ErrInvalidEvent) || !strings.Contains(err.Error(), "id") {
+			t.Errorf("id %q: err = %v, want ErrInvalidEvent naming the id", id, err)
+		}
+	}
+	if got := lastSeq(t, f.js); got != 0 {
+		t.Fatalf("stream has %d messages after refused appends", got)
+	}
+	if got := loadAll(t, f.store, "doc", "d1", 0); len(got) != 0 {
+		t.Fatalf("aggregate has %d events", len(got))
+	}
+}
+
+// A value with blanks around it would be stored trimmed, unlike what the
+// append reports, and a retry of it would no longer match its own event.
+func TestValuesWithSurroundingBlanksAreRefused(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, natstest.RunServer(t).URL, 1)
+	ctx := ctxT(t)
+	cases := map[string]func(*streams.Event){
+		"id":             func(e *streams.Event) { e.ID = " " + streams.NewEventID() },
+		"id ":            func(e *streams.Event) { e.ID = streams.NewEventID() + "\t" },
+		"type":           func(e *streams.Event) { e.Type = "doc.created " },
+		"correlation id": func(e *streams.Event) { e.Metadata.CorrelationID = " corr" },
+		"causation id":   func(e *streams.Event) { e.Metadata.CausationID = "cmd " },
+		"user id":        func(e *streams.Event) { e.Metadata.UserID = " " },
+		"source":         func(e *streams.Event) { e.Metadata.Source = " api" },
+		"traceparent": func(e *streams.Event) {
+			e.Metadata.TraceParent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01 "
+		},
+	}
+	for name, spoil := range cases {
+		e := ev("doc.created", map[string]int{"n": 1})
+		spoil(&e)
+		_, err := f.store.Append(ctx, "doc", "d1", streams.Position{}, e)
+		if field := strings.TrimSpace(name); !errors.Is(err, streams.ErrInvalidEvent) || !strings.Contains(err.Error(), field) {
+			t.Errorf("%s: err = %v, want ErrInvalidEvent naming %s", name, err, field)
+		}
+	}
+	if got := lastSeq(t, f.js); got != 0 {
+		t.Fatalf("stream has %d messages after refused appends", got)
+	}
+	// Blanks inside a value arrive as sent.
+	e := ev("doc.created", map[string]int{"n": 1})
+	e.ID, e.Metadata.UserID = "id with blanks "+streams.NewEventID(), "Ada Lovelace"
+	r, err := f.store.Append(ctx, "doc", "d1", streams.Position{}, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := loadAll(t, f.store, "doc", "d1", 0)
+	if len(got) != 1 || got[0].ID != e.ID || got[0].ID != r.Events[0].ID || got[0].Metadata.UserID != "Ada Lovelace" {
+		t.Fatalf("stored %+v, appended %+v", got, r.Events)
+	}
+	if _, err := f.store.Append(ctx, "doc", "d1", streams.Position{}, e); err != nil {
+		t.Fatalf("retry of a stored append: %v", err)
+	}
+	if _, err := streams.NewStore(f.js, f.cfg, streams.WithSource("api ")); err == nil || !strings.Contains(err.Error(), "source") {
+		t.Fatalf("store with source %q: err = %v, want one naming the source", "api ", err)
+	}
+}
+
+// RFC 3339 has four-digit years: a time outside 0000..9999 would be
+// written in a form no reader parses back.
+func TestOccurredAtOutsideFourDigitYearsIsRefused(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, natstest.RunServer(t).URL, 1)
+	ctx := ctxT(t)
+	for i, at := range []time.Time{
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-1, 12, 31, 23, 59, 59, 0, time.UTC),
+		time.Date(0, 1, 1, 0, 30, 0, 0, time.FixedZone("east", 3600)), // year -1 in UTC
+	} {
+		e := ev("doc.created", map[string]int{"n": 1})
+		e.OccurredAt = at
+		_, err := f.store.Append(ctx, "doc", fmt.Sprint("bad", i), streams.Position{}, e)
+		if !errors.Is(err, streams.ErrInvalidEvent) || !strings.Contains(err.Error(), "occurred_at") {
+			t.Errorf("occurred-at %v: err = %v, want ErrInvalidEvent naming occurred_at", at, err)
+		}
+	}
+	if got := lastSeq(t, f.js); got != 0 {
+		t.Fatalf("stream has %d messages after refused appends", got)
+	}
+	for i, at := range []time.Time{
+		time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(10000, 1, 1, 0, 30, 0, 0, time.FixedZone("east", 3600)), // year 9999 in UTC
+	} {
+		e := ev("doc.created", map[string]int{"n": 1})
+		e.OccurredAt = at
+		id := fmt.Sprint("edge", i)
+		if _, err := f.store.Append(ctx, "doc", id, streams.Position{}, e); err != nil {
+			t.Fatalf("occurred-at %v: %v", at, err)
+		}
+		if got := loadAll(t, f.store, "doc", id, 0); len(got) != 1 || !got[0].OccurredAt.Equal(at) {
+			t.Fatalf("occurred-at %v loaded as %+v", at, got)
+		}
+	}
+}
+
+// The server refuses a batch holding one id twice without saying why; it
+// is the caller's mistake, not a conflict to retry.
+func TestDuplicateIDsInOneAppendAreRefused(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, natstest.RunServer(t).URL, 1)
+	a, b, c := ev("doc.created", map[string]int{"n": 1}), ev("doc.edited", map[string]int{"n": 2}), ev("doc.edited", map[string]int{"n": 3})
+	a.ID = streams.NewEventID()
+	c.ID = a.ID
+	_, err := f.store.Append(ctxT(t), "doc", "d1", streams.Position{}, a, b, c)
+	if errors.Is(err, streams.ErrConcurrencyConflict) || !errors.Is(err, streams.ErrInvalidEvent) || !strings.Contains(err.Error(), a.ID) {
+		t.Fatalf("err = %v, want ErrInvalidEvent naming %s", err, a.ID)
+	}
+	if got := lastSeq(t, f.js); got != 0 {
+		t.Fatalf("stream has %d messages", got)
+	}
+}
+
+// An id stored anywhere but right after the append's position is not the
+// append's own earlier attempt: nothing is stored, and a reload would not
+// help, so it is a DuplicateEventError, not a conflict.
+func TestReusedEventIDIsADuplicateNotAConflict(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, natstest.RunServer(t).URL, 1)
+	ctx := ctxT(t)
+	first, second := ev("doc.created", map[string]int{"n": 1}), ev("doc.edited", map[string]int{"n": 2})
+	first.ID, second.ID = streams.NewEventID(), streams.NewEventID()
+	r1, err := f.store.Append(ctx, "doc", "d1", streams.Position{}, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := f.store.Append(ctx, "doc", "d1", r1.Position(), second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := lastSeq(t, f.js)
+	fresh := ev("doc.edited", map[string]int{"n": 3})
+	fresh.ID = streams.NewEventID()
+	cases := []struct {
+		name   string
+		id     string
+		after  streams.Position
+		events []streams.Event
+		want   streams.DuplicateEventError
+	}{
+		{"another aggregate", "d2", streams.Position{}, []streams.Event{first},
+			streams.DuplicateEventError{AggregateType: "doc", AggregateID: "d2", EventID: first.ID, Sequence: r1.LastSequence}},
+		{"earlier on this aggregate", "d1", r2.Position(), []streams.Event{first},
+			streams.DuplicateEventError{AggregateType: "doc", AggregateID: "d1", EventID: first.ID, Sequence: r1.LastSequence, Version: 1}},
+		{"in a batch", "d3", streams.Position{}, []streams.Event{fresh, second},
+			streams.DuplicateEventError{AggregateType: "doc", AggregateID: "d3"}},
+	}
+	for _, c := range cases {
+		_, err := f.store.Append(ctx, "doc", c.id, c.after, c.events...)
+		var de *streams.DuplicateEventError
+		if !errors.As(err, &de) || !errors.Is(err, streams.ErrDuplicateEventID) || errors.Is(err, streams.ErrConcurrencyConflict) {
+			t.Errorf("%s: err = %v, want a *DuplicateEventError and no conflict", c.name, err)
+			continue
+		}
+		if *de != c.want {
+			t.Errorf("%s: %+v, want %+v", c.name, *de, c.want)
+		}
+	}
+	if got := lastSeq(t, f.js); got != before {
+		t.Fatalf("duplicates stored something: last sequence %d -> %d", before, got)
+	}
+	// Right after its position, the same events are a retry: success.
+	if r, err := f.store.Append(ctx, "doc", "d1", r1.Position(), second); err != nil || r.LastSequence != r2.LastSequence {
+		t.Fatalf("retry: %+v %v", r, err)
+	}
+}
+
+// A version without a sequence describes no aggregate; taken as new, its
+// first event would be stored with version 6.
+func TestVersionWithoutSequenceIsRefused(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, natstest.RunServer(t).URL, 1)
+	_, err := f.store.Append(ctxT(t), "doc", "d1", streams.Position{Version: 5}, ev("doc.created", map[string]int{}))
+	if !errors.Is(err, streams.ErrInvalidPosition) {
+		t.Fatalf("err = %v, want ErrInvalidPosition", err)
+	}
+	if got := lastSeq(t, f.js); got != 0 {
+		t.Fatalf("stream has %d messages", got)
+	}
+}
+
+func TestLoadAfterTheLastPossibleSequenceIsEmpty(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, natstest.RunServer(t).URL, 1)
+	if _, err := f.store.Append(ctxT(t), "doc", "d1", streams.Position{}, ev("doc.created", map[string]int{})); err != nil {
+		t.Fatal(err)
+	}
+	if got := loadAll(t, f.store, "doc", "d1", math.MaxUint64); len(got) != 0 {
+		t.Fatalf("Load after MaxUint64 yielded %d events from sequence %d", len(got), got[0].Sequence)
+	}
+	if got := loadAll(t, f.store, "doc", "d1", math.MaxUint64-1); len(got) != 0 {
+		t.Fatalf("Load after MaxUint64-1 yielded %d events", len(got))
+	}
+}
+
+// The server keeps at most 50 atomic batches open per stream; many
+// concurrent multi-event appends are ordinary load and must all succeed.
+func TestConcurrentBatchAppendsToManyAggregates(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, natstest.RunServer(t).URL, 1)
+	ctx := ctxT(t)
+	const writers, each = 200, 2
+	var wg sync.WaitGroup
+	var failed atomic.Int32
+	start := make(chan struct{})
+	for w := range writers {
+		wg.Go(func() {
+			<-start
+			for i := range each {
+				_, err := f.store.Append(ctx, "cart", fmt.Sprintf("w%d-%d", w, i), streams.Position{},
+					ev("cart.created", map[string]int{}), ev("cart.item_added", map[string]int{"sku": i}))
+				if err != nil && failed.Add(1) == 1 {
+					t.Errorf("writer %d: %v", w, err)
+				}
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if n := failed.Load(); n > 0 {
+		t.Fatalf("%d of %d two-event appends to new aggregates failed", n, writers*each)
+	}
+	if got := lastSeq(t, f.js); got != 2*writers*each {
+		t.Fatalf("stream holds %d events, want %d", got, 2*writers*each)
+	}
+}
+
+// holdBatch opens an atomic batch on subject and keeps it open; commit
+// closes it.
+func holdBatch(t *testing.T, nc *nats.Conn, subject string) (commit func()) {
+	t.Helper()
+	msg := func(seq string) *nats.Msg {
+		m := nats.NewMsg(subject)
+		m.Header.Set("Nats-Batch-Id", "held")
+		m.Header.Set("Nats-Batch-Sequence", seq)
+		m.Data = []byte(`{}`)
+		return m
+	}
+	// Asking for a reply makes the batch known to be open on return.
+	if _, err := nc.RequestMsgWithContext(ctxT(t), msg("1")); err != nil {
+		t.Fatalf("open a batch: %v", err)
+	}
+	return func() {
+		m := msg("2")
+		m.Header.Set("Nats-Batch-Commit", "1")
+		reply, err := nc.RequestMsgWithContext(ctxT(t), m)
+		if err != nil || !strings.Contains(string(reply.Data), `"count":2`) {
+			t.Errorf("commit the held batch: %v %s", err, reply.Data)
+		}
+	}
+}
+
+// logHook hands the store's log records to fn, synchronously.
+type logHook func(slog.Record)
+
+func (h logHook) Enabled(context.Context, slog.Level) bool      { return true }
+func (h logHook) Handle(_ context.Context, r slog.Record) error { h(r); return nil }
+func (h logHook) WithAttrs([]slog.Attr) slog.Handler            { return h }
+func (h logHook) WithGroup(string) slog.Handler                 { return h }
+
+// A batch refused because the stream has too many open batches stored
+// nothing, so the store sends it again once a batch closes.
+func TestBatchRefusedAsBusyIsSentAgain(t *testing.T) {
+	t.Parallel()
+	srv := runServerWithConf(t, "jetstream { limits { batch { max_inflight_per_stream: 1 } } }\n")
+	var once sync.Once
+	var commit func()
+	f := newFixture(t, srv.URL, 1, streams.WithLogger(slog.New(logHook(func(r slog.Record) {
+		if strings.Contains(r.Message, "busy") {
+			// Refused once: free the stream's only batch slot.
+			once.Do(commit)
+		}
+	}))))
+	commit = holdBatch(t, f.js.Conn(), "events.held.h1")
+	res, err := f.store.Append(ctxT(t), "cart", "c1", streams.Position{}, ev("cart.created", map[string]int{}), ev("cart.item_added", map[string]int{"sku": 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var neverRefused bool
+	once.Do(func() { neverRefused = true })
+	if neverRefused {
+		t.Fatal("the append was never refused: the test held no batch slot")
+	}
+	if got := loadAll(t, f.store, "cart", "c1", 0); len(got) != 2 || res.Version != 2 {
+		t.Fatalf("loaded %d events, result %+v", len(got), res)
+	}
+}
+
+func TestBatchOnAStreamThatStaysBusyFailsWithErrStreamBusy(t *testing.T) {
+	t.Parallel()
+	srv := runServerWithConf(t, "jetstream { limits { batch { max_inflight_per_stream: 1 } } }\n")
+	f := newFixture(t, srv.URL, 1)
+	holdBatch(t, f.js.Conn(), "events.held.h1")
+	_, err := f.store.Append(ctxT(t), "cart", "c1", streams.Position{}, ev("cart.created", map[string]int{}), ev("cart.item_added", map[string]int{"sku": 1}))
+	var apiErr *jetstream.APIError
+	if !errors.Is(err, streams.ErrStreamBusy) || !errors.As(err, &apiErr) || errors.Is(err, streams.ErrConcurrencyConflict) {
+		t.Fatalf("err = %v, want ErrStreamBusy wrapping the server's error", err)
+	}
+	if apiErr.ErrorCode != 10176 && apiErr.ErrorCode != 10210 {
+		t.Fatalf("server error %d, want 10176 or 10210", apiErr.ErrorCode)
+	}
+	if got := loadAll(t, f.store, "cart", "c1", 0); len(got) != 0 {
+		t.Fatalf("a refused batch stored %d events", len(got))
+	}
+}
+
+// A reply that never comes (here a denied direct get; a reply lost over a
+// reconnect looks the same) must not block a Load whose context has no
+// deadline: JetStream's default timeout bounds it, and a closed connection
+// ends it at once.
+func TestLoadWithoutDeadlineEnds(t *testing.T) {
+	t.Parallel()
+	srv := runServerWithConf(t, `authorization {
+  users = [ { user: app, password: app, permissions: { publish: { deny: ["$JS.API.DIRECT.GET.>"] } } } ]
+}
+`)
+	url := strings.Replace(srv.URL, "nats://", "nats://app:app@", 1)
+	load := func(f *fixture) <-chan error {
+		done := make(chan error, 1)
+		go func() {
+			var last error
+			for _, err := range f.store.Load(context.Background(), "doc", "d1", 0) {
+				last = err
+			}
+			done <- last
+		}()
+		return done
+	}
+	wait := func(t *testing.T, done <-chan error) error {
+		t.Helper()
+		select {
+		case err := <-done:
+			return err
+		case <-ctxT(t).Done():
+			t.Fatal("Load with a context without deadline never returned")
+			return nil
+		}
+	}
+	t.Run("timeout", func(t *testing.T) {
+		t.Parallel()
+		js, err := jetstream.New(natstest.Connect(t, url), jetstream.WithDefaultTimeout(200*time.Millisecond))
+		must(t, err)
+		f := fixtureOn(t, js, streams.DefaultConfig())
+		if _, err := f.store.Append(ctxT(t), "doc", "d1", streams.Position{}, ev("doc.created", map[string]int{})); err != nil {
+			t.Fatal(err)
+		}
+		if err := wait(t, load(f)); !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "200ms") {
+			t.Fatalf("err = %v, want a deadline naming the 200ms default timeout", err)
+		}
+	})
+	t.Run("connection closed", func(t *testing.T) {
+		t.Parallel()
+		denied := make(chan struct{}, 1)
+		nc := natstest.Connect(t, url, nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {
+			select {
+			case denied <- struct{}{}:
+			default:
+			}
+		}))
+		js, err := jetstream.New(nc, jetstream.WithDefaultTimeout(time.Hour))
+		must(t, err)
+		f := fixtureOn(t, js, streams.DefaultConfig())
+		done := load(f)
+		select {
+		case <-denied: // the request is out and its reply will never come
+		case <-ctxT(t).Done():
+			t.Fatal("the direct get was never denied")
+		}
+		nc.Close()
+		if err := wait(t, done); !errors.Is(err, nats.ErrConnectionClosed) {
+			t.Fatalf("err = %v, want ErrConnectionClosed", err)
+		}
+	})
+}
+
+// A store never has more than MaxConcurrentBatches batches in flight:
+// while one waits for a commit reply that never comes, the next waits too.
+func TestMaxConcurrentBatchesBoundsBatchesInFlight(t *testing.T) {
+	t.Parallel()
+	srv := runServerWithConf(t, `authorization {
+  users = [ { user: app, password: app, permissions: { publish: { deny: ["events.stuck.>"] } } } ]
+}
+`)
+	denied := make(chan struct{}, 1)
+	nc := natstest.Connect(t, strings.Replace(srv.URL, "nats://", "nats://app:app@", 1), nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {
+		select {
+		case denied <- struct{}{}:
+		default:
+		}
+	}))
+	js, err := jetstream.New(nc)
+	must(t, err)
+	cfg := streams.DefaultConfig()
+	cfg.MaxConcurrentBatches = 1
+	f := fixtureOn(t, js, cfg)
+	two := func() []streams.Event {
+		return []streams.Event{ev("cart.created", map[string]int{}), ev("cart.item_added", map[string]int{"sku": 1})}
+	}
+	stuckCtx, unstick := context.WithCancel(ctxT(t))
+	stuck := make(chan error, 1)
+	go func() {
+		_, err := f.store.Append(stuckCtx, "stuck", "s1", streams.Position{}, two()...)
+		stuck <- err
+	}()
+	select {
+	case <-denied: // the stuck batch holds the only slot, waiting for its commit reply
+	case <-ctxT(t).Done():
+		t.Fatal("the stuck batch was never sent")
+	}
+	waitCtx, cancel := context.WithTimeout(ctxT(t), 500*time.Millisecond)
+	defer cancel()
+	if _, err := f.store.Append(waitCtx, "cart", "c1", streams.Position{}, two()...); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("second batch while the only slot is taken: err = %v, want it to wait out its deadline", err)
+	}
+	if got := loadAll(t, f.store, "cart", "c1", 0); len(got) != 0 {
+		t.Fatalf("the waiting batch stored %d events", len(got))
+	}
+	// A one-event append is no batch and does not wait.
+	if _, err := f.store.Append(ctxT(t), "cart", "c2", streams.Position{}, ev("cart.created", map[string]int{})); err != nil {
+		t.Fatal(err)
+	}
+	unstick()
+	if err := <-stuck; !errors.Is(err, context.Canceled) {
+		t.Fatalf("stuck batch: err = %v, want context.Canceled", err)
+	}
+	if _, err := f.store.Append(ctxT(t), "cart", "c1", streams.Position{}, two()...); err != nil {
+		t.Fatalf("after the slot is released: %v", err)
 	}
 }
