@@ -35,6 +35,9 @@ var (
 	ErrRuleViolated = errors.New("rule violated")
 	// ErrVersionMismatch is returned when the client's expected version is not the aggregate's (409).
 	ErrVersionMismatch = errors.New("expected version does not match")
+	// ErrAlreadyApplied is returned for a resent command whose events are
+	// stored but whose result the aggregate no longer remembers (409).
+	ErrAlreadyApplied = errors.New("command already applied")
 )
 
 // DomainError is a refusal with a message meant for the client.

@@ -179,6 +179,16 @@ func (r *Repository[S]) executeOnce(ctx context.Context, id string, cmd Command,
 	}
 	before := inst.Position.Version
 	res, err := r.store.Append(ctx, r.typ, id, inst.Position, events...)
+	var dup *streams.DuplicateEventError
+	if cmd.Idempotent && errors.As(err, &dup) {
+		// The event ids derive from the command id: this command was applied
+		// earlier, further back than the results the aggregate remembers.
+		keep = true // nothing was stored; the state is as loaded
+		if dup.Version == 0 {
+			return Outcome{}, fmt.Errorf("%w: command %s was applied earlier and its result is no longer remembered: %w", ErrAlreadyApplied, cmd.ID, err)
+		}
+		return Outcome{AggregateID: id, Version: dup.Version, Sequence: dup.Sequence, Duplicate: true}, nil
+	}
 	if err != nil {
 		return Outcome{}, err
 	}

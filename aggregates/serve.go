@@ -125,6 +125,8 @@ func toRPCError(err error) *rpc.Error {
 		return rpc.Errorf(rpc.StatusInvalid, rpc.CodeValidation, "%s", de.Message)
 	case errors.As(err, &vm):
 		return rpc.Errorf(rpc.StatusConflict, rpc.CodeConflict, "%s", vm.Error())
+	case errors.Is(err, ErrAlreadyApplied):
+		return rpc.Errorf(rpc.StatusConflict, rpc.CodeConflict, "this %s was applied earlier; its result is no longer remembered, read the aggregate's current state", rpc.HeaderCommandID)
 	case errors.As(err, &ce):
 		return rpc.Errorf(rpc.StatusConflict, rpc.CodeConflict, "the aggregate was changed concurrently; reload and retry")
 	case errors.As(err, &tooLarge):
@@ -133,7 +135,7 @@ func toRPCError(err error) *rpc.Error {
 		return rpc.Errorf(rpc.StatusInvalid, rpc.CodeValidation, "%v", err)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
 		return rpc.Errorf(rpc.StatusTimeout, rpc.CodeTimeout, "the command did not finish in time; it may or may not have been applied: resend it with the same %s", rpc.HeaderCommandID)
-	case errors.Is(err, nats.ErrNoResponders), errors.Is(err, jetstream.ErrNoStreamResponse),
+	case errors.Is(err, nats.ErrNoResponders), errors.Is(err, jetstream.ErrNoStreamResponse), errors.Is(err, streams.ErrStreamBusy),
 		errors.Is(err, nats.ErrConnectionClosed), errors.Is(err, nats.ErrConnectionDraining),
 		errors.Is(err, jetstream.ErrStreamNotFound), errors.Is(err, context.Canceled):
 		return rpc.Errorf(rpc.StatusUnavailable, rpc.CodeUnavailable, "the event store is unavailable: %v", err)

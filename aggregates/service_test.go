@@ -203,6 +203,36 @@ func TestConcurrentExpectedVersionsOnAStaleCacheAre409(t *testing.T) {
 	}
 }
 
+// A command of several events resent after the aggregate stopped
+// remembering its result is recognised by its stored event ids: nothing is
+// written again, and the caller is told so.
+func TestResendOfAForgottenBatchCommandIsAlreadyApplied(t *testing.T) {
+	t.Parallel()
+	_, repo, _, _ := setup(t)
+	ctx := context.Background()
+	two := func(inst *aggregates.Instance[*counter]) ([]aggregates.Change, error) {
+		return []aggregates.Change{{Type: "counter.added", Data: map[string]int{"by": 1}}, {Type: "counter.added", Data: map[string]int{"by": 2}}}, nil
+	}
+	one := func(inst *aggregates.Instance[*counter]) ([]aggregates.Change, error) {
+		return []aggregates.Change{{Type: "counter.added", Data: map[string]int{"by": 1}}}, nil
+	}
+	if _, err := repo.Execute(ctx, "b1", aggregates.Command{ID: "pair-1", Idempotent: true}, two); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 65 {
+		if _, err := repo.Execute(ctx, "b1", aggregates.Command{ID: fmt.Sprint("other-", i)}, one); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := repo.Execute(ctx, "b1", aggregates.Command{ID: "pair-1", Idempotent: true}, two)
+	if !errors.Is(err, aggregates.ErrAlreadyApplied) || errors.Is(err, streams.ErrConcurrencyConflict) {
+		t.Fatalf("resend of a forgotten two-event command: %v", err)
+	}
+	if inst, _ := repo.Load(ctx, "b1"); inst.Position.Version != 67 || inst.State.Value != 68 {
+		t.Fatalf("b1 at version %d value %d, want 67 and 68", inst.Position.Version, inst.State.Value)
+	}
+}
+
 func TestStopWaitsForInFlightCommands(t *testing.T) {
 	t.Parallel()
 	nc, _, svc, _ := setup(t)

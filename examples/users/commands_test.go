@@ -365,6 +365,33 @@ func TestResendOfANoOpWritesNothing(t *testing.T) {
 	}
 }
 
+// An aggregate remembers the results of its last 64 commands; a resend
+// after more (inside the stream's duplicate window) is still recognised
+// by its event ids and answered with the first result.
+func TestResendBeyondTheRememberedResultsWritesNothing(t *testing.T) {
+	t.Parallel()
+	srv := natstest.RunServer(t)
+	n := startNode(t, srv.URL)
+	c := newClient(t, srv.URL)
+	id := c.create("wes").AggregateID
+	hdr := map[string]string{rpc.HeaderCommandID: "upd-wes-1"}
+	body := map[string]string{"id": id, "email": "wes-first@example.com"}
+	first := c.mustSend("cmd.user.update", body, hdr)
+	for i := range 65 {
+		c.mustSend("cmd.user.update", map[string]string{"id": id, "email": fmt.Sprintf("wes_%d@example.com", i)}, nil)
+	}
+	r := c.send("cmd.user.update", body, hdr)
+	if r.err != nil {
+		t.Fatalf("resend of %s after 65 commands: %d %s %q (first reply %+v)", hdr[rpc.HeaderCommandID], r.err.Status, r.err.Code, r.err.Message, first)
+	}
+	if r.ok != first {
+		t.Fatalf("resend reply %+v, first %+v; %d events", r.ok, first, len(eventsOf(t, n, id)))
+	}
+	if got := len(eventsOf(t, n, id)); got != 67 {
+		t.Fatalf("wes has %d events, want 67 (created, the update, 65 more)", got)
+	}
+}
+
 func TestBadInputGetsAClear4xxAndWritesNothing(t *testing.T) {
 	t.Parallel()
 	srv := natstest.RunServer(t)
