@@ -95,6 +95,10 @@ func (s *Service) commandFromHeaders(h nats.Header) (Command, string, *rpc.Error
 	if cmd.Metadata.TraceParent, rerr = rpc.HeaderValue(h, rpc.HeaderTraceParent, maxHeaderBytes); rerr != nil {
 		return cmd, correlation, rerr
 	}
+	if !tracectx.Valid(cmd.Metadata.TraceParent) {
+		// W3C: a traceparent that does not parse is dropped, not passed on.
+		cmd.Metadata.TraceParent = ""
+	}
 	if v := h.Get(rpc.HeaderExpectedVersion); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {

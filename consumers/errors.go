@@ -17,6 +17,8 @@ var (
 	ErrInvalidPriority = errors.New("consumers: invalid priority")
 	// ErrInvalidTTL is returned for a message TTL the server cannot honour.
 	ErrInvalidTTL = errors.New("consumers: invalid TTL")
+	// ErrInvalidTraceParent is returned for a traceparent that is not a W3C one.
+	ErrInvalidTraceParent = errors.New("consumers: invalid traceparent")
 	// ErrInvalidFilter is returned for a payload filter that cannot be parsed
 	// or evaluated.
 	ErrInvalidFilter = errors.New("consumers: invalid filter")

@@ -176,6 +176,9 @@ func (p *Publisher) build(topic string, out Outgoing) (*nats.Msg, error) {
 	if out.TTL != 0 && out.TTL < time.Second {
 		return nil, fmt.Errorf("%w %s: at least 1s (the server counts TTLs in whole seconds)", ErrInvalidTTL, out.TTL)
 	}
+	if out.TraceParent != "" && !tracectx.Valid(out.TraceParent) {
+		return nil, fmt.Errorf("%w %q: want 00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>", ErrInvalidTraceParent, out.TraceParent)
+	}
 	m := &nats.Msg{Subject: topicSubject(topic, out.Priority, out.Key), Data: out.Data}
 	// A message without metadata carries no header at all: the cheapest
 	// wire form, and the common case on the hot path.

@@ -78,6 +78,7 @@ func TestPublishValidation(t *testing.T) {
 		{"orders", Outgoing{Key: "a."}, ErrInvalidSubject},
 		{"orders", Outgoing{Priority: 7}, ErrInvalidPriority},
 		{"orders", Outgoing{TTL: 500 * time.Millisecond}, ErrInvalidTTL},
+		{"orders", Outgoing{TraceParent: "00-abc-def-01"}, ErrInvalidTraceParent},
 		{"nosuchtopic", Outgoing{}, ErrTopicNotFound},
 	}
 	for _, tt := range tests {

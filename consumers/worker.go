@@ -313,7 +313,7 @@ func (w *Worker) call(m *Message) (err error) {
 		}
 	}()
 	ctx := w.ctx
-	if tp := m.TraceParent(); tp != "" {
+	if tp := m.TraceParent(); tracectx.Valid(tp) {
 		// Whatever the handler publishes or logs stays in the same trace.
 		ctx = logctx.With(tracectx.With(ctx, tp), "trace_id", tracectx.TraceID(tp))
 	}

@@ -68,3 +68,18 @@ func TestTraceParentFollowsAChangeEndToEnd(t *testing.T) {
 		}
 	}
 }
+
+// A traceparent that is not a W3C one is dropped (W3C Trace Context): the
+// command succeeds and its event carries no traceparent.
+func TestMalformedTraceParentIsDropped(t *testing.T) {
+	t.Parallel()
+	srv := natstest.RunServer(t)
+	n := startNode(t, srv.URL)
+	c := newClient(t, srv.URL)
+	r := c.mustSend("cmd.user.create", map[string]string{"username": "tom", "email": "tom@example.com"},
+		map[string]string{rpc.HeaderTraceParent: "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"})
+	evs := eventsOf(t, n, r.AggregateID)
+	if len(evs) != 1 || evs[0].Metadata.TraceParent != "" {
+		t.Fatalf("stored event metadata %+v, want no traceparent", evs[0].Metadata)
+	}
+}

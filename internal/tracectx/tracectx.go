@@ -21,12 +21,43 @@ func From(ctx context.Context) string {
 	return tp
 }
 
-// TraceID returns the trace id of a "00-<trace id>-<span id>-<flags>"
-// traceparent, or "" when it is not one.
+// TraceID returns the trace id of a W3C traceparent
+// ("<version>-<trace id>-<parent id>-<flags>"), or "" when it is not one.
 func TraceID(traceparent string) string {
-	parts := strings.Split(traceparent, "-")
-	if len(parts) != 4 || len(parts[1]) != 32 {
+	if !Valid(traceparent) {
 		return ""
 	}
-	return parts[1]
+	return traceparent[3:35]
+}
+
+// Valid reports whether traceparent is a W3C traceparent: lowercase hex
+// fields of 2, 32, 16 and 2 digits, version not ff, trace and parent ids
+// not all zeros. Later versions may append fields after a dash. An invalid
+// one must be dropped, not passed on (W3C Trace Context, section 3.2).
+func Valid(traceparent string) bool {
+	if len(traceparent) < 55 || (len(traceparent) > 55 && traceparent[55] != '-') {
+		return false
+	}
+	parts := strings.SplitN(traceparent[:55], "-", 4)
+	if len(parts) != 4 || len(parts[0]) != 2 || len(parts[1]) != 32 || len(parts[2]) != 16 || len(parts[3]) != 2 {
+		return false
+	}
+	for _, p := range parts {
+		if !lowerHex(p) {
+			return false
+		}
+	}
+	if parts[0] == "ff" || (parts[0] == "00" && len(traceparent) != 55) {
+		return false
+	}
+	return strings.Trim(parts[1], "0") != "" && strings.Trim(parts[2], "0") != ""
+}
+
+func lowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
