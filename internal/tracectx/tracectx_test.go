@@ -37,3 +37,17 @@ func TestCarryAndParse(t *testing.T) {
 		t.Fatal("a later version's extra field must be accepted")
 	}
 }
+
+// FuzzTraceParent: any header value is judged without panicking, and one
+// judged valid yields its 32-digit trace id.
+func FuzzTraceParent(f *testing.F) {
+	f.Add("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	f.Add("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x")
+	f.Add("00-abc-def-01")
+	f.Fuzz(func(t *testing.T, tp string) {
+		id := tracectx.TraceID(tp)
+		if tracectx.Valid(tp) != (id != "") || (id != "" && len(id) != 32) {
+			t.Fatalf("%q: valid %v, trace id %q", tp, tracectx.Valid(tp), id)
+		}
+	})
+}
