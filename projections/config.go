@@ -148,10 +148,10 @@ func (c Config) Validate() error {
 	if err := streams.ValidateStreamName(c.Streams.EventStream); err != nil {
 		errs = append(errs, fmt.Errorf("%w: event stream: %w", ErrInvalidConfig, err))
 	}
-	if err := streams.ValidateStreamName(c.MetaBucket); err != nil {
+	if err := streams.ValidateBucketName(c.MetaBucket); err != nil {
 		errs = append(errs, fmt.Errorf("%w: meta bucket: %w", ErrInvalidConfig, err))
 	}
-	if err := streams.ValidateStreamName(c.BucketPrefix + "x"); err != nil {
+	if err := streams.ValidateBucketName(c.BucketPrefix + "x"); err != nil {
 		errs = append(errs, fmt.Errorf("%w: bucket prefix: %w", ErrInvalidConfig, err))
 	}
 	if err := streams.ValidateStreamName(c.ConsumerPrefix + "x"); err != nil {

@@ -62,7 +62,7 @@ func (p Projection) Validate() error {
 		errs = append(errs, fmt.Errorf("%w: %s: a handler is required", ErrInvalidProjection, p.Name))
 	}
 	if p.Bucket != "" {
-		if err := streams.ValidateStreamName(p.Bucket); err != nil {
+		if err := streams.ValidateBucketName(p.Bucket); err != nil {
 			errs = append(errs, fmt.Errorf("%w: %s: bucket: %w", ErrInvalidProjection, p.Name, err))
 		}
 	}

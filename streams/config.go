@@ -97,7 +97,7 @@ func (c Config) Validate() error {
 	if err := ValidateSubjectPrefix(c.SubjectPrefix); err != nil {
 		errs = append(errs, fmt.Errorf("subject prefix: %w", err))
 	}
-	if err := ValidateStreamName(c.SnapshotBucket); err != nil {
+	if err := ValidateBucketName(c.SnapshotBucket); err != nil {
 		errs = append(errs, fmt.Errorf("snapshot bucket: %w", err))
 	}
 	if c.Replicas < 1 || c.Replicas > 5 {

@@ -74,7 +74,23 @@ func ValidateStreamName(name string) error {
 	return nil
 }
 
-// ValidateSubjectPrefix checks a subject prefix such as "events" or "acme.events".
+// ValidateBucketName checks a KV bucket name: letters, digits, '-' and '_'
+// only (what the server's KV layer accepts).
+func ValidateBucketName(name string) error {
+	if name == "" {
+		return fmt.Errorf("%w: bucket name must not be empty", ErrInvalidName)
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return fmt.Errorf("%w %q: a bucket name may hold only letters, digits, '-' and '_'", ErrInvalidName, truncate(name))
+		}
+	}
+	return nil
+}
+
+// ValidateSubjectPrefix checks a subject prefix such as "events" or
+// "acme.events". Subjects the server or clients reserve ($JS, $KV, $SRV,
+// $SYS, any $…, _INBOX and the services' _JETFLOW_INBOX) are refused.
 func ValidateSubjectPrefix(prefix string) error {
 	if prefix == "" {
 		return fmt.Errorf("%w: subject prefix must not be empty", ErrInvalidName)
@@ -83,6 +99,10 @@ func ValidateSubjectPrefix(prefix string) error {
 		if reason := tokenProblem(tok); reason != "" {
 			return fmt.Errorf("%w %q: token %q %s", ErrInvalidName, prefix, tok, reason)
 		}
+	}
+	first, _, _ := strings.Cut(prefix, ".")
+	if strings.HasPrefix(first, "$") || first == "_INBOX" || first == "_JETFLOW_INBOX" {
+		return fmt.Errorf("%w %q: %q is reserved for the server and clients", ErrInvalidName, prefix, first)
 	}
 	return nil
 }

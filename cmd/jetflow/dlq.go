@@ -72,7 +72,9 @@ func newDLQListCmd() *cobra.Command {
 				return err
 			}
 			defer closeFn()
-			list, err := dlq.List(cmd.Context(), q)
+			ctx, cancel := f.cf.bound(cmd.Context())
+			defer cancel()
+			list, err := dlq.List(ctx, q)
 			if err != nil {
 				return err
 			}
@@ -120,7 +122,9 @@ func newDLQShowCmd() *cobra.Command {
 				return err
 			}
 			defer closeFn()
-			dl, err := dlq.Get(cmd.Context(), id)
+			ctx, cancel := f.cf.bound(cmd.Context())
+			defer cancel()
+			dl, err := dlq.Get(ctx, id)
 			if err != nil {
 				return err
 			}
@@ -163,19 +167,21 @@ func newDLQReplayCmd() *cobra.Command {
 				return err
 			}
 			defer closeFn()
+			ctx, cancel := f.cf.bound(cmd.Context())
+			defer cancel()
 			out := cmd.OutOrStdout()
 			if !all {
 				id, err := parseDeadLetterID(args[0])
 				if err != nil {
 					return err
 				}
-				r, err := dlq.Replay(cmd.Context(), id, dryRun)
+				r, err := dlq.Replay(ctx, id, dryRun)
 				if err != nil {
 					return err
 				}
 				return printReplays(out, f.asJSON, []consumers.Replayed{r})
 			}
-			rs, err := dlq.ReplayAll(cmd.Context(), q, dryRun)
+			rs, err := dlq.ReplayAll(ctx, q, dryRun)
 			if perr := printReplays(out, f.asJSON, rs); perr != nil {
 				return perr
 			}
@@ -207,7 +213,9 @@ func newDLQDiscardCmd() *cobra.Command {
 				return err
 			}
 			defer closeFn()
-			if err := dlq.Discard(cmd.Context(), id); err != nil {
+			ctx, cancel := f.cf.bound(cmd.Context())
+			defer cancel()
+			if err := dlq.Discard(ctx, id); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "discarded dead letter %d\n", id)

@@ -44,7 +44,9 @@ func newEventsCmd() *cobra.Command {
 				fmt.Fprintln(tw, "VERSION\tSEQUENCE\tTYPE\tOCCURRED AT\tCORRELATION\tDATA")
 			}
 			n := 0
-			for ev, err := range store.Load(cmd.Context(), args[0], args[1], after) {
+			ctx, cancel := cf.bound(cmd.Context())
+			defer cancel()
+			for ev, err := range store.Load(ctx, args[0], args[1], after) {
 				if err != nil {
 					return err
 				}

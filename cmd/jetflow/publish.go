@@ -38,7 +38,9 @@ func newPublishCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ack, err := consumers.NewPublisher(js).Publish(cmd.Context(), args[0], out)
+			ctx, cancel := cf.bound(cmd.Context())
+			defer cancel()
+			ack, err := consumers.NewPublisher(js).Publish(ctx, args[0], out)
 			if err != nil {
 				return err
 			}

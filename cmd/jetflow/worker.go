@@ -20,6 +20,9 @@ import (
 // workerFlags describe one subscription on the command line; --config
 // replaces them with a JSON file of any number of subscriptions.
 type workerFlags struct {
+	// settings is the jetflow.tsk the subscriptions came from, if any:
+	// its [nats] section also says where to connect.
+	settings *config.Config
 	configFile     string
 	name           string
 	topic          string
@@ -76,7 +79,11 @@ func newWorkerCmd() *cobra.Command {
 			}
 			// A platform process: the services' private inbox, and the
 			// service user's credentials when the server requires them.
-			url, opts, err := cf.target()
+			target := cf.target
+			if f.settings != nil {
+				target = func() (string, []nats.Option, error) { return cf.targetFor(*f.settings) }
+			}
+			url, opts, err := target()
 			if err != nil {
 				return err
 			}
@@ -86,7 +93,7 @@ func newWorkerCmd() *cobra.Command {
 			}
 			nc, err := nats.Connect(url, opts...)
 			if err != nil {
-				return fmt.Errorf("cannot reach NATS at %s: %w", url, err)
+				return connectError(url, err)
 			}
 			// Acks are fire-and-forget: flush them before the connection goes.
 			defer func() {
@@ -186,6 +193,7 @@ func (f *workerFlags) workerConfig(cmd *cobra.Command) (consumers.WorkerConfig, 
 			// Pub/sub instances need a name that survives restarts.
 			instance, _ = os.Hostname()
 		}
+		f.settings = &cfg
 		wc, err := workerConfigFromSettings(cfg, instance)
 		if err != nil {
 			return consumers.WorkerConfig{}, fmt.Errorf("%s: %w", f.configFile, err)

@@ -160,7 +160,7 @@ func buildSchema() []sectionSpec {
 		plain("snapshots", "Aggregate snapshots.",
 			func(c *Config) *snap { return &c.Snapshots },
 			field("every", "Snapshot an aggregate every N events; 0 disables snapshots.", func(s *snap) any { return &s.Every }),
-			field("bucket", "KV bucket of snapshots, key <aggregate_type>.<aggregate_id>.", func(s *snap) any { return &s.Bucket }),
+			field("bucket", "KV bucket of snapshots (letters, digits, - and _), key <aggregate_type>.<aggregate_id>, or <aggregate_type>.b64.<base64url id> for ids a KV key cannot hold.", func(s *snap) any { return &s.Bucket }),
 		),
 		plain("commands", "The command service.",
 			func(c *Config) *cmd { return &c.Commands },

@@ -67,10 +67,10 @@ func (c Config) Validate() error {
 		p.add("log.format", "%q: must be text or json", c.Log.Format)
 	}
 	if c.Metrics.Listen != "" {
-		p.check("metrics.listen", checkListen(c.Metrics.Listen))
+		p.check("metrics.listen", checkListen(c.Metrics.Listen, false))
 	}
 	if c.Health.Listen != "" {
-		p.check("health.listen", checkListen(c.Health.Listen))
+		p.check("health.listen", checkListen(c.Health.Listen, false))
 	}
 	p.atLeast("health.max_projection_lag", c.Health.MaxProjectionLag, 0)
 	return errors.Join(p...)
@@ -107,7 +107,7 @@ func (c Config) validateServer(p *problems) {
 	if !s.Embedded {
 		return
 	}
-	p.check("server.listen", checkListen(s.Listen))
+	p.check("server.listen", checkListen(s.Listen, true))
 	if s.StoreDir == "" && s.NATSConfig == "" {
 		p.add("server.store_dir", "required for the embedded server (or a server.nats_config that sets it)")
 	}
@@ -125,7 +125,7 @@ func (c Config) validateStore(p *problems) {
 		p.add("events.duplicate_window", "%s: must be at least %s", e.DuplicateWindow, minDuplicateWindow)
 	}
 	p.atLeast("snapshots.every", c.Snapshots.Every, 0)
-	p.check("snapshots.bucket", streams.ValidateStreamName(c.Snapshots.Bucket))
+	p.check("snapshots.bucket", streams.ValidateBucketName(c.Snapshots.Bucket))
 	if e.Stream == c.DLQ.Stream {
 		p.add("dlq.stream", "%q is also events.stream", c.DLQ.Stream)
 	}
@@ -179,7 +179,7 @@ func (c Config) validateProjections(p *problems) {
 		pr := c.Projections[name]
 		k := "projections." + name + "."
 		p.checkName("projections."+name, name)
-		p.check(k+"bucket", streams.ValidateStreamName(pr.Bucket))
+		p.check(k+"bucket", streams.ValidateBucketName(pr.Bucket))
 		if other, dup := buckets[pr.Bucket]; dup {
 			p.add(k+"bucket", "%q is also %s", pr.Bucket, other)
 		}
@@ -318,15 +318,20 @@ func (p *problems) checkTopicName(key, name string) {
 }
 
 // checkListen checks a host:port listen address; the host may be empty
-// (every interface) and the port 0 or -1 (any free port).
-func checkListen(addr string) error {
+// (every interface) and the port 0 (any free port). The NATS server also
+// takes -1 for a random port; an HTTP listener does not.
+func checkListen(addr string, natsServer bool) error {
 	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return fmt.Errorf("%q: must be host:port", addr)
 	}
+	lowest, text := 0, "0 to 65535"
+	if natsServer {
+		lowest, text = -1, "-1 to 65535"
+	}
 	n, err := strconv.Atoi(port)
-	if err != nil || n < -1 || n > 65535 {
-		return fmt.Errorf("%q: port must be a number from 0 to 65535", addr)
+	if err != nil || n < lowest || n > 65535 {
+		return fmt.Errorf("%q: port must be a number from %s", addr, text)
 	}
 	return nil
 }

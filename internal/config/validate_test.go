@@ -63,6 +63,17 @@ func TestValidateNamesEachKey(t *testing.T) {
 			set:  map[string]string{"server.embedded": "false", "server.listen": "nonsense", "server.store_dir": ""},
 		},
 		{
+			// Names the server would refuse at start-up: KV bucket
+			// characters, reserved subjects, an HTTP port of -1.
+			name: "what provisioning would refuse",
+			set: map[string]string{
+				"snapshots.bucket": "snap:v1", "projections.p.bucket": "snäpshots", "projections.p.subjects": "$JS.API.>",
+				"events.subject_prefix": "$JS.API", "commands.subject_prefix": "_INBOX", "queries.subject_prefix": "_JETFLOW_INBOX.q",
+				"metrics.listen": "127.0.0.1:-1", "server.listen": "127.0.0.1:-1",
+			},
+			want: []string{"snapshots.bucket", "projections.p.bucket", "events.subject_prefix", "commands.subject_prefix", "queries.subject_prefix", "metrics.listen"},
+		},
+		{
 			name: "overlapping subject prefixes",
 			set:  map[string]string{"commands.subject_prefix": "events", "queries.subject_prefix": "topic.x"},
 			want: []string{"commands.subject_prefix", "queries.subject_prefix"},

@@ -6,14 +6,25 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
+	"sync"
 )
 
-// DecodeStrict decodes one JSON object into v, refusing unknown fields and
-// anything after the object, with an error a client can act on.
+// DecodeStrict decodes one JSON object into v, refusing anything but an
+// object, unknown fields, field names in another case than v's (which
+// encoding/json would take), a field given twice and anything after the
+// object, with an error a client can act on.
 func DecodeStrict(data []byte, v any) error {
-	if len(bytes.TrimSpace(data)) == 0 {
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 {
 		return errors.New("request body is empty; send a JSON object")
+	}
+	if trimmed[0] != '{' {
+		return errors.New("request must be a JSON object")
+	}
+	if err := checkKeys(trimmed, v); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -59,4 +70,79 @@ func jsonKind(goKind string) string {
 		return "a value"
 	}
 	return "a number"
+}
+
+// checkKeys refuses top-level keys that are not exactly one of v's JSON
+// field names, or that repeat. A body that does not parse is left to the
+// decoder, which says where it breaks.
+func checkKeys(data []byte, v any) error {
+	names := fieldNames(reflect.TypeOf(v))
+	if names == nil {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if _, err := dec.Token(); err != nil {
+		return nil
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		key, ok := tok.(string)
+		if err != nil || !ok {
+			return nil
+		}
+		if !names[key] {
+			for name := range names {
+				if strings.EqualFold(name, key) {
+					return fmt.Errorf("unknown field %q (names are case-sensitive: %q)", key, name)
+				}
+			}
+			return fmt.Errorf("unknown field %q", key)
+		}
+		if seen[key] {
+			return fmt.Errorf("field %q given twice", key)
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return nil
+		}
+	}
+	return nil
+}
+
+var fieldNameCache sync.Map // reflect.Type → map[string]bool
+
+// fieldNames returns the JSON names of a struct's fields (t a pointer to
+// it), or nil for anything else.
+func fieldNames(t reflect.Type) map[string]bool {
+	if t == nil || t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
+		return nil
+	}
+	if cached, ok := fieldNameCache.Load(t); ok {
+		return cached.(map[string]bool)
+	}
+	names := map[string]bool{}
+	addFieldNames(t.Elem(), names)
+	fieldNameCache.Store(t, names)
+	return names
+}
+
+func addFieldNames(t reflect.Type, names map[string]bool) {
+	for f := range t.Fields() {
+		tag := f.Tag.Get("json")
+		name, _, _ := strings.Cut(tag, ",")
+		switch {
+		case name == "-" && tag == "-":
+			continue
+		case f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct:
+			addFieldNames(f.Type, names) // embedded fields are promoted
+			continue
+		case !f.IsExported():
+			continue
+		case name == "":
+			name = f.Name
+		}
+		names[name] = true
+	}
 }

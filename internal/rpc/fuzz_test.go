@@ -56,6 +56,10 @@ func TestDecodeStrictNamesTheProblem(t *testing.T) {
 		`{"b":1}`:           `unknown field "b"`,
 		`{"a":"x"} {"a":1}`: "after the JSON object",
 		`[1]`:               "JSON object",
+		`null`:              "JSON object",
+		`"a"`:               "JSON object",
+		`{"A":"x"}`:         `unknown field "A" (names are case-sensitive: "a")`,
+		`{"a":"x","a":"y"}`: `field "a" given twice`,
 	} {
 		err := rpc.DecodeStrict([]byte(body), &v)
 		if err == nil || !strings.Contains(err.Error(), want) {

@@ -71,7 +71,7 @@ type Server struct {
 	svc      micro.Service
 	catchAll *nats.Subscription
 	slots    chan struct{}
-	inflight sync.WaitGroup
+	reqs     *requests
 	baseCtx  context.Context
 	cancel   context.CancelFunc
 }
@@ -84,7 +84,7 @@ func NewServer(nc *nats.Conn, cfg ServerConfig) *Server {
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 256
 	}
-	return &Server{nc: nc, cfg: cfg, routes: map[string]Route{}, counters: map[string]*endpointCounters{}}
+	return &Server{nc: nc, cfg: cfg, routes: map[string]Route{}, counters: map[string]*endpointCounters{}, reqs: newRequests()}
 }
 
 // Add registers a route; it fails after Start, for a subject taken twice,
@@ -167,8 +167,17 @@ func (s *Server) Start() error {
 	return nil
 }
 
-// Stop stops taking requests and waits for those in flight to be answered;
-// when ctx ends first, their contexts are cancelled.
+// abandonAfter is how long a stop whose ctx ended still waits for handlers
+// to return once their contexts are cancelled.
+const abandonAfter = time.Second
+
+// flushTimeout bounds the shutdown round trip when Stop's ctx has no deadline.
+const flushTimeout = 5 * time.Second
+
+// Stop stops taking requests and waits until every request the service
+// received, running or still queued for a slot, is answered. When ctx ends
+// first, the handlers' contexts are cancelled and Stop waits abandonAfter
+// more at most; a handler that ignores its context is left behind.
 func (s *Server) Stop(ctx context.Context) error {
 	s.mu.Lock()
 	svc, catchAll := s.svc, s.catchAll
@@ -177,15 +186,25 @@ func (s *Server) Stop(ctx context.Context) error {
 		return nil
 	}
 	errs := []error{catchAll.Drain(), svc.Stop()}
-	done := make(chan struct{})
-	go func() { s.inflight.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		s.cancel()
-		<-done
-		errs = append(errs, fmt.Errorf("rpc: %s requests cancelled at shutdown: %w", s.cfg.Name, ctx.Err()))
+	// After this round trip the server has dropped the subscriptions, and
+	// every request it sent before is in this connection's buffers.
+	fctx, cancel := ctx, context.CancelFunc(func() {})
+	if _, ok := ctx.Deadline(); !ok { // nats insists on one
+		fctx, cancel = context.WithTimeout(ctx, flushTimeout)
 	}
+	err := s.nc.FlushWithContext(fctx)
+	cancel()
+	if err != nil && ctx.Err() == nil && !errors.Is(err, nats.ErrConnectionClosed) {
+		errs = append(errs, fmt.Errorf("rpc: %s: flush at shutdown: %w", s.cfg.Name, err))
+	}
+	if err := s.reqs.waitQuiet(ctx); err != nil {
+		s.cancel()
+		if left := s.reqs.waitIdle(abandonAfter); left > 0 {
+			errs = append(errs, fmt.Errorf("rpc: %s: %d requests still running after their cancellation; abandoned", s.cfg.Name, left))
+		}
+		errs = append(errs, fmt.Errorf("rpc: %s requests cancelled at shutdown: %w", s.cfg.Name, err))
+	}
+	s.reqs.close()
 	s.cancel()
 	return errors.Join(errs...)
 }
@@ -194,11 +213,18 @@ func (s *Server) dispatch(mreq micro.Request) {
 	req := Request{Subject: mreq.Subject(), Data: mreq.Data(), Header: nats.Header(mreq.Headers())}
 	reply := mreq.Reply()
 	counters := s.counters[req.Subject]
+	if !s.reqs.begin() {
+		// Only a request that outlived the stop's quiet period gets here.
+		if reply != "" {
+			_ = s.nc.PublishMsg(Response{Err: Errorf(StatusUnavailable, CodeUnavailable, "the %s service is stopping; send the request again", s.cfg.Name)}.message(reply))
+		}
+		return
+	}
+	// Counted before it may wait for a slot, so a stop waits for it too.
 	s.slots <- struct{}{}
-	s.inflight.Add(1)
 	counters.begin()
 	go func() {
-		defer func() { <-s.slots; s.inflight.Done() }()
+		defer func() { <-s.slots; s.reqs.end() }()
 		start := time.Now()
 		resp := s.handle(req)
 		counters.end(time.Since(start), resp.Err)
