@@ -22,7 +22,7 @@ import (
 type workerFlags struct {
 	// settings is the jetflow.tsk the subscriptions came from, if any:
 	// its [nats] section also says where to connect.
-	settings *config.Config
+	settings       *config.Config
 	configFile     string
 	name           string
 	topic          string
