@@ -18,21 +18,27 @@ var errAbandoned = errors.New("projections: in-flight writes abandoned")
 // and writes the checkpoint. After a failed write it acks nothing more: the
 // session ends and the next one starts again from the ack floor.
 type confirmer struct {
-	pl       *pipeline
-	in       chan *batch
-	failed   chan error
-	done     chan struct{}
-	inflight atomic.Int64
+	pl        *pipeline
+	in        chan *batch
+	failed    chan error
+	done      chan struct{}
+	abandoned chan struct{} // closed: ack nothing more (the lease is gone)
+	inflight  atomic.Int64
 }
 
 func newConfirmer(pl *pipeline) *confirmer {
 	return &confirmer{
-		pl:     pl,
-		in:     make(chan *batch, max(2, pl.cfg.MaxInflight/pl.cfg.MaxBatch)),
-		failed: make(chan error, 1),
-		done:   make(chan struct{}),
+		pl:        pl,
+		in:        make(chan *batch, max(2, pl.cfg.MaxInflight/pl.cfg.MaxBatch)),
+		failed:    make(chan error, 1),
+		done:      make(chan struct{}),
+		abandoned: make(chan struct{}),
 	}
 }
+
+// abandon stops every ack from now on: another process owns the consumer,
+// and it will get these events again.
+func (c *confirmer) abandon() { close(c.abandoned) }
 
 func (c *confirmer) run() {
 	defer close(c.done)
@@ -74,7 +80,14 @@ func (c *confirmer) confirm(b *batch) error {
 			return fmt.Errorf("projections: write to %s not confirmed: %w", pl.gen.Bucket, err)
 		case <-pl.hard:
 			return errAbandoned
+		case <-c.abandoned:
+			return errAbandoned
 		}
+	}
+	select {
+	case <-c.abandoned:
+		return errAbandoned
+	default:
 	}
 	for _, m := range b.msgs {
 		// A lost ack only means a redelivery the records already hold.

@@ -40,7 +40,8 @@
 // One writer per consumer: a runner holds a lease (a key with a server-side
 // TTL in the meta bucket) while it runs a generation, so several jetflow
 // processes can run the same projections with one active and the others on
-// standby.
+// standby. A runner that loses its lease writes and acks nothing more; only
+// the holder stores the generation's status.
 //
 // # Rebuilds
 //
@@ -55,6 +56,6 @@
 //
 // A View keeps a read model in memory, loaded and kept current from the
 // active bucket's watch, and follows the meta bucket to swap to a rebuilt
-// bucket once that one is loaded. QueryService serves queries over NATS
+// bucket once that one is loaded and has caught up with the old one. QueryService serves queries over NATS
 // micro; a query's min_sequence waits (bounded) for the view's checkpoint.
 package projections

@@ -13,10 +13,12 @@ import (
 	"github.com/nats-io/nuid"
 )
 
-// newOwnerID names this process in leases and status records.
+// newOwnerID names a runner or admin in leases and status records: host,
+// process and a unique part (a nuid's first characters are the same for
+// every nuid of a process, so the whole one is used).
 func newOwnerID() string {
 	host, _ := os.Hostname()
-	return host + ":" + strconv.Itoa(os.Getpid()) + ":" + nuid.Next()[:8]
+	return host + ":" + strconv.Itoa(os.Getpid()) + ":" + nuid.Next()
 }
 
 // lease is the exclusive right to run one generation's consumer: a key in
@@ -54,13 +56,24 @@ func acquireLease(ctx context.Context, meta *metaStore, key, owner string, ttl t
 				return nil, ctx.Err()
 			}
 			meta.cfg.Logger.Warn("lease not acquired, retrying", "lease", key, "error", err)
-		} else if !told && standby != nil {
+		} else {
 			holder := "?"
 			if e, gerr := meta.kv.Get(ctx, key); gerr == nil {
 				holder = string(e.Value())
+				if holder == owner {
+					// Ours from before (a renewal stored whose reply was
+					// lost, a release that missed): take it back rather
+					// than wait behind ourselves until it expires.
+					l.rev = e.Revision()
+					if rerr := l.renew(ctx); rerr == nil {
+						return l, nil
+					}
+				}
 			}
-			standby(holder)
-			told = true
+			if !told && standby != nil {
+				standby(holder)
+				told = true
+			}
 		}
 		if w == nil {
 			// A release or expiry shows up as a delete on the watch, so a
@@ -133,7 +146,15 @@ func (l *lease) keep(ctx context.Context, lost func(error)) {
 
 // release gives the lease up so a standby takes over at once.
 func (l *lease) release(ctx context.Context) {
-	if err := l.meta.kv.Delete(ctx, l.key, jetstream.LastRevision(l.rev)); err != nil {
+	err := l.meta.kv.Delete(ctx, l.key, jetstream.LastRevision(l.rev))
+	if err != nil {
+		// Our revision may be stale (a renewal stored whose reply was
+		// lost): delete what is there if it is still ours.
+		if e, gerr := l.meta.kv.Get(ctx, l.key); gerr == nil && string(e.Value()) == l.owner {
+			err = l.meta.kv.Delete(ctx, l.key, jetstream.LastRevision(e.Revision()))
+		}
+	}
+	if err != nil {
 		l.meta.cfg.Logger.Debug("lease not released (it expires by itself)", "lease", l.key, "error", err)
 	}
 }

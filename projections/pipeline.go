@@ -1,7 +1,9 @@
 package projections
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,7 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/synadia-io/orbit.go/jetstreamext"
+	"github.com/synadia-io/orbit.go/natsext"
 
 	"github.com/jetflow/jetflow/streams"
 )
@@ -222,11 +224,22 @@ func (pl *pipeline) session(ctx context.Context, untilCaughtUp bool) error {
 		deadline.Stop()
 		return pl.send(conf, w)
 	}
+	// A lost lease means another process consumes now: write and ack
+	// nothing more, or an old value could land after its newer one.
+	leaseLost := func() bool { return errors.Is(context.Cause(ctx), ErrLeaseLost) }
+	abandon := func() error {
+		cc.Stop()
+		conf.abandon()
+		return conf.finish(fmt.Errorf("%w: %w", errAbandoned, context.Cause(ctx)))
+	}
 	items := make([]item, 0, pl.cfg.MaxBatch)
 	for {
 		items = items[:0]
 		select {
 		case <-ctx.Done():
+			if leaseLost() {
+				return abandon()
+			}
 			return conf.finish(send())
 		case err := <-conf.failed:
 			return conf.finish(err)
@@ -263,6 +276,9 @@ func (pl *pipeline) session(ctx context.Context, untilCaughtUp bool) error {
 			deadlineC = deadline.C
 		}
 		failure := pl.apply(ctx, win, items)
+		if leaseLost() {
+			return abandon()
+		}
 		caughtUp := items[len(items)-1].pending == 0
 		if failure != nil || caughtUp || len(win.msgs) >= pl.cfg.CatchUpBatch || ctx.Err() != nil {
 			if err := send(); err != nil {
@@ -537,14 +553,28 @@ func (pl *pipeline) fetch(ctx context.Context, keys []string) error {
 			return nil
 		}
 		defer func() { subjects = subjects[:0] }()
-		found, err := pl.fetchChunk(ctx, subjects)
-		if err != nil {
-			return err
-		}
-		for _, s := range subjects {
-			if k := s[len(pl.kvPre):]; !found[k] {
-				pl.cache.load(k, nil, 0)
+		// The server ends a batch early once it has sent enough bytes: a
+		// record not returned is asked again, and absent only when a
+		// request returns none of those asked.
+		asked := subjects
+		for len(asked) > 0 {
+			found, err := pl.fetchChunk(ctx, asked)
+			if err != nil {
+				return err
 			}
+			var missing []string
+			for _, s := range asked {
+				if !found[s[len(pl.kvPre):]] {
+					missing = append(missing, s)
+				}
+			}
+			if len(found) == 0 {
+				for _, s := range missing {
+					pl.cache.load(s[len(pl.kvPre):], nil, 0)
+				}
+				return nil
+			}
+			asked = missing
 		}
 		return nil
 	}
@@ -563,22 +593,45 @@ func (pl *pipeline) fetch(ctx context.Context, keys []string) error {
 	return flush()
 }
 
+// fetchMaxBytes bounds one batched read of records: the server ends the
+// batch there (the rest is asked again), rather than at its max_pending,
+// which can be what its client may buffer and get it disconnected.
+const fetchMaxBytes = 1 << 20
+
+// fetchChunk reads the latest message of each subject in one batched
+// direct get and caches those it returns. A reply that ends without the
+// server's end-of-batch (a dropped connection, a timeout) is an error: the
+// records it left out are not known to be absent.
 func (pl *pipeline) fetchChunk(ctx context.Context, subjects []string) (map[string]bool, error) {
 	found := make(map[string]bool, len(subjects))
 	ctx, cancel := context.WithTimeout(ctx, pl.cfg.WriteTimeout)
 	defer cancel()
-	msgs, err := jetstreamext.GetLastMsgsFor(ctx, pl.js, pl.kvStrm, subjects)
+	req, _ := json.Marshal(struct {
+		MultiLast []string `json:"multi_last"`
+		Batch     int      `json:"batch"`
+		MaxBytes  int      `json:"max_bytes"`
+	}{subjects, len(subjects), fetchMaxBytes})
+	var status string
+	endOfBatch := func(m *nats.Msg) bool {
+		if len(m.Data) == 0 && m.Header.Get("Status") != "" {
+			status = m.Header.Get("Status") + " " + m.Header.Get("Description")
+			return true
+		}
+		return false
+	}
+	api := pl.js.Options().APIPrefix
+	if api == "" {
+		api = jetstream.DefaultAPIPrefix
+	}
+	replies, err := natsext.RequestMany(ctx, pl.js.Conn(), api+"DIRECT.GET."+pl.kvStrm, req, natsext.RequestManySentinel(endOfBatch))
 	if err != nil {
 		return nil, fmt.Errorf("projections: read records of %s: %w", pl.gen.Bucket, err)
 	}
-	for m, err := range msgs {
-		if errors.Is(err, jetstreamext.ErrNoMessages) {
-			break
-		}
+	for m, err := range replies {
 		if err != nil {
 			return nil, fmt.Errorf("projections: read records of %s: %w", pl.gen.Bucket, err)
 		}
-		key, ok := strings.CutPrefix(m.Subject, pl.kvPre)
+		key, ok := strings.CutPrefix(m.Header.Get(jetstream.SubjectHeader), pl.kvPre)
 		if !ok || key == CheckpointKey {
 			continue
 		}
@@ -589,6 +642,14 @@ func (pl *pipeline) fetchChunk(ctx context.Context, subjects []string) (map[stri
 		}
 		found[key] = true
 		pl.cache.load(key, value, seq)
+	}
+	switch {
+	case strings.HasPrefix(status, "204"): // end of batch
+	case strings.HasPrefix(status, "404"): // none of them exists
+	case status == "":
+		return nil, fmt.Errorf("projections: read records of %s: the reply ended before the end of the batch: %w", pl.gen.Bucket, cmp.Or(ctx.Err(), errors.New("connection interrupted")))
+	default:
+		return nil, fmt.Errorf("projections: read records of %s: server answered %s", pl.gen.Bucket, status)
 	}
 	return found, nil
 }

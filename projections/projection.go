@@ -50,6 +50,14 @@ func (p Projection) Validate() error {
 	if !validName(p.Name) {
 		errs = append(errs, fmt.Errorf("%w: name %q must be 1 to 64 characters of a-z, 0-9, '_' and '-'", ErrInvalidProjection, p.Name))
 	}
+	// Generation N's bucket is the base name with _gN appended: a name
+	// ending like that would share a bucket with another projection's.
+	if GenerationSuffix(p.Name) {
+		errs = append(errs, fmt.Errorf("%w: name %q must not end in _g<number> (generation buckets do)", ErrInvalidProjection, p.Name))
+	}
+	if GenerationSuffix(p.Bucket) {
+		errs = append(errs, fmt.Errorf("%w: %s: bucket %q must not end in _g<number> (generation buckets do)", ErrInvalidProjection, p.Name, p.Bucket))
+	}
 	if len(p.Subjects) == 0 {
 		errs = append(errs, fmt.Errorf("%w: %s: at least one subject is required", ErrInvalidProjection, p.Name))
 	}
@@ -187,4 +195,20 @@ func (h JSONHandler[R]) Apply(ctx context.Context, ev streams.Event, current []b
 		return nil, err
 	}
 	return json.Marshal(next)
+}
+
+// GenerationSuffix reports whether name ends in _g<digits>, the suffix of
+// a rebuilt generation's bucket, which projection names and buckets may
+// not have.
+func GenerationSuffix(name string) bool {
+	i := strings.LastIndex(name, "_g")
+	if i < 0 || i+2 == len(name) {
+		return false
+	}
+	for _, c := range name[i+2:] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }

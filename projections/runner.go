@@ -251,7 +251,6 @@ func (g *genRun) run(ctx context.Context) (Meta, bool) {
 		return Meta{}, false
 	}
 	wg.Go(func() { g.followMeta(genCtx, stopGen, switched, pl) })
-	wg.Go(func() { publishStatus(genCtx, r.meta, track) })
 
 	l, err := acquireLease(genCtx, r.meta, leaseKey(p.Name, gen.Number), r.owner, r.cfg.LeaseTTL, func(holder string) {
 		log.Info("projection on standby: another process runs it", "holder", holder)
@@ -263,6 +262,9 @@ func (g *genRun) run(ctx context.Context) (Meta, bool) {
 		return g.after(ctx, switched)
 	}
 	defer l.release(context.Background())
+	// Only the lease holder stores the generation's status: a standby's
+	// would hide the active runner's state from operators.
+	wg.Go(func() { publishStatus(genCtx, r.meta, track) })
 	wg.Go(func() {
 		l.keep(genCtx, func(err error) {
 			log.Error("projection stopped: lease lost", "error", err)

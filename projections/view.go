@@ -23,7 +23,13 @@ const (
 	// model follows at all (a sequence of another aggregate type never
 	// reaches the checkpoint).
 	foreignGrace = 50 * time.Millisecond
+	// switchWait bounds how long a view keeps serving the old generation
+	// after a switch while the rebuilt one is still behind it.
+	switchWait = 10 * time.Second
 )
+
+// errSuperseded ends the watch of a generation the view no longer serves.
+var errSuperseded = errors.New("projections: generation superseded")
 
 // Model is the in-memory form of one read model, filled from its bucket.
 // A view calls Put and Delete from one goroutine, with its write lock held;
@@ -54,6 +60,7 @@ type View[M Model] struct {
 	gen     Generation
 	applied uint64
 	changed chan struct{} // closed and replaced whenever applied moves or the model swaps
+	swapped chan int      // a generation's model was swapped in
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -81,6 +88,7 @@ func NewView[M Model](nc *nats.Conn, cfg Config, p Projection, newModel func() M
 		nc: nc, js: js, cfg: cfg, p: p, newModel: newModel, maxWait: maxWait,
 		log:     cfg.Logger.With("read_model", p.Name),
 		changed: make(chan struct{}),
+		swapped: make(chan int),
 	}, nil
 }
 
@@ -144,15 +152,22 @@ func (v *View[M]) Generation() Generation {
 // most the view's max wait (or until ctx ends), then returns a
 // *BehindError. fn must not keep the model beyond its return.
 func (v *View[M]) Read(ctx context.Context, minSeq uint64, fn func(M) error) (uint64, error) {
-	if err := v.wait(ctx, minSeq); err != nil {
-		return v.Applied(), err
+	for {
+		if err := v.wait(ctx, minSeq); err != nil {
+			return v.Applied(), err
+		}
+		v.mu.RLock()
+		if !v.ready {
+			v.mu.RUnlock()
+			return 0, fmt.Errorf("%w: %s", ErrNotReady, v.p.Name)
+		}
+		// A forced swap between the wait and the lock may have gone back.
+		if v.applied >= minSeq || minSeq == 0 {
+			defer v.mu.RUnlock()
+			return v.applied, fn(v.model)
+		}
+		v.mu.RUnlock()
 	}
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	if !v.ready {
-		return 0, fmt.Errorf("%w: %s", ErrNotReady, v.p.Name)
-	}
-	return v.applied, fn(v.model)
 }
 
 func (v *View[M]) wait(ctx context.Context, seq uint64) error {
@@ -262,50 +277,73 @@ func (v *View[M]) msgGet(ctx context.Context, r msgGetRequest) (uint64, bool, er
 	return resp.Message.Seq, true, nil
 }
 
-// follow loads the active generation and swaps to a new one when the meta
-// record switches, until ctx ends.
+// loader keeps one generation's model loaded.
+type loader struct {
+	gen    int
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (v *View[M]) startLoader(ctx context.Context, g Generation) *loader {
+	lctx, cancel := context.WithCancel(ctx)
+	l := &loader{gen: g.Number, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		v.load(lctx, g)
+	}()
+	return l
+}
+
+func (l *loader) stop() {
+	if l != nil {
+		l.cancel()
+		<-l.done
+	}
+}
+
+// follow loads the active generation and, when the meta record switches,
+// loads the new one beside it: the old one keeps being served (and kept
+// current) until the new one has caught up with it, so a switch never
+// takes back what a client has read.
 func (v *View[M]) follow(ctx context.Context, metas <-chan Meta) {
-	var loading context.CancelFunc
-	var loadingGen int
-	done := make(chan struct{})
+	var serving, next *loader
 	defer func() {
-		if loading != nil {
-			loading()
-			<-done
-		}
+		next.stop()
+		serving.stop()
 	}()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case gen := <-v.swapped:
+			if next != nil && gen == next.gen {
+				serving.stop()
+				serving, next = next, nil
+			}
 		case m, ok := <-metas:
 			if !ok {
 				return
 			}
-			if m.Active.Number == loadingGen {
-				continue
+			switch {
+			case serving == nil:
+				serving = v.startLoader(ctx, m.Active)
+			case next != nil && m.Active.Number == next.gen, next == nil && m.Active.Number == serving.gen:
+			default:
+				next.stop()
+				next = v.startLoader(ctx, m.Active)
 			}
-			if loading != nil {
-				loading()
-				<-done
-			}
-			lctx, cancel := context.WithCancel(ctx)
-			loading, loadingGen, done = cancel, m.Active.Number, make(chan struct{})
-			go func(g Generation, done chan struct{}) {
-				defer close(done)
-				v.load(lctx, g)
-			}(m.Active, done)
 		}
 	}
 }
 
-// load fills a new model from generation g's bucket, swaps it in once the
-// initial values are in, then applies each change until ctx ends. A watch
-// that breaks (a deleted bucket, a lost connection) is started again.
+// load fills a model from generation g's bucket, swaps it in once loaded
+// and caught up, then applies each change until ctx ends or another
+// generation is served. A watch that breaks (a deleted bucket, a lost
+// connection) is started again.
 func (v *View[M]) load(ctx context.Context, g Generation) {
 	for attempt := 0; ctx.Err() == nil; attempt++ {
 		err := v.watch(ctx, g)
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || errors.Is(err, errSuperseded) {
 			return
 		}
 		delay := v.cfg.backoff(min(attempt, 6))
@@ -326,35 +364,47 @@ func (v *View[M]) watch(ctx context.Context, g Generation) error {
 	defer func() { _ = w.Stop() }()
 	model := v.newModel()
 	var applied uint64
-	loaded := false
+	loaded, serving := false, false
+	var force <-chan time.Time
 	for {
 		var e jetstream.KeyValueEntry
 		var ok bool
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-force:
+			force, serving = nil, v.trySwap(ctx, model, g, applied, true)
+			continue
 		case e, ok = <-w.Updates():
 		}
 		if !ok {
 			return errors.New("watch closed")
 		}
-		if e == nil {
-			if !loaded {
-				loaded = true
-				v.swap(model, g, applied)
+		if serving {
+			v.mu.Lock()
+			if v.gen.Number != g.Number {
+				v.mu.Unlock()
+				return errSuperseded
 			}
+			if e != nil && v.applyEntry(v.model, e, &v.applied) {
+				v.broadcastLocked()
+			}
+			v.mu.Unlock()
 			continue
 		}
-		if !loaded {
-			v.applyEntry(model, e, &applied)
-			continue
+		moved := e == nil // the initial values are in
+		if e == nil {
+			loaded = true
+		} else {
+			moved = v.applyEntry(model, e, &applied)
 		}
-		v.mu.Lock()
-		moved := v.applyEntry(v.model, e, &v.applied)
-		if moved {
-			v.broadcastLocked()
+		if loaded && moved {
+			if serving = v.trySwap(ctx, model, g, applied, false); !serving && force == nil {
+				t := time.NewTimer(switchWait)
+				defer t.Stop()
+				force = t.C
+			}
 		}
-		v.mu.Unlock()
 	}
 }
 
@@ -383,14 +433,31 @@ func (v *View[M]) applyEntry(m M, e jetstream.KeyValueEntry, applied *uint64) bo
 	return false
 }
 
-func (v *View[M]) swap(m M, g Generation, applied uint64) {
+// trySwap serves m (generation g, checkpoint applied) unless it is a new
+// generation still behind the one served; force serves it anyway. It
+// reports whether m is served now.
+func (v *View[M]) trySwap(ctx context.Context, m M, g Generation, applied uint64, force bool) bool {
 	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.ready && v.gen.Number != g.Number {
+	switching := v.ready && v.gen.Number != g.Number
+	if switching && applied < v.applied && !force {
+		v.mu.Unlock()
+		return false
+	}
+	if switching {
+		if applied < v.applied {
+			v.log.Warn("rebuilt generation still behind the old one; serving it anyway", "from", v.gen.Number, "to", g.Number,
+				"applied", applied, "old_applied", v.applied, "waited", switchWait)
+		}
 		v.log.Info("read model switched to a rebuilt generation", "from", v.gen.Number, "to", g.Number, "bucket", g.Bucket, "applied", applied)
 	}
 	v.model, v.gen, v.applied, v.ready = m, g, applied, true
 	v.broadcastLocked()
+	v.mu.Unlock()
+	select {
+	case v.swapped <- g.Number:
+	case <-ctx.Done():
+	}
+	return true
 }
 
 func (v *View[M]) broadcastLocked() {

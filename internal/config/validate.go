@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jetflow/jetflow/projections"
 	"github.com/jetflow/jetflow/streams"
 )
 
@@ -179,6 +180,9 @@ func (c Config) validateProjections(p *problems) {
 		pr := c.Projections[name]
 		k := "projections." + name + "."
 		p.checkName("projections."+name, name)
+		if projections.GenerationSuffix(name) || projections.GenerationSuffix(pr.Bucket) {
+			p.add(k+"bucket", "%q / %q: a projection name or bucket must not end in _g<number> (rebuilt generations' buckets do)", name, pr.Bucket)
+		}
 		p.check(k+"bucket", streams.ValidateBucketName(pr.Bucket))
 		if other, dup := buckets[pr.Bucket]; dup {
 			p.add(k+"bucket", "%q is also %s", pr.Bucket, other)

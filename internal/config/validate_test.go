@@ -70,8 +70,9 @@ func TestValidateNamesEachKey(t *testing.T) {
 				"snapshots.bucket": "snap:v1", "projections.p.bucket": "snäpshots", "projections.p.subjects": "$JS.API.>",
 				"events.subject_prefix": "$JS.API", "commands.subject_prefix": "_INBOX", "queries.subject_prefix": "_JETFLOW_INBOX.q",
 				"metrics.listen": "127.0.0.1:-1", "server.listen": "127.0.0.1:-1",
+				"projections.q_g2.subjects": "$JS.API.>",
 			},
-			want: []string{"snapshots.bucket", "projections.p.bucket", "events.subject_prefix", "commands.subject_prefix", "queries.subject_prefix", "metrics.listen"},
+			want: []string{"snapshots.bucket", "projections.p.bucket", "events.subject_prefix", "commands.subject_prefix", "queries.subject_prefix", "metrics.listen", "projections.q_g2.bucket"},
 		},
 		{
 			name: "overlapping subject prefixes",

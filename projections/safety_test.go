@@ -3,6 +3,7 @@ package projections_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"os"
 	"strings"
@@ -20,12 +21,12 @@ import (
 	"github.com/jetflow/jetflow/streams"
 )
 
-// reviewModel is a View model of counter records.
-type reviewModel struct{ m map[string]counter }
+// counterModel is a View model of counter records.
+type counterModel struct{ m map[string]counter }
 
-func newReviewModel() *reviewModel { return &reviewModel{m: map[string]counter{}} }
+func newCounterModel() *counterModel { return &counterModel{m: map[string]counter{}} }
 
-func (r *reviewModel) Put(key string, value []byte) error {
+func (r *counterModel) Put(key string, value []byte) error {
 	var c counter
 	if err := json.Unmarshal(value, &c); err != nil {
 		return err
@@ -34,12 +35,12 @@ func (r *reviewModel) Put(key string, value []byte) error {
 	return nil
 }
 
-func (r *reviewModel) Delete(key string) { delete(r.m, key) }
+func (r *counterModel) Delete(key string) { delete(r.m, key) }
 
-// TestReviewStandbyOverwritesActiveStatus: a standby runner publishes its
+// TestOnlyTheLeaseHolderStoresStatus: a standby runner publishes its
 // own status (state standby) into the status record of the generation the
 // active runner runs, so operators see a failed projection as "standby".
-func TestReviewStandbyOverwritesActiveStatus(t *testing.T) {
+func TestOnlyTheLeaseHolderStoresStatus(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	p := counterProjection(&counterHandler{poisoned: true})
@@ -71,63 +72,41 @@ func TestReviewStandbyOverwritesActiveStatus(t *testing.T) {
 	}
 }
 
-// TestReviewGenerationBucketCollision: projection "counters" at generation
-// 2 and projection "counters_g2" at generation 1 both get bucket
-// rm_counters_g2; a second rebuild of "counters" deletes the other
-// projection's read model.
-func TestReviewGenerationBucketCollision(t *testing.T) {
+// TestGenerationSuffixNamesAreRefused: generation N's bucket is the base
+// name with _gN appended, so a projection named counters_g2 would share
+// counters' second generation bucket (and lose it to counters' rebuilds).
+func TestGenerationSuffixNamesAreRefused(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	other := projections.Projection{Name: "counters_g2", Subjects: []string{"events.other.>"}, Handler: &counterHandler{}}
-	e.appendNotes(t, "a", "one")
-	b, _ := json.Marshal(note{Note: "b-one"})
-	res, err := e.store.Append(ctxT(t), "other", "b", streams.Position{}, streams.Event{Type: "other.noted", Data: b})
-	if err != nil {
-		t.Fatal(err)
+	for _, p := range []projections.Projection{
+		counterProjection(&counterHandler{}),
+		{Name: "counters_gx", Subjects: []string{"events.>"}, Handler: &counterHandler{}},
+		{Name: "c", Bucket: "rm_c_g", Subjects: []string{"events.>"}, Handler: &counterHandler{}},
+	} {
+		if err := p.Validate(); err != nil {
+			t.Errorf("%s (bucket %q) refused: %v", p.Name, p.Bucket, err)
+		}
 	}
-	r := e.startRunner(t, natstest.Connect(t, e.url), counterProjection(&counterHandler{}), other)
-	waitFor(t, "both applied", func() bool {
-		return status(t, r, "counters").LastApplied >= 1 && status(t, r, "counters_g2").LastApplied >= res.LastSequence
-	})
-	if _, ok := e.record(t, "rm_counters_g2", "b"); !ok {
-		t.Fatal("counters_g2 record b missing before any rebuild")
-	}
-	admin, err := projections.NewAdmin(ctxT(t), e.nc, e.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := admin.Rebuild(ctxT(t), counterProjection(&counterHandler{}), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("counters generation %d bucket %s", m.Active.Number, m.Active.Bucket)
-	if _, ok := e.record(t, "rm_counters_g2", "a"); ok {
-		t.Errorf("bucket rm_counters_g2 (read model of projection counters_g2) now holds record a of projection counters")
-	}
-	if _, err := admin.Rebuild(ctxT(t), counterProjection(&counterHandler{}), nil); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(500 * time.Millisecond)
-	kv, err := e.js.KeyValue(ctxT(t), "rm_counters_g2")
-	if err != nil {
-		t.Fatalf("read model of projection counters_g2 removed by the rebuild of counters: %v", err)
-	}
-	if _, err := kv.Get(ctxT(t), "b"); err != nil {
-		t.Fatalf("record b of projection counters_g2 lost after rebuilds of counters: %v", err)
+	for _, p := range []projections.Projection{
+		{Name: "counters_g2", Subjects: []string{"events.>"}, Handler: &counterHandler{}},
+		{Name: "c", Bucket: "rm_c_g12", Subjects: []string{"events.>"}, Handler: &counterHandler{}},
+	} {
+		if err := p.Validate(); !errors.Is(err, projections.ErrInvalidProjection) || !strings.Contains(err.Error(), "_g<number>") {
+			t.Errorf("%s (bucket %q): %v, want a refusal naming the suffix", p.Name, p.Bucket, err)
+		}
 	}
 }
 
-// TestReviewViewGoesBackAfterSwitch: once a view has served stream
+// TestViewNeverGoesBackAtASwitch: once a view has served stream
 // sequence S, it must not serve an older state; after a rebuild switch it
 // swaps to the new generation as soon as it is loaded, whose checkpoint
 // may be behind the old one.
-func TestReviewViewGoesBackAfterSwitch(t *testing.T) {
+func TestViewNeverGoesBackAtASwitch(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.appendNotes(t, "a", "one", "two", "three")
 	r := e.startRunner(t, natstest.Connect(t, e.url), counterProjection(&counterHandler{}))
 	waitFor(t, "gen 1 applied", func() bool { return status(t, r, "counters").LastApplied >= 3 })
-	v, err := projections.NewView(natstest.Connect(t, e.url), e.cfg, counterProjection(nil), newReviewModel, 5*time.Second)
+	v, err := projections.NewView(natstest.Connect(t, e.url), e.cfg, counterProjection(nil), newCounterModel, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +134,7 @@ func TestReviewViewGoesBackAfterSwitch(t *testing.T) {
 			s := e.appendNotes(t, "a", "four")
 			late.Store(s)
 			var count int
-			if _, err := v.Read(ctxT(t), s, func(m *reviewModel) error { count = m.m["a"].Count; return nil }); err != nil {
+			if _, err := v.Read(ctxT(t), s, func(m *counterModel) error { count = m.m["a"].Count; return nil }); err != nil {
 				t.Errorf("read own write: %v", err)
 			}
 			if count != 4 {
@@ -169,7 +148,7 @@ func TestReviewViewGoesBackAfterSwitch(t *testing.T) {
 					default:
 					}
 					var count int
-					applied, _ := v.Read(context.Background(), 0, func(m *reviewModel) error { count = m.m["a"].Count; return nil })
+					applied, _ := v.Read(context.Background(), 0, func(m *counterModel) error { count = m.m["a"].Count; return nil })
 					if applied < s || count < 4 {
 						violation.CompareAndSwap(nil, [3]uint64{applied, uint64(count), uint64(v.Generation().Number)})
 					}
@@ -243,10 +222,10 @@ func (l *logCapture) has(s string) bool {
 	return false
 }
 
-// TestReviewWritesAfterLeaseLost: a runner that has lost its lease (someone
+// TestNothingWrittenOrAckedAfterTheLeaseIsLost: a runner that has lost its lease (someone
 // else holds it now) still writes the record it was computing and acks its
 // event.
-func TestReviewWritesAfterLeaseLost(t *testing.T) {
+func TestNothingWrittenOrAckedAfterTheLeaseIsLost(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	logs := &logCapture{}
@@ -352,13 +331,13 @@ func newEnvConf(t *testing.T, conf string) *env {
 	return &env{url: srv.URL, nc: nc, js: js, store: store, cfg: cfg}
 }
 
-// TestReviewLargeRecordsFetchTruncated: when a batch's records add up to
-// more than the server's max_pending bytes (64 MiB by default; 2 MiB
-// here), the batched direct get (multi_last) stops early; the records it
-// did not return are taken as absent and rebuilt from nothing.
-func TestReviewLargeRecordsFetchTruncated(t *testing.T) {
+// TestRecordsReadInSeveralBatchesWhenLarge: a batched read of records
+// stops at a byte limit (the runner's 1 MiB, or the server's max_pending);
+// the records it did not return are asked again, never taken as absent
+// and rebuilt from nothing.
+func TestRecordsReadInSeveralBatchesWhenLarge(t *testing.T) {
 	t.Parallel()
-	e := newEnvConf(t, "listen: 127.0.0.1:-1\nmax_payload: 1MB\nmax_pending: 2MB\n")
+	e := newEnvConf(t, "listen: 127.0.0.1:-1\nmax_payload: 1MB\nmax_pending: 8MB\n")
 	const keys = 24
 	ids := make([]string, keys)
 	for i := range ids {
@@ -403,13 +382,13 @@ func TestReviewLargeRecordsFetchTruncated(t *testing.T) {
 	}
 }
 
-// TestReviewStandbyBehindOwnLease: a renewal the server stored but whose
+// TestRunnerTakesBackItsOwnLease: a renewal the server stored but whose
 // reply came too late (seen under load: "not renewed ... context deadline
 // exceeded", then "wrong last sequence" on release) leaves the lease key
 // holding the runner's own owner id with a revision it does not know; the
 // runner then stands by behind its own lease until it expires, and the
 // projection stalls.
-func TestReviewStandbyBehindOwnLease(t *testing.T) {
+func TestRunnerTakesBackItsOwnLease(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.cfg.LeaseTTL = 3 * time.Second
