@@ -153,7 +153,8 @@ func (v *View[M]) Generation() Generation {
 // *BehindError. fn must not keep the model beyond its return.
 func (v *View[M]) Read(ctx context.Context, minSeq uint64, fn func(M) error) (uint64, error) {
 	for {
-		if err := v.wait(ctx, minSeq); err != nil {
+		enough, err := v.wait(ctx, minSeq)
+		if err != nil {
 			return v.Applied(), err
 		}
 		v.mu.RLock()
@@ -162,7 +163,7 @@ func (v *View[M]) Read(ctx context.Context, minSeq uint64, fn func(M) error) (ui
 			return 0, fmt.Errorf("%w: %s", ErrNotReady, v.p.Name)
 		}
 		// A forced swap between the wait and the lock may have gone back.
-		if v.applied >= minSeq || minSeq == 0 {
+		if v.applied >= enough {
 			defer v.mu.RUnlock()
 			return v.applied, fn(v.model)
 		}
@@ -170,7 +171,10 @@ func (v *View[M]) Read(ctx context.Context, minSeq uint64, fn func(M) error) (ui
 	}
 }
 
-func (v *View[M]) wait(ctx context.Context, seq uint64) error {
+// wait returns once the model is ready and current as far as seq asks,
+// with the checkpoint it judged enough (below seq when no event the model
+// follows lies between them).
+func (v *View[M]) wait(ctx context.Context, seq uint64) (uint64, error) {
 	deadline := time.NewTimer(v.maxWait)
 	defer deadline.Stop()
 	grace := time.NewTimer(foreignGrace)
@@ -181,12 +185,12 @@ func (v *View[M]) wait(ctx context.Context, seq uint64) error {
 		ready, applied, ch := v.ready, v.applied, v.changed
 		v.mu.RUnlock()
 		if ready && applied >= seq {
-			return nil
+			return applied, nil
 		}
 		if ready && checkDue {
 			checkDue = false
 			if done, err := v.nothingToApply(ctx, applied, seq); err == nil && done {
-				return nil
+				return applied, nil
 			}
 		}
 		select {
@@ -198,14 +202,14 @@ func (v *View[M]) wait(ctx context.Context, seq uint64) error {
 			afterGrace, checkDue = true, true
 		case <-deadline.C:
 			if !ready {
-				return fmt.Errorf("%w: %s", ErrNotReady, v.p.Name)
+				return 0, fmt.Errorf("%w: %s", ErrNotReady, v.p.Name)
 			}
-			return &BehindError{Projection: v.p.Name, Wanted: seq, Applied: applied}
+			return 0, &BehindError{Projection: v.p.Name, Wanted: seq, Applied: applied}
 		case <-ctx.Done():
 			if !ready {
-				return fmt.Errorf("%w: %s", ErrNotReady, v.p.Name)
+				return 0, fmt.Errorf("%w: %s", ErrNotReady, v.p.Name)
 			}
-			return &BehindError{Projection: v.p.Name, Wanted: seq, Applied: applied}
+			return 0, &BehindError{Projection: v.p.Name, Wanted: seq, Applied: applied}
 		}
 	}
 }
