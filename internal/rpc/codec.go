@@ -73,25 +73,26 @@ func jsonKind(goKind string) string {
 }
 
 // checkKeys refuses top-level keys that are not exactly one of v's JSON
-// field names, or that repeat. A body that does not parse is left to the
+// field names, or that repeat. It scans the bytes rather than tokenizing
+// (this runs on every command); a body it cannot follow is left to the
 // decoder, which says where it breaks.
 func checkKeys(data []byte, v any) error {
 	names := fieldNames(reflect.TypeOf(v))
 	if names == nil {
 		return nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if _, err := dec.Token(); err != nil {
-		return nil
-	}
-	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
-		key, ok := tok.(string)
-		if err != nil || !ok {
-			return nil
+	var seen []bool
+	return forEachKey(data, func(raw []byte, escaped bool) error {
+		idx, ok := names[string(raw)] // no copy for a lookup
+		if escaped {
+			var key string
+			if err := json.Unmarshal(append(append([]byte{'"'}, raw...), '"'), &key); err != nil {
+				return nil
+			}
+			idx, ok = names[key]
 		}
-		if !names[key] {
+		if !ok {
+			key := string(raw)
 			for name := range names {
 				if strings.EqualFold(name, key) {
 					return fmt.Errorf("unknown field %q (names are case-sensitive: %q)", key, name)
@@ -99,36 +100,74 @@ func checkKeys(data []byte, v any) error {
 			}
 			return fmt.Errorf("unknown field %q", key)
 		}
-		if seen[key] {
-			return fmt.Errorf("field %q given twice", key)
+		if seen == nil {
+			seen = make([]bool, len(names))
 		}
-		seen[key] = true
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return nil
+		if seen[idx] {
+			return fmt.Errorf("field %q given twice", string(raw))
+		}
+		seen[idx] = true
+		return nil
+	})
+}
+
+// forEachKey calls fn with each key of the object data starts with (raw,
+// between its quotes). It stops at fn's first error, or quietly where the
+// object is malformed.
+func forEachKey(data []byte, fn func(raw []byte, escaped bool) error) error {
+	depth, expectKey := 0, false
+	for i := 0; i < len(data); i++ {
+		switch c := data[i]; c {
+		case '"':
+			start, escaped := i+1, false
+			for i++; i < len(data) && data[i] != '"'; i++ {
+				if data[i] == '\\' {
+					escaped = true
+					i++
+				}
+			}
+			if i >= len(data) {
+				return nil
+			}
+			if depth == 1 && expectKey {
+				if err := fn(data[start:i], escaped); err != nil {
+					return err
+				}
+				expectKey = false
+			}
+		case '{', '[':
+			depth++
+			expectKey = depth == 1
+		case '}', ']':
+			depth--
+			if depth == 0 {
+				return nil
+			}
+		case ',':
+			expectKey = depth == 1
 		}
 	}
 	return nil
 }
 
-var fieldNameCache sync.Map // reflect.Type → map[string]bool
+var fieldNameCache sync.Map // reflect.Type → map[string]int
 
 // fieldNames returns the JSON names of a struct's fields (t a pointer to
-// it), or nil for anything else.
-func fieldNames(t reflect.Type) map[string]bool {
+// it), each with its own index, or nil for anything else.
+func fieldNames(t reflect.Type) map[string]int {
 	if t == nil || t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
 		return nil
 	}
 	if cached, ok := fieldNameCache.Load(t); ok {
-		return cached.(map[string]bool)
+		return cached.(map[string]int)
 	}
-	names := map[string]bool{}
+	names := map[string]int{}
 	addFieldNames(t.Elem(), names)
 	fieldNameCache.Store(t, names)
 	return names
 }
 
-func addFieldNames(t reflect.Type, names map[string]bool) {
+func addFieldNames(t reflect.Type, names map[string]int) {
 	for f := range t.Fields() {
 		tag := f.Tag.Get("json")
 		name, _, _ := strings.Cut(tag, ",")
@@ -143,6 +182,8 @@ func addFieldNames(t reflect.Type, names map[string]bool) {
 		case name == "":
 			name = f.Name
 		}
-		names[name] = true
+		if _, dup := names[name]; !dup {
+			names[name] = len(names)
+		}
 	}
 }
