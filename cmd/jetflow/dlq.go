@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,18 +32,20 @@ func (f *dlqFlags) register(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&f.asJSON, "json", false, "print JSON lines")
 }
 
-// open connects and returns the DLQ and a closer.
-func (f *dlqFlags) open() (*consumers.DLQ, func(), error) {
+// open connects and returns the DLQ, ctx bounded by --timeout, and what
+// to call when done.
+func (f *dlqFlags) open(ctx context.Context) (*consumers.DLQ, context.Context, func(), error) {
 	nc, err := f.cf.connect()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		nc.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return consumers.NewDLQ(js, consumers.DLQConfig{Stream: f.stream}), nc.Close, nil
+	ctx, cancel := f.cf.bound(ctx)
+	return consumers.NewDLQ(js, consumers.DLQConfig{Stream: f.stream}), ctx, func() { cancel(); nc.Close() }, nil
 }
 
 func newDLQCmd() *cobra.Command {
@@ -67,13 +70,11 @@ func newDLQListCmd() *cobra.Command {
 		Example: "  jetflow dlq list\n  jetflow dlq list --topic orders --subscription billing",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			dlq, closeFn, err := f.open()
+			dlq, ctx, done, err := f.open(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer closeFn()
-			ctx, cancel := f.cf.bound(cmd.Context())
-			defer cancel()
+			defer done()
 			list, err := dlq.List(ctx, q)
 			if err != nil {
 				return err
@@ -117,13 +118,11 @@ func newDLQShowCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			dlq, closeFn, err := f.open()
+			dlq, ctx, done, err := f.open(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer closeFn()
-			ctx, cancel := f.cf.bound(cmd.Context())
-			defer cancel()
+			defer done()
 			dl, err := dlq.Get(ctx, id)
 			if err != nil {
 				return err
@@ -162,13 +161,11 @@ func newDLQReplayCmd() *cobra.Command {
 			case !all && (q.Topic != "" || q.Subscription != "" || q.Limit != 0):
 				return errors.New("--topic, --subscription and --limit go with --all")
 			}
-			dlq, closeFn, err := f.open()
+			dlq, ctx, done, err := f.open(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer closeFn()
-			ctx, cancel := f.cf.bound(cmd.Context())
-			defer cancel()
+			defer done()
 			out := cmd.OutOrStdout()
 			if !all {
 				id, err := parseDeadLetterID(args[0])
@@ -208,13 +205,11 @@ func newDLQDiscardCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			dlq, closeFn, err := f.open()
+			dlq, ctx, done, err := f.open(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer closeFn()
-			ctx, cancel := f.cf.bound(cmd.Context())
-			defer cancel()
+			defer done()
 			if err := dlq.Discard(ctx, id); err != nil {
 				return err
 			}
