@@ -39,21 +39,27 @@ type inflight struct {
 }
 
 // startLoopsLocked starts Concurrency loops on lr, so a level alone can use
-// every slot; the level's pull-ahead is split between them. w.mu is held.
+// every slot; the level's pull-ahead is split between them. All or none
+// start. w.mu is held.
 func (w *Worker) startLoopsLocked(lr *levelRun) error {
 	perLoop := max(1, (w.sub.BatchSize+w.sub.Concurrency-1)/w.sub.Concurrency)
+	started := make([]*loop, 0, w.sub.Concurrency)
 	for range w.sub.Concurrency {
 		l := &loop{w: w, level: lr}
 		cc, err := lr.cons.Consume(l.onMsg,
 			jetstream.PullMaxMessages(perLoop),
 			jetstream.ConsumeErrHandler(w.onConsumeError))
 		if err != nil {
+			for _, s := range started {
+				s.cc.Drain() // what they pulled still arrives and is held
+			}
 			return fmt.Errorf("consumers: subscription %s: consume %s: %w", w.sub.Name, lr.durable, err)
 		}
 		l.cc = cc
-		lr.loops = append(lr.loops, l)
+		started = append(started, l)
 		w.loops = append(w.loops, l)
 	}
+	lr.loops = append(lr.loops, started...)
 	return nil
 }
 
