@@ -100,6 +100,11 @@ func openMeta(ctx context.Context, js jetstream.JetStream, cfg Config) (*metaSto
 
 // load returns the projection's meta record and its revision.
 func (m *metaStore) load(ctx context.Context, name string) (Meta, uint64, error) {
+	if !validName(name) {
+		// Other keys of the bucket (status, leases) must not be read or
+		// rewritten as a meta record.
+		return Meta{}, 0, fmt.Errorf("%w: %q is not a projection name (a-z, 0-9, '_' and '-')", ErrInvalidProjection, name)
+	}
 	e, err := m.kv.Get(ctx, name)
 	if err != nil {
 		if errors.Is(err, jetstream.ErrKeyNotFound) {

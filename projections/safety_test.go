@@ -421,3 +421,26 @@ func TestRunnerTakesBackItsOwnLease(t *testing.T) {
 		t.Fatalf("runner %s: state %s, last applied %d (want %d), on standby behind holders %v: its own lease", owner, s.State, s.LastApplied, last, holders)
 	}
 }
+
+// Admin requests name a projection; a key of the meta bucket that is not
+// one (a status or lease record) is refused, never rewritten as a meta
+// record.
+func TestAdminRefusesNamesThatAreNotProjections(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	admin, err := projections.NewAdmin(ctxT(t), e.nc, e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"counters.status.g1", "counters.lease.g1", "", "Counters"} {
+		if _, err := admin.Skip(ctxT(t), name, 1); !errors.Is(err, projections.ErrInvalidProjection) {
+			t.Errorf("Skip(%q): %v", name, err)
+		}
+		if _, err := admin.Resume(ctxT(t), name); !errors.Is(err, projections.ErrInvalidProjection) {
+			t.Errorf("Resume(%q): %v", name, err)
+		}
+		if _, err := admin.Report(ctxT(t), name); !errors.Is(err, projections.ErrInvalidProjection) {
+			t.Errorf("Report(%q): %v", name, err)
+		}
+	}
+}
