@@ -24,6 +24,13 @@ type clientFlags struct {
 	creds   string
 	timeout time.Duration
 	urlFlag *pflag.Flag
+	file    string // --config, for the commands that take it
+	loaded  *config.Config
+}
+
+// registerConfig adds --config: the file settings() reads.
+func (f *clientFlags) registerConfig(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.file, "config", "", "configuration file (default: $JETFLOW_CONFIG, else ./jetflow.tsk when present)")
 }
 
 func (f *clientFlags) register(cmd *cobra.Command) {
@@ -36,12 +43,43 @@ func (f *clientFlags) register(cmd *cobra.Command) {
 // target resolves the URL and the options to connect with from jetflow.tsk
 // (or $JETFLOW_CONFIG) and JETFLOW_NATS_*, and the flags.
 func (f *clientFlags) target() (string, []nats.Option, error) {
-	env := os.Environ()
-	cfg, err := config.Load(config.DefaultPath(env), env)
+	cfg, err := f.settings()
 	if err != nil {
 		return "", nil, err
 	}
 	return f.targetFor(cfg)
+}
+
+// settings loads jetflow.tsk (or $JETFLOW_CONFIG) and JETFLOW_* once: the
+// layout (stream, prefixes) and connection a client command uses unless
+// its flags say otherwise.
+func (f *clientFlags) settings() (config.Config, error) {
+	if f.loaded == nil {
+		env := os.Environ()
+		path := f.file
+		if path == "" {
+			path = config.DefaultPath(env)
+		}
+		cfg, err := config.Load(path, env)
+		if err != nil {
+			return config.Config{}, err
+		}
+		f.loaded = &cfg
+	}
+	return *f.loaded, nil
+}
+
+// configured sets *dst from the configuration unless the flag was given.
+func (f *clientFlags) configured(cmd *cobra.Command, flag string, dst *string, from func(config.Config) string) error {
+	if cmd.Flags().Changed(flag) {
+		return nil
+	}
+	cfg, err := f.settings()
+	if err != nil {
+		return err
+	}
+	*dst = from(cfg)
+	return nil
 }
 
 // targetFor resolves the connection from an already loaded configuration:

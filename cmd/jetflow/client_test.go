@@ -129,3 +129,47 @@ func TestNATSURLFlagKeepsConfigCredentials(t *testing.T) {
 		t.Fatalf("wrong password: %v", err)
 	}
 }
+
+// Client commands take the layout from the configuration they read (here
+// --config): the command and query prefixes, the event stream and the DLQ
+// stream, unless their own flags say otherwise.
+func TestClientCommandsUseTheConfiguredLayout(t *testing.T) {
+	t.Parallel()
+	srv := natstest.RunServer(t)
+	nc := srv.Connect(t)
+	for _, subj := range []string{"mycmd.user.create", "myq.users.list"} {
+		if _, err := nc.Subscribe(subj, func(m *nats.Msg) { _ = m.Respond([]byte(`{"via":"` + m.Subject + `"}`)) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	tsk := filepath.Join(t.TempDir(), "layout.tsk")
+	src := fmt.Sprintf("[nats]\nurl: %q\n\n[commands]\nsubject_prefix: \"mycmd\"\n\n[queries]\nsubject_prefix: \"myq\"\n\n[dlq]\nstream: \"MYDLQ\"\n", srv.URL)
+	if err := os.WriteFile(tsk, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) (string, error) {
+		root := newRootCmd()
+		var out bytes.Buffer
+		root.SetOut(&out)
+		root.SetErr(&out)
+		root.SetArgs(append(args, "--config", tsk))
+		err := root.ExecuteContext(context.Background())
+		return out.String(), err
+	}
+	if out, err := run("send", "user.create", `{}`); err != nil || !strings.Contains(out, "mycmd.user.create") {
+		t.Fatalf("send: %q %v", out, err)
+	}
+	if out, err := run("query", "users.list"); err != nil || !strings.Contains(out, "myq.users.list") {
+		t.Fatalf("query: %q %v", out, err)
+	}
+	if _, err := run("dlq", "list"); err == nil || !strings.Contains(err.Error(), "MYDLQ") {
+		t.Fatalf("dlq list on the configured stream: %v", err)
+	}
+	// A flag still wins.
+	if out, err := run("query", "users.list", "--prefix", "nowhere"); err == nil {
+		t.Fatalf("query --prefix nowhere answered: %q", out)
+	}
+}

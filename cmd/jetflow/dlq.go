@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jetflow/jetflow/consumers"
+	"github.com/jetflow/jetflow/internal/config"
 )
 
 // dlqFlags are shared by the dlq subcommands.
@@ -28,13 +29,17 @@ type dlqFlags struct {
 
 func (f *dlqFlags) register(cmd *cobra.Command) {
 	f.cf.register(cmd)
-	cmd.Flags().StringVar(&f.stream, "dlq-stream", consumers.DefaultDLQStream, "dead-letter stream")
+	f.cf.registerConfig(cmd)
+	cmd.Flags().StringVar(&f.stream, "dlq-stream", consumers.DefaultDLQStream, "dead-letter stream (default: dlq.stream of jetflow.tsk)")
 	cmd.Flags().BoolVar(&f.asJSON, "json", false, "print JSON lines")
 }
 
 // open connects and returns the DLQ, ctx bounded by --timeout, and what
 // to call when done.
-func (f *dlqFlags) open(ctx context.Context) (*consumers.DLQ, context.Context, func(), error) {
+func (f *dlqFlags) open(cmd *cobra.Command) (*consumers.DLQ, context.Context, func(), error) {
+	if err := f.cf.configured(cmd, "dlq-stream", &f.stream, func(c config.Config) string { return c.DLQ.Stream }); err != nil {
+		return nil, nil, nil, err
+	}
 	nc, err := f.cf.connect()
 	if err != nil {
 		return nil, nil, nil, err
@@ -44,7 +49,7 @@ func (f *dlqFlags) open(ctx context.Context) (*consumers.DLQ, context.Context, f
 		nc.Close()
 		return nil, nil, nil, err
 	}
-	ctx, cancel := f.cf.bound(ctx)
+	ctx, cancel := f.cf.bound(cmd.Context())
 	return consumers.NewDLQ(js, consumers.DLQConfig{Stream: f.stream}), ctx, func() { cancel(); nc.Close() }, nil
 }
 
@@ -70,7 +75,7 @@ func newDLQListCmd() *cobra.Command {
 		Example: "  jetflow dlq list\n  jetflow dlq list --topic orders --subscription billing",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			dlq, ctx, done, err := f.open(cmd.Context())
+			dlq, ctx, done, err := f.open(cmd)
 			if err != nil {
 				return err
 			}
@@ -118,7 +123,7 @@ func newDLQShowCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			dlq, ctx, done, err := f.open(cmd.Context())
+			dlq, ctx, done, err := f.open(cmd)
 			if err != nil {
 				return err
 			}
@@ -161,7 +166,7 @@ func newDLQReplayCmd() *cobra.Command {
 			case !all && (q.Topic != "" || q.Subscription != "" || q.Limit != 0):
 				return errors.New("--topic, --subscription and --limit go with --all")
 			}
-			dlq, ctx, done, err := f.open(cmd.Context())
+			dlq, ctx, done, err := f.open(cmd)
 			if err != nil {
 				return err
 			}
@@ -205,7 +210,7 @@ func newDLQDiscardCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			dlq, ctx, done, err := f.open(cmd.Context())
+			dlq, ctx, done, err := f.open(cmd)
 			if err != nil {
 				return err
 			}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -22,23 +21,17 @@ import (
 // the configuration that names streams, buckets and replicas exactly as
 // `jetflow serve` reads them.
 type projFlags struct {
-	cf   clientFlags
-	file string
+	cf clientFlags
 }
 
 func (f *projFlags) register(cmd *cobra.Command) {
 	f.cf.register(cmd)
-	cmd.Flags().StringVar(&f.file, "config", "", "configuration file (default: $JETFLOW_CONFIG, else ./jetflow.tsk when present)")
+	f.cf.registerConfig(cmd)
 }
 
 // open loads the configuration, connects and returns the admin operations.
 func (f *projFlags) open(cmd *cobra.Command) (*projections.Admin, config.Config, func(), error) {
-	env := os.Environ()
-	path := f.file
-	if path == "" {
-		path = config.DefaultPath(env)
-	}
-	cfg, err := config.Load(path, env)
+	cfg, err := f.cf.settings()
 	if err != nil {
 		return nil, cfg, nil, err
 	}

@@ -53,6 +53,7 @@ func newPublishCmd() *cobra.Command {
 		},
 	}
 	cf.register(cmd)
+	cf.registerConfig(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&out.Key, "key", "", "subject key after the priority token, e.g. order.created (subscriptions filter on it)")
 	fl.StringVar(&priority, "priority", "normal", "low, normal, high or critical")

@@ -6,6 +6,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
+
+	"github.com/jetflow/jetflow/internal/config"
 )
 
 func newQueryCmd() *cobra.Command {
@@ -28,6 +30,9 @@ func newQueryCmd() *cobra.Command {
 			if len(args) == 2 {
 				body = args[1]
 			}
+			if err := cf.configured(cmd, "prefix", &prefix, func(c config.Config) string { return c.Queries.SubjectPrefix }); err != nil {
+				return err
+			}
 			nc, err := cf.connect()
 			if err != nil {
 				return err
@@ -39,6 +44,7 @@ func newQueryCmd() *cobra.Command {
 		},
 	}
 	cf.register(cmd)
-	cmd.Flags().StringVar(&prefix, "prefix", "query", "query subject prefix")
+	cf.registerConfig(cmd)
+	cmd.Flags().StringVar(&prefix, "prefix", "query", "query subject prefix (default: queries.subject_prefix of jetflow.tsk)")
 	return cmd
 }

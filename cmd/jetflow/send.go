@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 
+	"github.com/jetflow/jetflow/internal/config"
 	"github.com/jetflow/jetflow/internal/rpc"
 )
 
@@ -32,6 +33,9 @@ func newSendCmd() *cobra.Command {
 			if strings.Count(args[0], ".") != 1 {
 				return fmt.Errorf("command %q: want <aggregate_type>.<command>, e.g. user.create", args[0])
 			}
+			if err := cf.configured(cmd, "prefix", &prefix, func(c config.Config) string { return c.Commands.SubjectPrefix }); err != nil {
+				return err
+			}
 			nc, err := cf.connect()
 			if err != nil {
 				return err
@@ -49,7 +53,8 @@ func newSendCmd() *cobra.Command {
 		},
 	}
 	cf.register(cmd)
-	cmd.Flags().StringVar(&prefix, "prefix", "cmd", "command subject prefix")
+	cf.registerConfig(cmd)
+	cmd.Flags().StringVar(&prefix, "prefix", "cmd", "command subject prefix (default: commands.subject_prefix of jetflow.tsk)")
 	cmd.Flags().StringVar(&commandID, "command-id", "", "Jetflow-Command-Id: resending the same id is idempotent")
 	cmd.Flags().StringVar(&correlationID, "correlation-id", "", "Jetflow-Correlation-Id")
 	cmd.Flags().StringVar(&userID, "user-id", "", "Jetflow-User-Id")
