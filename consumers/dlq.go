@@ -176,6 +176,9 @@ type ListOptions struct {
 	Subscription string
 	// Limit stops after this many (0 = all).
 	Limit int
+	// After starts after this dead-letter id: the next page of a list
+	// that stopped at Limit starts after its last id.
+	After uint64
 }
 
 func (d *DLQ) stream(ctx context.Context) (jetstream.Stream, error) {
@@ -209,6 +212,9 @@ func (d *DLQ) List(ctx context.Context, q ListOptions) ([]DeadLetter, error) {
 	}
 	// The server drops the reader soon even if the delete below is lost.
 	cfg := jetstream.OrderedConsumerConfig{InactiveThreshold: listReaderTTL}
+	if q.After > 0 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, q.After+1
+	}
 	if q.Topic != "" {
 		ts := TopicStream(q.Topic)
 		cfg.FilterSubjects = []string{

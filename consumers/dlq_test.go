@@ -356,3 +356,28 @@ func TestListLeavesNoReaderBehind(t *testing.T) {
 		t.Fatalf("after List returned, the DLQ stream has %d consumers left behind", info.State.Consumers)
 	}
 }
+
+// A long DLQ is read page by page: Limit, then After the last id.
+func TestListPages(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	e.topic(t, "orders")
+	e.startWorker(t, Subscription{Name: "billing", Topic: "orders", MaxRetries: NoRetries,
+		Handler: func(context.Context, *Message) error { return Permanent(fmt.Errorf("no")) }})
+	for range 3 {
+		e.publish(t, "orders", Outgoing{Data: []byte(`{}`)})
+	}
+	dlq := NewDLQ(e.js, DLQConfig{})
+	all := deadLetters(t, dlq, ListOptions{}, 3)
+	first, err := dlq.List(testCtx(t), ListOptions{Limit: 2})
+	if err != nil || len(first) != 2 || first[0].ID != all[0].ID || first[1].ID != all[1].ID {
+		t.Fatalf("first page: %v %v", first, err)
+	}
+	next, err := dlq.List(testCtx(t), ListOptions{Limit: 2, After: first[1].ID})
+	if err != nil || len(next) != 1 || next[0].ID != all[2].ID {
+		t.Fatalf("next page: %v %v", next, err)
+	}
+	if rest, err := dlq.List(testCtx(t), ListOptions{After: all[2].ID}); err != nil || len(rest) != 0 {
+		t.Fatalf("after the last: %v %v", rest, err)
+	}
+}

@@ -102,13 +102,20 @@ func newDLQListCmd() *cobra.Command {
 				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\n", dl.ID, dl.Time.Local().Format(time.DateTime), source(dl),
 					dl.Subscription, dl.Deliveries, subject, oneLine(dl.Reason, 60))
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if q.Limit > 0 && len(list) == q.Limit {
+				fmt.Fprintf(cmd.ErrOrStderr(), "first %d shown; the next ones: --after %d\n", q.Limit, list[len(list)-1].ID)
+			}
+			return nil
 		},
 	}
 	f.register(cmd)
 	cmd.Flags().StringVar(&q.Topic, "topic", "", "only this topic's dead letters")
 	cmd.Flags().StringVar(&q.Subscription, "subscription", "", "only this subscription's dead letters")
-	cmd.Flags().IntVar(&q.Limit, "limit", 0, "at most this many (0: all)")
+	cmd.Flags().IntVar(&q.Limit, "limit", 100, "at most this many (0: all)")
+	cmd.Flags().Uint64Var(&q.After, "after", 0, "start after this dead-letter id (the next page)")
 	return cmd
 }
 
