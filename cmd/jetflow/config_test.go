@@ -7,8 +7,10 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jetflow/jetflow/internal/config"
+	"github.com/jetflow/jetflow/streams"
 )
 
 // TestConfigCheck: `config check file --set k=v` prints a document that
@@ -59,5 +61,25 @@ func TestConfigCheck(t *testing.T) {
 	}
 	if _, err := run("check", good, "--set", "events.replicas"); err == nil {
 		t.Error("config check accepted --set without =")
+	}
+}
+
+// Every [events] and [snapshots] key reaches the event store's config.
+func TestStreamsConfigCarriesEveryEventsKey(t *testing.T) {
+	t.Parallel()
+	cfg := config.Default()
+	for k, v := range map[string]string{
+		"events.stream": "EV2", "events.subject_prefix": "acme.ev", "events.replicas": "3", "events.max_events_per_append": "10",
+		"events.max_concurrent_batches": "16", "events.duplicate_window": "5m", "snapshots.bucket": "snaps2",
+	} {
+		if err := cfg.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := streamsConfig(cfg)
+	want := streams.Config{EventStream: "EV2", SubjectPrefix: "acme.ev", Replicas: 3, MaxEventsPerAppend: 10,
+		MaxConcurrentBatches: 16, DuplicateWindow: 5 * time.Minute, SnapshotBucket: "snaps2"}
+	if got != want {
+		t.Fatalf("streamsConfig = %+v, want %+v", got, want)
 	}
 }

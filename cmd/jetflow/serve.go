@@ -65,6 +65,7 @@ func streamsConfig(cfg config.Config) streams.Config {
 		EventStream: cfg.Events.Stream, SubjectPrefix: cfg.Events.SubjectPrefix,
 		SnapshotBucket: cfg.Snapshots.Bucket, Replicas: cfg.Events.Replicas,
 		MaxEventsPerAppend: cfg.Events.MaxEventsPerAppend, DuplicateWindow: cfg.Events.DuplicateWindow,
+		MaxConcurrentBatches: cfg.Events.MaxConcurrentBatches,
 	}
 }
 

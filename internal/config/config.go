@@ -86,7 +86,10 @@ type EventsConfig struct {
 	SubjectPrefix      string
 	Replicas           int
 	MaxEventsPerAppend int
-	DuplicateWindow    time.Duration
+	// MaxConcurrentBatches caps this process's multi-event appends in
+	// flight; the server allows 50 open batches per stream in all.
+	MaxConcurrentBatches int
+	DuplicateWindow      time.Duration
 }
 
 // SnapshotsConfig is the snapshot policy and bucket ([snapshots]).
@@ -226,11 +229,12 @@ func Default() Config {
 			StoreDir: "./data",
 		},
 		Events: EventsConfig{
-			Stream:             streams.DefaultEventStream,
-			SubjectPrefix:      streams.DefaultSubjectPrefix,
-			Replicas:           1,
-			MaxEventsPerAppend: streams.MaxBatchEvents,
-			DuplicateWindow:    streams.DefaultDuplicateWindow,
+			Stream:               streams.DefaultEventStream,
+			SubjectPrefix:        streams.DefaultSubjectPrefix,
+			Replicas:             1,
+			MaxEventsPerAppend:   streams.MaxBatchEvents,
+			MaxConcurrentBatches: streams.DefaultMaxConcurrentBatches,
+			DuplicateWindow:      streams.DefaultDuplicateWindow,
 		},
 		Snapshots: SnapshotsConfig{Every: 10, Bucket: streams.DefaultSnapshotBucket},
 		Commands: CommandsConfig{

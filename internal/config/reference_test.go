@@ -149,7 +149,7 @@ func TestEncodeRoundTrip(t *testing.T) {
 		"nats.url": "tls://a:4222, tls://b:4222", "nats.credentials": "/etc/a.creds", "nats.nkey": "/etc/seed.nk",
 		"nats.user": "u", "nats.password": "p\"w\\d\n", "nats.tls_cert": "c.pem", "nats.tls_key": "k.pem", "nats.tls_ca": "ca.pem",
 		"server.embedded": "false", "server.listen": ":4333", "server.store_dir": "/var/lib/jetflow", "server.nats_config": "nats.conf",
-		"events.stream": "E2", "events.subject_prefix": "acme.ev", "events.replicas": "3", "events.max_events_per_append": "10", "events.duplicate_window": "1h30m",
+		"events.stream": "E2", "events.subject_prefix": "acme.ev", "events.replicas": "3", "events.max_events_per_append": "10", "events.max_concurrent_batches": "16", "events.duplicate_window": "1h30m",
 		"snapshots.every": "0", "snapshots.bucket": "snaps",
 		"commands.service": "cmds", "commands.subject_prefix": "c", "commands.timeout": "1.5s", "commands.conflict_retries": "0", "commands.cache_size": "0", "commands.max_payload": "2048",
 		"queries.service": "qs", "queries.subject_prefix": "q", "queries.timeout": "250ms", "queries.min_sequence_wait": "0s",
@@ -232,8 +232,8 @@ func TestDefaultsMatchTheWireContract(t *testing.T) {
 		{"server.listen", c.Server.Listen, "127.0.0.1:4222"},
 		{"server.store_dir", c.Server.StoreDir, "./data"},
 		{"projections.users.bucket", c.Projection("users").Bucket, "rm_users"},
-		{"events (streams.DefaultConfig)", [5]any{c.Events.Stream, c.Events.SubjectPrefix, c.Events.Replicas, c.Events.MaxEventsPerAppend, c.Events.DuplicateWindow},
-			[5]any{s.EventStream, s.SubjectPrefix, s.Replicas, s.MaxEventsPerAppend, s.DuplicateWindow}},
+		{"events (streams.DefaultConfig)", [6]any{c.Events.Stream, c.Events.SubjectPrefix, c.Events.Replicas, c.Events.MaxEventsPerAppend, c.Events.DuplicateWindow, c.Events.MaxConcurrentBatches},
+			[6]any{s.EventStream, s.SubjectPrefix, s.Replicas, s.MaxEventsPerAppend, s.DuplicateWindow, s.MaxConcurrentBatches}},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {

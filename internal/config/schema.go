@@ -155,6 +155,7 @@ func buildSchema() []sectionSpec {
 			field("subject_prefix", "First token(s) of every event subject: <prefix>.<aggregate_type>.<aggregate_id>.", func(s *ev) any { return &s.SubjectPrefix }),
 			field("replicas", "Replicas of the event stream and the snapshot bucket: 1 standalone, 3 in a cluster.", func(s *ev) any { return &s.Replicas }),
 			field("max_events_per_append", "Most events one append may write as one atomic batch (at most 1000).", func(s *ev) any { return &s.MaxEventsPerAppend }),
+			field("max_concurrent_batches", "Multi-event appends this process keeps in flight at most; the server allows 50 open batches per stream in all, so with several processes keep their sum near 50 (a refused batch is sent again).", func(s *ev) any { return &s.MaxConcurrentBatches }),
 			field("duplicate_window", "How long JetStream remembers event ids, so that a retried append is stored once.", func(s *ev) any { return &s.DuplicateWindow }),
 		),
 		plain("snapshots", "Aggregate snapshots.",

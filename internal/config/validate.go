@@ -122,6 +122,7 @@ func (c Config) validateStore(p *problems) {
 	if e.MaxEventsPerAppend < 1 || e.MaxEventsPerAppend > streams.MaxBatchEvents {
 		p.add("events.max_events_per_append", "%d: must be 1 to %d", e.MaxEventsPerAppend, streams.MaxBatchEvents)
 	}
+	p.atLeast("events.max_concurrent_batches", e.MaxConcurrentBatches, 1)
 	if e.DuplicateWindow < minDuplicateWindow {
 		p.add("events.duplicate_window", "%s: must be at least %s", e.DuplicateWindow, minDuplicateWindow)
 	}

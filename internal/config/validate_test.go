@@ -32,7 +32,7 @@ func TestValidateNamesEachKey(t *testing.T) {
 			name: "every plain section at once",
 			set: map[string]string{
 				"server.embedded": "false", "nats.url": "", "nats.password": "x", "nats.tls_cert": "c.pem",
-				"events.stream": "EV.ENTS", "events.subject_prefix": "ev..x", "events.max_events_per_append": "1001",
+				"events.stream": "EV.ENTS", "events.subject_prefix": "ev..x", "events.max_events_per_append": "1001", "events.max_concurrent_batches": "0",
 				"events.duplicate_window": "10ms", "snapshots.every": "-1", "snapshots.bucket": "a b",
 				"commands.service": "my service", "commands.timeout": "0s", "commands.conflict_retries": "-1",
 				"commands.cache_size": "-5", "commands.max_payload": "0", "queries.timeout": "-1s",
@@ -42,7 +42,7 @@ func TestValidateNamesEachKey(t *testing.T) {
 			},
 			want: []string{
 				"nats.url", "nats.password", "nats.tls_key", "events.stream", "events.subject_prefix",
-				"events.max_events_per_append", "events.duplicate_window", "snapshots.every", "snapshots.bucket",
+				"events.max_events_per_append", "events.max_concurrent_batches", "events.duplicate_window", "snapshots.every", "snapshots.bucket",
 				"commands.service", "commands.timeout", "commands.conflict_retries", "commands.cache_size",
 				"commands.max_payload", "queries.timeout", "queries.min_sequence_wait", "dlq.stream", "dlq.replicas",
 				"dlq.retention", "log.level", "log.format", "metrics.listen", "health.listen", "health.max_projection_lag",
