@@ -262,6 +262,14 @@ func (g *genRun) run(ctx context.Context) (Meta, bool) {
 		return g.after(ctx, switched)
 	}
 	defer l.release(context.Background())
+	// A standby may get the lease of a generation a rebuild switched away
+	// from before it sees the switch: running it would bring back the
+	// bucket and consumer the rebuild removed.
+	if current, _, err := r.meta.load(genCtx, p.Name); err == nil && current.Active.Number != gen.Number {
+		log.Info("generation no longer active; following the new one", "active", current.Active.Number)
+		stopGen(errSwitched) // the deferred wg.Wait needs followMeta gone
+		return current, true
+	}
 	// Only the lease holder stores the generation's status: a standby's
 	// would hide the active runner's state from operators.
 	wg.Go(func() { publishStatus(genCtx, r.meta, track) })
