@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/jetflow/jetflow/internal/config"
+	"github.com/jetflow/jetflow/internal/platform"
 )
 
 const defaultClientURL = "nats://127.0.0.1:4222"
@@ -116,6 +117,7 @@ func (f *clientFlags) dial(url string, opts []nats.Option) (*nats.Conn, error) {
 // connectError says what to check: the credentials when the server refused
 // them, the server otherwise.
 func connectError(url string, err error) error {
+	url = platform.RedactURLs(url)
 	if errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) || errors.Is(err, nats.ErrAuthRevoked) {
 		return fmt.Errorf("NATS at %s refused the credentials (check nats.user/nats.password/nats.creds, JETFLOW_NATS_*, --creds): %w", url, err)
 	}

@@ -199,7 +199,7 @@ func natsDescription(cfg config.Config, p *platform.Platform) string {
 	if p.Server != nil {
 		return "embedded " + p.Server.ClientURL()
 	}
-	return strings.Split(cfg.NATS.URL, ",")[0]
+	return platform.RedactURLs(strings.Split(cfg.NATS.URL, ",")[0])
 }
 
 // stopWithin stops a component, bounded so a stuck one cannot hold the

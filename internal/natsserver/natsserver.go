@@ -117,19 +117,32 @@ func StartWithOptions(opts *server.Options, logger *slog.Logger, ready time.Dura
 	if err != nil {
 		return nil, fmt.Errorf("natsserver: %w", err)
 	}
-	if logger != nil {
-		s.SetLoggerV2(&slogAdapter{l: logger}, opts.Debug, opts.Trace, false)
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
 	}
+	// Always installed: it is where the server says why it cannot start.
+	log := &slogAdapter{l: logger}
+	s.SetLoggerV2(log, opts.Debug, opts.Trace, false)
 	go s.Start()
 	if ready <= 0 {
 		ready = 10 * time.Second
 	}
-	if !s.ReadyForConnections(ready) {
-		s.Shutdown()
-		return nil, fmt.Errorf("%w within %s", ErrNotReady, ready)
+	deadline := time.Now().Add(ready)
+	for !s.ReadyForConnections(readyPoll) {
+		if msg := log.firstFatal(); msg != "" {
+			s.Shutdown()
+			return nil, fmt.Errorf("natsserver: cannot start on %s (store %q): %s", net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port)), opts.StoreDir, msg)
+		}
+		if time.Now().After(deadline) {
+			s.Shutdown()
+			return nil, fmt.Errorf("%w within %s (listening on %s)", ErrNotReady, ready, net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port)))
+		}
 	}
 	return s, nil
 }
+
+// readyPoll is how often a start checks for a fatal error while it waits.
+const readyPoll = 50 * time.Millisecond
 
 // Stop shuts the server down and waits until it has.
 func Stop(s *server.Server) {

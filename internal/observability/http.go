@@ -26,9 +26,10 @@ type Server struct {
 	ln  net.Listener
 	log *slog.Logger
 
-	mu     sync.Mutex
-	checks []Check
-	done   chan struct{}
+	mu      sync.Mutex
+	checks  []Check
+	started bool
+	done    chan struct{}
 }
 
 // NewServer listens on addr (host:port; port 0 picks one). Add readiness
@@ -59,8 +60,14 @@ func (s *Server) AddCheck(c Check) {
 	s.mu.Unlock()
 }
 
-// Start serves in the background until Stop.
+// Start serves in the background until Stop; a second call does nothing.
 func (s *Server) Start() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started {
+		return
+	}
+	s.started = true
 	go func() {
 		defer close(s.done)
 		if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -69,10 +76,21 @@ func (s *Server) Start() {
 	}()
 }
 
-// Stop shuts the server down, waiting for requests in flight.
+// Stop shuts the server down, waiting for requests in flight until ctx
+// ends; a server never started just releases its address.
 func (s *Server) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	started := s.started
+	s.mu.Unlock()
+	if !started {
+		return s.ln.Close()
+	}
 	err := s.srv.Shutdown(ctx)
-	<-s.done
+	select {
+	case <-s.done:
+	case <-ctx.Done():
+		return errors.Join(err, ctx.Err())
+	}
 	return err
 }
 

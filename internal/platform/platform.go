@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -147,5 +149,21 @@ func displayURL(u string) string {
 	if u == "" {
 		return "the embedded server"
 	}
-	return u
+	return RedactURLs(u)
+}
+
+// RedactURLs returns a comma-separated list of NATS URLs fit for logs and
+// error messages: passwords in them are replaced by "xxxxx".
+func RedactURLs(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, raw := range parts {
+		u, err := url.Parse(strings.TrimSpace(raw))
+		if err != nil || u.User == nil {
+			continue
+		}
+		if _, has := u.User.Password(); has {
+			parts[i] = strings.Replace(raw, strings.TrimSpace(raw), u.Redacted(), 1)
+		}
+	}
+	return strings.Join(parts, ",")
 }

@@ -46,6 +46,21 @@ func FuzzParseErrorReply(f *testing.F) {
 
 func TestDecodeStrictNamesTheProblem(t *testing.T) {
 	t.Parallel()
+	var n struct {
+		Page *int   `json:"page"`
+		Min  uint64 `json:"min"`
+		F    float64
+	}
+	for body, want := range map[string]string{
+		`{"page":1.5}`:                  `field "page" must be an integer (64 bits), got number 1.5`,
+		`{"page":99999999999999999999}`: `field "page" must be an integer (64 bits), got number 99999999999999999999`,
+		`{"min":-5}`:                    `field "min" must be a whole number from 0 (64 bits), got number -5`,
+		`{"F":"x"}`:                     `field "F" must be a number, got string`,
+	} {
+		if err := rpc.DecodeStrict([]byte(body), &n); err == nil || err.Error() != want {
+			t.Errorf("%s: %v, want %q", body, err, want)
+		}
+	}
 	var v struct {
 		A string `json:"a"`
 	}
