@@ -124,6 +124,8 @@ func (rs *readSide) ready(maxLag int) func(context.Context) error {
 			switch {
 			case s.State == projections.StateFailed && s.Failure != nil:
 				errs = append(errs, fmt.Errorf("projection %s failed at event %d (%s): %s", s.Projection, s.Failure.Sequence, s.Failure.Type, s.Failure.Error))
+			case s.State == projections.StateFailed:
+				errs = append(errs, fmt.Errorf("projection %s failed", s.Projection))
 			case maxLag > 0 && s.Lag > uint64(maxLag):
 				errs = append(errs, fmt.Errorf("projection %s is %d events behind (more than %d)", s.Projection, s.Lag, maxLag))
 			}
