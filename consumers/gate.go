@@ -31,17 +31,12 @@ type gate struct {
 	free      int
 	closed    bool // hard stop: nothing more runs
 	finishing bool // graceful stop: runners leave once nothing is held
-	held      [numLevels][]heldMsg
+	held      [numLevels][]*Message
 	nheld     int
 	claims    [numLevels]claim
 	nclaims   int // claims with left > 0, to skip the clock when there are none
 	timer     *time.Timer
 	now       func() time.Time
-}
-
-type heldMsg struct {
-	m     *Message
-	since time.Time // when it was held or last kept alive
 }
 
 type claim struct {
@@ -98,7 +93,7 @@ func (g *gate) hold(level int, m *Message) (int, bool) {
 	if g.closed {
 		return 0, false
 	}
-	g.held[level] = append(g.held[level], heldMsg{m: m, since: g.now()})
+	g.held[level] = append(g.held[level], m)
 	g.nheld++
 	g.wake.Signal()
 	g.armTimerLocked()
@@ -116,8 +111,8 @@ func (g *gate) next() (*Message, int, bool) {
 		}
 		if g.free > 0 {
 			if l := g.grantableLocked(); l >= 0 {
-				m := g.held[l][0].m
-				g.held[l][0] = heldMsg{}
+				m := g.held[l][0]
+				g.held[l][0] = nil
 				g.held[l] = g.held[l][1:]
 				g.nheld--
 				g.takeLocked(l)
@@ -154,20 +149,13 @@ func (g *gate) release(level int, more func() bool, claimFor time.Duration) {
 	}
 }
 
-// stale returns the held messages that have waited at least d since they
-// were held or last returned here, and restarts their wait.
-func (g *gate) stale(d time.Duration) []*Message {
+// heldMessages returns the messages held now, for the watchdog.
+func (g *gate) heldMessages() []*Message {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	var out []*Message
-	now := g.now()
+	out := make([]*Message, 0, g.nheld)
 	for l := range g.held {
-		for i := range g.held[l] {
-			if h := &g.held[l][i]; now.Sub(h.since) >= d {
-				out = append(out, h.m)
-				h.since = now
-			}
-		}
+		out = append(out, g.held[l]...)
 	}
 	return out
 }
@@ -191,9 +179,7 @@ func (g *gate) close() []*Message {
 	g.closed = true
 	var out []*Message
 	for l := range g.held {
-		for _, h := range g.held[l] {
-			out = append(out, h.m)
-		}
+		out = append(out, g.held[l]...)
 		g.held[l] = nil
 	}
 	g.nheld = 0

@@ -108,20 +108,13 @@ func TestGate(t *testing.T) {
 			t.Fatalf("after critical ran dry: %+v", got)
 		}
 	})
-	t.Run("stale returns messages held a while and restarts their wait", func(t *testing.T) {
-		now := time.Now()
-		g := newGate(0, func() time.Time { return now })
-		m := &Message{}
-		g.hold(2, m)
-		if got := g.stale(time.Second); len(got) != 0 {
-			t.Fatalf("fresh message reported stale: %d", len(got))
-		}
-		now = now.Add(time.Second)
-		if got := g.stale(time.Second); len(got) != 1 || got[0] != m {
-			t.Fatalf("stale after a second: %d", len(got))
-		}
-		if got := g.stale(time.Second); len(got) != 0 {
-			t.Fatal("its wait was not restarted")
+	t.Run("heldMessages lists what is held", func(t *testing.T) {
+		g := newGate(0, time.Now)
+		a, b := &Message{}, &Message{}
+		g.hold(2, a)
+		g.hold(0, b)
+		if got := g.heldMessages(); len(got) != 2 || got[0] != b || got[1] != a {
+			t.Fatalf("held %v", got)
 		}
 	})
 	t.Run("finish lets runners leave once nothing is held", func(t *testing.T) {

@@ -3,6 +3,7 @@ package consumers
 import (
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -18,6 +19,10 @@ type Message struct {
 	metaOnce sync.Once
 	meta     *jetstream.MsgMetadata
 	metaErr  error
+
+	// pinged is the watchdog tick at which the server last heard of this
+	// message (its delivery, or a progress ack).
+	pinged atomic.Uint64
 }
 
 func newMessage(raw jetstream.Msg, subscription, topic string) *Message {

@@ -45,7 +45,8 @@ type Worker struct {
 	gate    *gate
 	ctx     context.Context // handlers' context, cancelled on a hard stop
 	cancel  context.CancelFunc
-	hard    atomic.Bool // the grace period ended: return, don't handle
+	hard    atomic.Bool   // the grace period ended: return, don't handle
+	ticks   atomic.Uint64 // watchdog ticks so far: the clock of progress acks
 	done    chan struct{}
 	stopErr error
 	wdQuit  chan struct{}
@@ -122,7 +123,8 @@ func (w *Worker) Start(ctx context.Context) error {
 		return err
 	}
 	defs := w.sub.consumers()
-	w.gate = newGate(w.sub.Concurrency, w.opts.now)
+	// Real time: the test clock (WithClock) is for message expiry only.
+	w.gate = newGate(w.sub.Concurrency, time.Now)
 	for i, c := range cons {
 		// A backlog at a level keeps lower levels waiting until it arrives.
 		if info := c.CachedInfo(); info != nil && info.NumPending > 0 {

@@ -32,10 +32,9 @@ type loop struct {
 	inflight
 }
 
-// inflight is the message a goroutine is handling, sampled by the watchdog.
+// inflight is the message a goroutine is handling, for the watchdog.
 type inflight struct {
-	cur  atomic.Pointer[Message]
-	seen *Message // the watchdog's previous sample
+	cur atomic.Pointer[Message]
 }
 
 // startLoopsLocked starts Concurrency loops on lr, so a level alone can use
@@ -67,6 +66,7 @@ func (w *Worker) startLoopsLocked(lr *levelRun) error {
 func (l *loop) onMsg(raw jetstream.Msg) {
 	w, level := l.w, l.level.level
 	m := newMessage(raw, w.sub.Name, w.sub.Topic)
+	m.pinged.Store(w.ticks.Load())
 	if w.gate.tryAcquire(level) {
 		l.cur.Store(m)
 		w.process(m)
@@ -158,34 +158,34 @@ func (w *Worker) pruneClosedLocked() {
 }
 
 // watchdog keeps the ack wait of every message the worker holds from
-// running out: held messages that have waited a tick, and messages in
-// flight across two ticks, get a progress ack. It also resumes paused
-// levels a failed restart left behind.
+// running out: each tick, a message held by the gate or in a handler gets
+// a progress ack unless the server heard of it since the last tick. So at
+// most about one tick (AckWait/4) passes between the server hearing of a
+// message, while the worker holds it. It also resumes paused levels a
+// failed restart left behind.
 func (w *Worker) watchdog() {
 	defer close(w.wdDone)
-	tick := max(w.sub.AckWait/3, 100*time.Millisecond)
-	t := time.NewTicker(tick)
+	t := time.NewTicker(max(w.sub.AckWait/4, 100*time.Millisecond))
 	defer t.Stop()
 	for {
 		select {
 		case <-w.wdQuit:
 			return
 		case <-t.C:
+			now := w.ticks.Add(1)
 			w.mu.Lock()
-			watched := slices.Clone(w.slots)
+			running := make([]*Message, 0, len(w.slots)+len(w.loops))
+			for _, f := range w.slots {
+				running = append(running, f.cur.Load())
+			}
 			for _, l := range w.loops {
-				watched = append(watched, &l.inflight)
+				running = append(running, l.cur.Load())
 			}
 			w.mu.Unlock()
-			for _, f := range watched {
-				cur := f.cur.Load()
-				if cur != nil && cur == f.seen {
-					w.keepAlive(cur)
+			for _, m := range append(running, w.gate.heldMessages()...) {
+				if m != nil && m.pinged.Load() < now {
+					w.keepAlive(m, now)
 				}
-				f.seen = cur
-			}
-			for _, m := range w.gate.stale(tick) {
-				w.keepAlive(m)
 			}
 			for _, lr := range w.levels {
 				w.resumeIfRoom(lr)
@@ -194,7 +194,8 @@ func (w *Worker) watchdog() {
 	}
 }
 
-func (w *Worker) keepAlive(m *Message) {
+func (w *Worker) keepAlive(m *Message, tick uint64) {
+	m.pinged.Store(tick)
 	if err := m.InProgress(); err != nil {
 		w.log.Debug("progress ack", slog.String("error", err.Error()))
 	}
