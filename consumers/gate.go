@@ -258,13 +258,21 @@ func (g *gate) armTimerLocked() {
 	if g.nclaims == 0 || g.nheld == 0 || g.free == 0 {
 		return
 	}
+	now := g.now()
 	var earliest time.Time
-	for _, c := range g.claims {
+	for l, c := range g.claims {
+		if c.left > 0 && !now.Before(c.until) {
+			g.dropClaimLocked(l) // expired: nothing to wake up for
+			continue
+		}
 		if c.left > 0 && (earliest.IsZero() || c.until.Before(earliest)) {
 			earliest = c.until
 		}
 	}
-	d := max(earliest.Sub(g.now()), time.Millisecond)
+	if earliest.IsZero() {
+		return
+	}
+	d := max(earliest.Sub(now), time.Millisecond)
 	if g.timer == nil {
 		g.timer = time.AfterFunc(d, g.onTimer)
 		return

@@ -139,9 +139,14 @@ func (w *Worker) Start(ctx context.Context) error {
 		lr := &levelRun{level: defs[i].level, durable: defs[i].cfg.Durable, cons: c}
 		w.levels = append(w.levels, lr)
 		if err := w.startLoopsLocked(lr); err != nil {
+			// Leave the worker as it was, and what was pulled to the server.
 			for _, l := range w.loops {
 				l.cc.Stop()
 			}
+			for _, m := range w.gate.close() {
+				w.giveBack(m.raw)
+			}
+			w.levels, w.loops = nil, nil
 			w.cancel()
 			return err
 		}
