@@ -277,13 +277,12 @@ func (s *Store) duplicateEventError(ctx context.Context, aggregateType, aggregat
 	}
 	// The first of this aggregate's events from seq on is the stored copy
 	// exactly when the copy is this aggregate's.
-	for ev, err := range s.scan(ctx, s.Subject(aggregateType, aggregateID), seq, 1) {
-		if err != nil {
-			return fmt.Errorf("%w; reading the stored copy: %w", de, err)
-		}
-		if ev.Sequence == seq {
-			de.Version = ev.Version
-		}
+	ev, ok, err := s.leaderNext(ctx, s.Subject(aggregateType, aggregateID), seq)
+	if err != nil {
+		return fmt.Errorf("%w; reading the stored copy: %w", de, err)
+	}
+	if ok && ev.Sequence == seq {
+		de.Version = ev.Version
 	}
 	return de
 }
@@ -295,20 +294,17 @@ func (s *Store) storedAfter(ctx context.Context, aggregateType, aggregateID stri
 		return nil, nil // nothing follows; seq+1 would wrap to the start
 	}
 	found := make([]Event, 0, len(events))
-	for ev, err := range s.scan(ctx, s.Subject(aggregateType, aggregateID), seq+1, len(events)) {
+	subject := s.Subject(aggregateType, aggregateID)
+	for next := seq + 1; len(found) < len(events); {
+		ev, ok, err := s.leaderNext(ctx, subject, next)
 		if err != nil {
 			return nil, err
 		}
-		if ev.ID != events[len(found)].ID {
+		if !ok || ev.ID != events[len(found)].ID {
 			return nil, nil
 		}
 		found = append(found, ev)
-		if len(found) == len(events) {
-			break
-		}
-	}
-	if len(found) < len(events) {
-		return nil, nil
+		next = ev.Sequence + 1
 	}
 	return &AppendResult{
 		FirstSequence: found[0].Sequence,
