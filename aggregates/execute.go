@@ -162,9 +162,14 @@ func (r *Repository[S]) executeOnce(ctx context.Context, id string, cmd Command,
 		if refusal != nil {
 			return Outcome{}, refusal
 		}
-		if cmd.Idempotent {
-			// A resend must not be decided again once the state has moved.
+		if cmd.Idempotent && inst.Exists() {
+			// A resend must not be decided again once the state has moved:
+			// the result goes into the snapshot, which every instance and a
+			// restart load, as no event carries it.
 			inst.remember(CommandResult{CommandID: cmd.ID, Version: inst.Position.Version, Sequence: inst.Position.Sequence})
+			if r.snaps != nil {
+				r.snapshot(ctx, inst, true)
+			}
 		}
 		return Outcome{AggregateID: id, Version: inst.Position.Version, Sequence: inst.Position.Sequence}, nil
 	}
@@ -184,10 +189,12 @@ func (r *Repository[S]) executeOnce(ctx context.Context, id string, cmd Command,
 		// The event ids derive from the command id: this command was applied
 		// earlier, further back than the results the aggregate remembers.
 		keep = true // nothing was stored; the state is as loaded
-		if dup.Version == 0 {
-			return Outcome{}, fmt.Errorf("%w: command %s was applied earlier and its result is no longer remembered: %w", ErrAlreadyApplied, cmd.ID, err)
+		if dup.Version > 0 {
+			if first, ok := r.earlierResult(ctx, id, cmd.ID, dup.Sequence); ok {
+				return Outcome{AggregateID: id, Version: first.Version, Sequence: first.Sequence, Duplicate: true}, nil
+			}
 		}
-		return Outcome{AggregateID: id, Version: dup.Version, Sequence: dup.Sequence, Duplicate: true}, nil
+		return Outcome{}, fmt.Errorf("%w: command %s was applied earlier and its result is no longer remembered: %w", ErrAlreadyApplied, cmd.ID, err)
 	}
 	if err != nil {
 		return Outcome{}, err
@@ -201,7 +208,20 @@ func (r *Repository[S]) executeOnce(ctx context.Context, id string, cmd Command,
 	}
 	keep = true
 	if r.snapshotDue(before, inst.Position.Version) {
-		r.snapshot(ctx, inst)
+		r.snapshot(ctx, inst, false)
 	}
 	return Outcome{AggregateID: id, Version: res.Version, Sequence: res.LastSequence, Events: res.Events}, nil
+}
+
+// earlierResult reads what command commandID wrote from stream sequence
+// from on (its first event): its result is its last consecutive event.
+func (r *Repository[S]) earlierResult(ctx context.Context, id, commandID string, from uint64) (CommandResult, bool) {
+	var res CommandResult
+	for ev, err := range r.store.Load(ctx, r.typ, id, from-1) {
+		if err != nil || ev.Metadata.CausationID != commandID {
+			break
+		}
+		res = CommandResult{CommandID: commandID, Version: ev.Version, Sequence: ev.Sequence}
+	}
+	return res, res.Version > 0
 }

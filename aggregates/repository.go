@@ -139,13 +139,19 @@ func (r *Repository[S]) catchUp(ctx context.Context, inst *Instance[S]) (moved b
 
 // snapshot saves the instance's state; a failure is logged, never returned,
 // because the events are already stored and the next load replays them.
-func (r *Repository[S]) snapshot(ctx context.Context, inst *Instance[S]) {
+// refresh replaces a snapshot of the same version (see Snapshots.Refresh).
+func (r *Repository[S]) snapshot(ctx context.Context, inst *Instance[S], refresh bool) {
 	state, err := json.Marshal(snapshotBody[S]{State: inst.State, Recent: inst.recent})
 	if err == nil {
-		err = r.snaps.Save(ctx, streams.Snapshot{
+		snap := streams.Snapshot{
 			AggregateType: r.typ, AggregateID: inst.ID, Version: inst.Position.Version,
 			Sequence: inst.Position.Sequence, Schema: r.opts.snapshotSchema, State: state,
-		})
+		}
+		if refresh {
+			err = r.snaps.Refresh(ctx, snap)
+		} else {
+			err = r.snaps.Save(ctx, snap)
+		}
 	}
 	switch {
 	case err == nil:

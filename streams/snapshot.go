@@ -94,6 +94,18 @@ func (s *Snapshots) Load(ctx context.Context, aggregateType, aggregateID string)
 // version, in which case it returns ErrSnapshotStale and changes nothing.
 // Concurrent savers race through compare-and-set, so the newest one wins.
 func (s *Snapshots) Save(ctx context.Context, snap Snapshot) error {
+	return s.save(ctx, snap, false)
+}
+
+// Refresh is Save that also replaces a snapshot of the same version: the
+// aggregate's state is the same, what its state records besides (such as
+// the results of commands that wrote nothing) may have grown. A newer
+// snapshot is never replaced (ErrSnapshotStale).
+func (s *Snapshots) Refresh(ctx context.Context, snap Snapshot) error {
+	return s.save(ctx, snap, true)
+}
+
+func (s *Snapshots) save(ctx context.Context, snap Snapshot, sameVersion bool) error {
 	key, err := SnapshotKey(snap.AggregateType, snap.AggregateID)
 	if err != nil {
 		return err
@@ -115,7 +127,8 @@ func (s *Snapshots) Save(ctx context.Context, snap Snapshot) error {
 			return fmt.Errorf("streams: save snapshot %s: read the stored one: %w", key, err)
 		default:
 			var current Snapshot
-			if json.Unmarshal(entry.Value(), &current) == nil && current.Version >= snap.Version {
+			if json.Unmarshal(entry.Value(), &current) == nil &&
+				(current.Version > snap.Version || current.Version == snap.Version && !sameVersion) {
 				return fmt.Errorf("%w: %s has version %d, this one %d", ErrSnapshotStale, key, current.Version, snap.Version)
 			}
 			// A stored value that does not decode is replaced rather than

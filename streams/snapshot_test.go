@@ -49,6 +49,34 @@ func TestSnapshotsNeverGoBack(t *testing.T) {
 	}
 }
 
+// Refresh replaces a snapshot of the same version (Save does not) and,
+// like Save, never an older one.
+func TestSnapshotRefreshReplacesTheSameVersion(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, natstest.RunServer(t).URL, 1)
+	ctx := ctxT(t)
+	snaps, err := streams.NewSnapshots(ctx, f.js, f.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s5 := streams.Snapshot{AggregateType: "user", AggregateID: "r1", Version: 5, Sequence: 9, Schema: 1, State: json.RawMessage(`{"a":1}`)}
+	must(t, snaps.Save(ctx, s5))
+	same := s5
+	same.State = json.RawMessage(`{"a":1,"remembered":["c1"]}`)
+	if err := snaps.Save(ctx, same); !errors.Is(err, streams.ErrSnapshotStale) {
+		t.Fatalf("Save at the same version: %v, want ErrSnapshotStale", err)
+	}
+	must(t, snaps.Refresh(ctx, same))
+	if got, _ := snaps.Load(ctx, "user", "r1"); string(got.State) != string(same.State) {
+		t.Fatalf("after Refresh: %s", got.State)
+	}
+	older := s5
+	older.Version, older.State = 4, json.RawMessage(`{"old":true}`)
+	if err := snaps.Refresh(ctx, older); !errors.Is(err, streams.ErrSnapshotStale) {
+		t.Fatalf("Refresh with an older version: %v, want ErrSnapshotStale", err)
+	}
+}
+
 // Concurrent savers meeting an unreadable snapshot: the newest still wins.
 func TestSnapshotsNeverGoBackAfterAnUnreadableOne(t *testing.T) {
 	t.Parallel()

@@ -166,6 +166,9 @@ func fieldNames(t reflect.Type) map[string]int {
 	if t == nil || t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
 		return nil
 	}
+	if t.Implements(reflect.TypeFor[json.Unmarshaler]()) {
+		return nil // it decides its own keys
+	}
 	if cached, ok := fieldNameCache.Load(t); ok {
 		return cached.(map[string]int)
 	}
@@ -182,8 +185,8 @@ func addFieldNames(t reflect.Type, names map[string]int) {
 		switch {
 		case name == "-" && tag == "-":
 			continue
-		case f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct:
-			addFieldNames(f.Type, names) // embedded fields are promoted
+		case f.Anonymous && name == "" && indirect(f.Type).Kind() == reflect.Struct:
+			addFieldNames(indirect(f.Type), names) // embedded fields are promoted
 			continue
 		case !f.IsExported():
 			continue
@@ -194,4 +197,11 @@ func addFieldNames(t reflect.Type, names map[string]int) {
 			names[name] = len(names)
 		}
 	}
+}
+
+func indirect(t reflect.Type) reflect.Type {
+	if t.Kind() == reflect.Pointer {
+		return t.Elem()
+	}
+	return t
 }
