@@ -42,6 +42,15 @@ func (r AppendResult) Position() Position {
 const (
 	errCodeWrongLastSequence         jetstream.ErrorCode = 10071
 	errCodeWrongLastSequenceConstant jetstream.ErrorCode = 10164
+	// errCodeDuplicateInProcess: an event id of the append is being stored
+	// by another attempt right now (clustered streams).
+	errCodeDuplicateInProcess jetstream.ErrorCode = 10158
+)
+
+// How long a retry waits, at most, for its first attempt in process.
+const (
+	inProcessPoll     = 5 * time.Millisecond
+	inProcessPatience = 640 * time.Millisecond
 )
 
 // Append stores events for one aggregate after position `after`, which must
@@ -129,11 +138,14 @@ func (s *Store) publishBatch(ctx context.Context, msgs []*nats.Msg) (*jetstreame
 	wait := busyBackoff
 	for attempt := 0; ; attempt++ {
 		ack, err := s.publishBatchOnce(ctx, msgs)
-		if err == nil || !refusedAsBusy(err) {
+		if code := apiErrorCode(err); err == nil ||
+			code != jetstreamext.JSErrCodeAtomicPublishTooManyInflight && code != jetstreamext.JSErrCodeBatchPublishIncomplete {
 			return ack, err
 		}
 		if attempt == busyRetries {
-			return nil, fmt.Errorf("%w: the server refused the batch %d times: %w", ErrStreamBusy, attempt+1, err)
+			// The server drops a refused first message without an answer
+			// (acking it does not help), so the reason is not known here.
+			return nil, fmt.Errorf("%w: the server refused the batch %d times without saying why (too many batches open on the stream, or a limit such as the account's storage): %w", ErrStreamBusy, attempt+1, err)
 		}
 		s.log.DebugContext(ctx, "atomic batch refused, stream busy: retrying", "attempt", attempt+1, "error", err)
 		t := time.NewTimer(wait/2 + rand.N(wait))
@@ -148,27 +160,34 @@ func (s *Store) publishBatch(ctx context.Context, msgs []*nats.Msg) (*jetstreame
 }
 
 func (s *Store) publishBatchOnce(ctx context.Context, msgs []*nats.Msg) (*jetstreamext.BatchAck, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	select {
 	case s.batches <- struct{}{}:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
 	defer func() { <-s.batches }()
+	if err := ctx.Err(); err != nil { // both were ready: select picked at random
+		return nil, err
+	}
+	// Once its first message is out, a batch is finished whatever the
+	// caller's ctx does: a batch left without its commit stays open on the
+	// server (taking one of its 50 slots per stream) until it times out.
+	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.gets.timeout)
+	defer cancel()
 	// No ack on the first message: the commit's reply carries any error,
 	// and the round trip is the floor of an append's cost.
-	return jetstreamext.PublishMsgBatch(ctx, s.js, msgs, jetstreamext.BatchFlowControl{AckFirst: false})
+	return jetstreamext.PublishMsgBatch(bctx, s.js, msgs, jetstreamext.BatchFlowControl{AckFirst: false})
 }
 
-// refusedAsBusy reports a batch refused for too many open batches. Without
-// an ack on the first message its refusal (10210) is not seen; the commit
-// then finds no batch and answers 10176.
-func refusedAsBusy(err error) bool {
+func apiErrorCode(err error) jetstream.ErrorCode {
 	var apiErr *jetstream.APIError
-	if !errors.As(err, &apiErr) {
-		return false
+	if errors.As(err, &apiErr) {
+		return apiErr.ErrorCode
 	}
-	return apiErr.ErrorCode == jetstreamext.JSErrCodeAtomicPublishTooManyInflight ||
-		apiErr.ErrorCode == jetstreamext.JSErrCodeBatchPublishIncomplete
+	return 0
 }
 
 // prepare fills the envelopes and builds the messages, checking everything
@@ -242,10 +261,26 @@ func finish(stored []Event, first uint64) AppendResult {
 func (s *Store) resolveFailedAppend(ctx context.Context, aggregateType, aggregateID string, after Position, stored []Event, dupSeq uint64, cause error) (AppendResult, error) {
 	conflict, actual, known := classifyConflict(cause)
 	duplicate := cause == nil || isDuplicateBatch(cause)
-	if !conflict && !duplicate {
+	// On a cluster, a retry meeting its first attempt still being stored is
+	// told so (10158): wait for that attempt, then judge it like any other.
+	inProcess := apiErrorCode(cause) == errCodeDuplicateInProcess
+	if !conflict && !duplicate && !inProcess {
 		return AppendResult{}, fmt.Errorf("streams: append to %s %s: %w", aggregateType, aggregateID, cause)
 	}
 	ours, err := s.storedAfter(ctx, aggregateType, aggregateID, after.Sequence, stored)
+	for wait := inProcessPoll; inProcess && err == nil && ours == nil && wait <= inProcessPatience; wait *= 2 {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return AppendResult{}, fmt.Errorf("streams: append to %s %s: waiting for an attempt in process: %w", aggregateType, aggregateID, ctx.Err())
+		case <-t.C:
+		}
+		ours, err = s.storedAfter(ctx, aggregateType, aggregateID, after.Sequence, stored)
+	}
+	if inProcess && err == nil && ours == nil {
+		duplicate = true // stored elsewhere, or still not stored: not ours here
+	}
 	if err != nil {
 		reason := "the server reported a duplicate event id"
 		if cause != nil {
