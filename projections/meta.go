@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetflow/jetflow/streams"
@@ -122,6 +123,12 @@ func (m *metaStore) load(ctx context.Context, name string) (Meta, uint64, error)
 // ensure returns the meta record, creating it at generation 1 when missing.
 func (m *metaStore) ensure(ctx context.Context, p Projection) (Meta, error) {
 	meta, _, err := m.load(ctx, p.Name)
+	// A meta bucket just made on a cluster may not answer reads for a
+	// moment (no responders on its direct get).
+	for wait := 50 * time.Millisecond; errors.Is(err, nats.ErrNoResponders) && wait <= 2*time.Second; wait *= 2 {
+		sleep(ctx, wait)
+		meta, _, err = m.load(ctx, p.Name)
+	}
 	if err == nil {
 		return meta, nil
 	}
