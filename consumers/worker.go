@@ -174,7 +174,8 @@ func (w *Worker) onConsumeError(_ jetstream.ConsumeContext, err error) {
 
 // Stop stops pulling and lets in-flight and already-pulled messages finish
 // until ctx ends; then it cancels the handlers' context and returns the
-// messages not yet handled to the server (nak) for redelivery. It waits for
+// messages not yet handled to the server (nak) for redelivery (any the
+// client still buffered come back once their AckWait passes). It waits for
 // running handlers to return, so handlers must honour their ctx. It returns
 // ctx's error when the grace period was cut short, nil otherwise.
 func (w *Worker) Stop(ctx context.Context) error {
