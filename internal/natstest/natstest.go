@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,6 +92,28 @@ const ClusterReadyTimeout = 30 * time.Second
 // SkipIfShort first.
 func RunCluster(t testing.TB) *Cluster {
 	t.Helper()
+	var c *Cluster
+	var err error
+	// Route ports are picked free and handed over, so another test may
+	// take one in between: start again on new ports then.
+	for attempt := 0; attempt < 3; attempt++ {
+		if c, err = startCluster(t); err == nil || !strings.Contains(err.Error(), "address already in use") {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("natstest: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), ClusterReadyTimeout)
+	defer cancel()
+	if err := WaitClusterReady(ctx, c.Servers); err != nil {
+		t.Fatalf("natstest: %v", err)
+	}
+	return c
+}
+
+// startCluster starts the 3 nodes; on an error it stops those started.
+func startCluster(t testing.TB) (*Cluster, error) {
 	const nodes = 3
 	ports := freePorts(t, nodes)
 	routes := make([]string, nodes)
@@ -110,21 +133,21 @@ func RunCluster(t testing.TB) *Cluster {
 			},
 		})
 		if err != nil {
-			t.Fatalf("natstest: start cluster node %d: %v", i+1, err)
+			for _, started := range c.Servers {
+				natsserver.Stop(started)
+			}
+			return nil, fmt.Errorf("start cluster node %d: %w", i+1, err)
 		}
-		t.Cleanup(func() { natsserver.Stop(s) })
 		c.Servers = append(c.Servers, s)
 		if c.URL != "" {
 			c.URL += ","
 		}
 		c.URL += s.ClientURL()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), ClusterReadyTimeout)
-	defer cancel()
-	if err := WaitClusterReady(ctx, c.Servers); err != nil {
-		t.Fatalf("natstest: %v", err)
+	for _, s := range c.Servers {
+		t.Cleanup(func() { natsserver.Stop(s) })
 	}
-	return c
+	return c, nil
 }
 
 // WaitClusterReady waits until one server leads the meta group with every
