@@ -51,7 +51,8 @@ func TestClusterRecipe(t *testing.T) {
 	}
 
 	client, _ := connectAs(t, url, clientUser, clientPassword, nats.MaxReconnects(-1))
-	if got := commandServices(t, client); got != 2 {
+	operator, _ := connectAs(t, url, serviceUser, servicePassword, nats.CustomInboxPrefix(serviceInboxPrefix))
+	if got := commandServices(t, operator); got != 2 {
 		t.Fatalf("%d %s instances answer $SRV.PING, want 2", got, aggregates.DefaultServiceName)
 	}
 	const n = 20

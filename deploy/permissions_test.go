@@ -74,9 +74,9 @@ func TestNATSConfPermissions(t *testing.T) {
 		expectNoViolation(t, perms)
 	})
 
-	t.Run("client discovers the command service", func(t *testing.T) {
+	t.Run("the service user discovers the command service", func(t *testing.T) {
 		t.Parallel()
-		nc, perms := connectAs(t, url, clientUser, clientPassword)
+		nc, perms := connectAs(t, url, serviceUser, servicePassword, nats.CustomInboxPrefix(serviceInboxPrefix))
 		resp, err := nc.Request("$SRV.PING."+aggregates.DefaultServiceName, nil, 5*time.Second)
 		if err != nil {
 			t.Fatalf("$SRV.PING: %v", err)
@@ -123,7 +123,7 @@ func TestNATSConfPermissions(t *testing.T) {
 		}
 	})
 
-	t.Run("client cannot publish outside cmd, query and $SRV", func(t *testing.T) {
+	t.Run("client cannot publish outside cmd and query", func(t *testing.T) {
 		t.Parallel()
 		for _, subject := range []string{
 			"topic.orders.normal.o1",           // topics
@@ -132,6 +132,7 @@ func TestNATSConfPermissions(t *testing.T) {
 			"$JS.API.CONSUMER.CREATE.EVENTS.x", // consumers
 			"_JETFLOW_INBOX.forged.reply",      // the services' replies
 			"$SYS.REQ.SERVER.PING",             // system requests
+			"$SRV.PING",                        // discovery: micro would answer a forged reply
 		} {
 			nc, perms := connectAs(t, url, clientUser, clientPassword)
 			if err := nc.Publish(subject, []byte("x")); err != nil {

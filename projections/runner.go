@@ -113,6 +113,12 @@ func (r *Runner) Start(ctx context.Context) error {
 		select {
 		case <-ready:
 		case <-ctx.Done():
+			// Nothing keeps running behind a failed start.
+			cancel()
+			r.mu.Unlock()
+			r.wg.Wait()
+			r.mu.Lock()
+			r.cancel = nil
 			return ctx.Err()
 		}
 	}

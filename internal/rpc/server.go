@@ -50,8 +50,19 @@ type ServerConfig struct {
 	UnknownCode string
 	// Concurrency bounds the requests handled at once.
 	Concurrency int
-	Logger      *slog.Logger
+	// ReplyPrefixes are the subject prefixes a reply may go to (default
+	// DefaultReplyPrefixes). NATS checks a requester's right to publish to
+	// the request subject, not to its reply subject, and the reply is
+	// published with the service's rights: a request whose reply subject
+	// is not an inbox could write into the event store or a topic. Such a
+	// request is not handled.
+	ReplyPrefixes []string
+	Logger        *slog.Logger
 }
+
+// DefaultReplyPrefixes are the inboxes of NATS clients and jetflow's own
+// services.
+var DefaultReplyPrefixes = []string{"_INBOX.", "_JETFLOW_INBOX."}
 
 // Server runs a NATS micro service whose handlers run on a bounded pool:
 // micro calls an endpoint's handler serially, one request at a time, which
@@ -83,6 +94,9 @@ func NewServer(nc *nats.Conn, cfg ServerConfig) *Server {
 	}
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 256
+	}
+	if len(cfg.ReplyPrefixes) == 0 {
+		cfg.ReplyPrefixes = DefaultReplyPrefixes
 	}
 	return &Server{nc: nc, cfg: cfg, routes: map[string]Route{}, counters: map[string]*endpointCounters{}, reqs: newRequests()}
 }
@@ -212,6 +226,9 @@ func (s *Server) Stop(ctx context.Context) error {
 func (s *Server) dispatch(mreq micro.Request) {
 	req := Request{Subject: mreq.Subject(), Data: mreq.Data(), Header: nats.Header(mreq.Headers())}
 	reply := mreq.Reply()
+	if !s.replyAllowed(req.Subject, reply) {
+		return
+	}
 	counters := s.counters[req.Subject]
 	if !s.reqs.begin() {
 		// Only a request that outlived the stop's quiet period gets here.
@@ -263,7 +280,7 @@ func (r Response) message(subject string) *nats.Msg {
 }
 
 func (s *Server) unknown(msg *nats.Msg) {
-	if _, known := s.routes[msg.Subject]; known || msg.Reply == "" {
+	if _, known := s.routes[msg.Subject]; known || msg.Reply == "" || !s.replyAllowed(msg.Subject, msg.Reply) {
 		return
 	}
 	known := make([]string, 0, len(s.routes))
@@ -273,4 +290,19 @@ func (s *Server) unknown(msg *nats.Msg) {
 	slices.Sort(known)
 	_ = RespondErrorMsg(msg, Errorf(StatusNotFound, s.cfg.UnknownCode, "unknown %s %q; known %ss: %s",
 		s.cfg.Noun, msg.Subject, s.cfg.Noun, strings.Join(known, ", ")))
+}
+
+// replyAllowed reports whether a request's reply may be published: none,
+// or one to an inbox (see ServerConfig.ReplyPrefixes).
+func (s *Server) replyAllowed(subject, reply string) bool {
+	if reply == "" {
+		return true
+	}
+	for _, p := range s.cfg.ReplyPrefixes {
+		if strings.HasPrefix(reply, p) {
+			return true
+		}
+	}
+	s.cfg.Logger.Warn("request refused: its reply subject is not an inbox", "subject", subject, "reply", reply)
+	return false
 }

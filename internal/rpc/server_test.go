@@ -165,3 +165,42 @@ func TestServerStatsReachMicroStats(t *testing.T) {
 		t.Fatalf("Stats() %+v differs from micro's %+v", direct, got)
 	}
 }
+
+// A request whose reply subject is not an inbox is not handled and gets no
+// answer: the answer would be published with the service's rights.
+func TestRequestsWithAForeignReplySubjectAreRefused(t *testing.T) {
+	t.Parallel()
+	srv := natstest.RunServer(t)
+	called := make(chan struct{}, 4)
+	s := rpc.NewServer(srv.Connect(t), rpc.ServerConfig{Name: "reply-svc", Version: "1.0.0", SubjectPrefix: "r", Noun: "thing", UnknownCode: "unknown_thing"})
+	if err := s.Add(rpc.Route{Subject: "r.do", Name: "do", Handle: func(context.Context, rpc.Request) rpc.Response {
+		called <- struct{}{}
+		return rpc.Response{Body: []byte("done")}
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Stop(context.Background()) })
+	client := srv.Connect(t)
+	watch, err := client.SubscribeSync("events.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, subject := range []string{"r.do", "r.unknown"} {
+		if err := client.PublishRequest(subject, "events.user.mallory", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// An inbox reply still works, and comes after the refused ones.
+	if msg, err := client.Request("r.do", nil, 5*time.Second); err != nil || string(msg.Data) != "done" {
+		t.Fatalf("request with an inbox reply: %v %v", msg, err)
+	}
+	if m, err := watch.NextMsg(200 * time.Millisecond); err == nil {
+		t.Fatalf("a reply went to %s: %s", m.Subject, m.Data)
+	}
+	if n := len(called); n != 1 {
+		t.Fatalf("handler called %d times, want 1 (the inbox request only)", n)
+	}
+}
