@@ -85,8 +85,9 @@ func (p *Publisher) Publish(ctx context.Context, topic string, out Outgoing) (*j
 
 // PublishAsync publishes one message without waiting for its ack and returns
 // the ack's future. When the in-flight limit is reached it waits (until ctx
-// ends) rather than failing. Use Flush, PublishBatch or the futures to learn
-// the outcome: an async publish can still fail.
+// ends) rather than failing. The future says whether it was stored (an
+// async publish can still fail); Flush only waits, and PublishBatch waits
+// and reports each failure.
 func (p *Publisher) PublishAsync(ctx context.Context, topic string, out Outgoing) (jetstream.PubAckFuture, error) {
 	m, err := p.build(topic, withTrace(ctx, out))
 	if err != nil {
@@ -117,7 +118,8 @@ func withTrace(ctx context.Context, out Outgoing) Outgoing {
 }
 
 // Flush waits until every async publish of the underlying JetStream context
-// has been acknowledged or has failed.
+// has been acknowledged or has failed; it does not say which: a nil error
+// is no proof of delivery (the futures and PublishBatch are).
 func (p *Publisher) Flush(ctx context.Context) error {
 	select {
 	case <-p.js.PublishAsyncComplete():
