@@ -92,12 +92,10 @@ func (s *Service) commandFromHeaders(h nats.Header) (Command, string, *rpc.Error
 	if cmd.Metadata.UserID, rerr = rpc.HeaderValue(h, rpc.HeaderUserID, maxHeaderBytes); rerr != nil {
 		return cmd, correlation, rerr
 	}
-	if cmd.Metadata.TraceParent, rerr = rpc.HeaderValue(h, rpc.HeaderTraceParent, maxHeaderBytes); rerr != nil {
-		return cmd, correlation, rerr
-	}
-	if !tracectx.Valid(cmd.Metadata.TraceParent) {
-		// W3C: a traceparent that does not parse is dropped, not passed on.
-		cmd.Metadata.TraceParent = ""
+	// W3C: a traceparent that does not parse (too long, malformed) is
+	// dropped, not passed on, and never fails the request.
+	if tp := h.Get(rpc.HeaderTraceParent); tracectx.Valid(tp) {
+		cmd.Metadata.TraceParent = tp
 	}
 	if v := h.Get(rpc.HeaderExpectedVersion); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)

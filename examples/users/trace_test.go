@@ -2,6 +2,8 @@ package users_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,10 +78,15 @@ func TestMalformedTraceParentIsDropped(t *testing.T) {
 	srv := natstest.RunServer(t)
 	n := startNode(t, srv.URL)
 	c := newClient(t, srv.URL)
-	r := c.mustSend("cmd.user.create", map[string]string{"username": "tom", "email": "tom@example.com"},
-		map[string]string{rpc.HeaderTraceParent: "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"})
-	evs := eventsOf(t, n, r.AggregateID)
-	if len(evs) != 1 || evs[0].Metadata.TraceParent != "" {
-		t.Fatalf("stored event metadata %+v, want no traceparent", evs[0].Metadata)
+	for i, tp := range []string{
+		"00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01", // uppercase
+		"01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-" + strings.Repeat("x\x01", 200), // long, control characters
+	} {
+		r := c.mustSend("cmd.user.create", map[string]string{"username": fmt.Sprintf("tom%d", i), "email": "tom@example.com"},
+			map[string]string{rpc.HeaderTraceParent: tp})
+		evs := eventsOf(t, n, r.AggregateID)
+		if len(evs) != 1 || evs[0].Metadata.TraceParent != "" {
+			t.Fatalf("stored event metadata %+v, want no traceparent", evs[0].Metadata)
+		}
 	}
 }

@@ -35,8 +35,15 @@ func TraceID(traceparent string) string {
 // not all zeros. Later versions may append fields after a dash. An invalid
 // one must be dropped, not passed on (W3C Trace Context, section 3.2).
 func Valid(traceparent string) bool {
-	if len(traceparent) < 55 || (len(traceparent) > 55 && traceparent[55] != '-') {
+	if len(traceparent) < 55 || len(traceparent) > maxLen || (len(traceparent) > 55 && traceparent[55] != '-') {
 		return false
+	}
+	// A later version's extra fields are hex and dashes too; anything
+	// else could not travel in a header anyway.
+	for i := 55; i < len(traceparent); i++ {
+		if c := traceparent[i]; c != '-' && (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
 	}
 	parts := strings.SplitN(traceparent[:55], "-", 4)
 	if len(parts) != 4 || len(parts[0]) != 2 || len(parts[1]) != 32 || len(parts[2]) != 16 || len(parts[3]) != 2 {
@@ -52,6 +59,9 @@ func Valid(traceparent string) bool {
 	}
 	return strings.Trim(parts[1], "0") != "" && strings.Trim(parts[2], "0") != ""
 }
+
+// maxLen bounds a traceparent of a later version with extra fields.
+const maxLen = 256
 
 func lowerHex(s string) bool {
 	for i := 0; i < len(s); i++ {

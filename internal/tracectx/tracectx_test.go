@@ -33,7 +33,10 @@ func TestCarryAndParse(t *testing.T) {
 			t.Fatalf("%q accepted as a traceparent", bad)
 		}
 	}
-	if !tracectx.Valid("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-future") {
+	if tracectx.Valid("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-future") {
+		t.Fatal("a later version's extra field that is not hex must be refused")
+	}
+	if !tracectx.Valid("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-ab12") {
 		t.Fatal("a later version's extra field must be accepted")
 	}
 }
