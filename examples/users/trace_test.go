@@ -79,7 +79,7 @@ func TestMalformedTraceParentIsDropped(t *testing.T) {
 	n := startNode(t, srv.URL)
 	c := newClient(t, srv.URL)
 	for i, tp := range []string{
-		"00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01", // uppercase
+		"00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",                                 // uppercase
 		"01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-" + strings.Repeat("x\x01", 200), // long, control characters
 	} {
 		r := c.mustSend("cmd.user.create", map[string]string{"username": fmt.Sprintf("tom%d", i), "email": "tom@example.com"},
