@@ -444,3 +444,23 @@ func TestAdminRefusesNamesThatAreNotProjections(t *testing.T) {
 		}
 	}
 }
+
+// A view whose Start gave up (its ctx ended before it could even open the
+// meta record) keeps trying in the background and serves once loaded.
+func TestViewLoadsAfterItsStartGaveUp(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	last := e.appendNotes(t, "v", "one")
+	e.startRunner(t, natstest.Connect(t, e.url), counterProjection(&counterHandler{}))
+	v, err := projections.NewView(natstest.Connect(t, e.url), e.cfg, counterProjection(&counterHandler{}), newCounterModel, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(v.Stop)
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := v.Start(gone); !errors.Is(err, context.Canceled) {
+		t.Fatalf("start with an ended ctx: %v", err)
+	}
+	waitFor(t, "the view loaded in the background", func() bool { return v.Ready() && v.Applied() >= last })
+}

@@ -95,21 +95,9 @@ func NewView[M Model](nc *nats.Conn, cfg Config, p Projection, newModel func() M
 // Start follows the meta record and waits until the active generation is
 // loaded or ctx ends (the view keeps loading in the background then).
 func (v *View[M]) Start(ctx context.Context) error {
-	meta, err := openMeta(ctx, v.js, v.cfg)
-	if err != nil {
-		return err
-	}
-	if _, err := meta.ensure(ctx, v.p); err != nil {
-		return err
-	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	v.cancel = cancel
-	metas, err := meta.watch(runCtx, v.p.Name)
-	if err != nil {
-		cancel()
-		return err
-	}
-	v.wg.Go(func() { v.follow(runCtx, metas) })
+	v.wg.Go(func() { v.run(runCtx) })
 	for {
 		v.mu.RLock()
 		ready, ch := v.ready, v.changed
@@ -123,6 +111,39 @@ func (v *View[M]) Start(ctx context.Context) error {
 			return fmt.Errorf("projections: view %s: %w", v.p.Name, ctx.Err())
 		}
 	}
+}
+
+// run opens the meta record and follows it until ctx ends. What fails
+// before the following starts (the meta bucket not reachable yet) is tried
+// again, so a view whose Start gave up still loads once it can.
+func (v *View[M]) run(ctx context.Context) {
+	for attempt := 0; ctx.Err() == nil; attempt++ {
+		meta, err := openMeta(ctx, v.js, v.cfg)
+		if err == nil {
+			_, err = meta.ensure(ctx, v.p)
+		}
+		var metas <-chan Meta
+		if err == nil {
+			metas, err = meta.watch(ctx, v.p.Name)
+		}
+		if err == nil {
+			v.follow(ctx, metas)
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		delay := v.cfg.backoff(min(attempt, 6))
+		v.log.Warn("read model not followed yet, trying again", "error", err, "retry_in", delay)
+		sleep(ctx, delay)
+	}
+}
+
+// Ready reports whether a model is loaded and served.
+func (v *View[M]) Ready() bool {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.ready
 }
 
 // Stop stops following the bucket; reads keep answering from memory.

@@ -115,11 +115,14 @@ func (rs *readSide) stop(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// ready fails while a projection is failed or further behind than maxLag
-// (0: lag is not checked).
+// ready fails while the users read model is not loaded, or a projection
+// is failed or further behind than maxLag (0: lag is not checked).
 func (rs *readSide) ready(maxLag int) func(context.Context) error {
 	return func(context.Context) error {
 		var errs []error
+		if rs.view != nil && !rs.view.Ready() {
+			errs = append(errs, errors.New("read model users not loaded yet (queries answer 503)"))
+		}
 		for _, s := range rs.runner.Statuses() {
 			switch {
 			case s.State == projections.StateFailed && s.Failure != nil:
