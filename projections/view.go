@@ -12,6 +12,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetflow/jetflow/streams"
 )
 
 // Defaults of the query side.
@@ -241,65 +243,23 @@ func (v *View[M]) wait(ctx context.Context, seq uint64) (uint64, error) {
 // event the model follows. Direct gets are not used: a replica a little
 // behind could miss the very event the client just wrote.
 func (v *View[M]) nothingToApply(ctx context.Context, applied, seq uint64) (bool, error) {
-	if _, stored, err := v.msgGet(ctx, msgGetRequest{Seq: seq}); err != nil || !stored {
+	// Bounded well below a query's wait: it is asked again on the next move.
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	stream := v.cfg.Streams.EventStream
+	if _, stored, err := streams.GetFromLeader(ctx, v.js, stream, seq, ""); err != nil || !stored {
 		return false, err
 	}
 	for _, subject := range v.p.Subjects {
-		next, found, err := v.msgGet(ctx, msgGetRequest{Seq: applied + 1, NextFor: subject})
+		next, found, err := streams.GetFromLeader(ctx, v.js, stream, applied+1, subject)
 		if err != nil {
 			return false, err
 		}
-		if found && next <= seq {
+		if found && next.Sequence <= seq {
 			return false, nil
 		}
 	}
 	return true, nil
-}
-
-type msgGetRequest struct {
-	Seq     uint64 `json:"seq"`
-	NextFor string `json:"next_by_subj,omitempty"`
-}
-
-type msgGetResponse struct {
-	Error *struct {
-		Code    int    `json:"code"`
-		ErrCode int    `json:"err_code"`
-		Desc    string `json:"description"`
-	} `json:"error"`
-	Message *struct {
-		Seq uint64 `json:"seq"`
-	} `json:"message"`
-}
-
-// msgGet returns the sequence of the message req names (the one at Seq,
-// or the first on NextFor from Seq), and whether there is one.
-func (v *View[M]) msgGet(ctx context.Context, r msgGetRequest) (uint64, bool, error) {
-	req, _ := json.Marshal(r)
-	api := v.js.Options().APIPrefix
-	if api == "" {
-		api = "$JS.API."
-	}
-	ctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	msg, err := v.nc.RequestWithContext(ctx, api+"STREAM.MSG.GET."+v.cfg.Streams.EventStream, req)
-	if err != nil {
-		return 0, false, err
-	}
-	var resp msgGetResponse
-	if err := json.Unmarshal(msg.Data, &resp); err != nil {
-		return 0, false, err
-	}
-	if resp.Error != nil {
-		if resp.Error.Code == 404 {
-			return 0, false, nil
-		}
-		return 0, false, fmt.Errorf("projections: stream message get: %s", resp.Error.Desc)
-	}
-	if resp.Message == nil {
-		return 0, false, errors.New("projections: stream message get: empty response")
-	}
-	return resp.Message.Seq, true, nil
 }
 
 // loader keeps one generation's model loaded.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -38,12 +37,7 @@ type directGets struct {
 }
 
 func newDirectGets(js jetstream.JetStream) *directGets {
-	api := jetstream.DefaultAPIPrefix
-	if o := js.Options(); o.APIPrefix != "" {
-		api = strings.TrimSuffix(o.APIPrefix, ".") + "."
-	} else if o.Domain != "" {
-		api = "$JS." + o.Domain + ".API."
-	}
+	api := apiPrefix(js)
 	timeout := js.Options().DefaultTimeout
 	if timeout <= 0 {
 		timeout = defaultDirectGetTimeout

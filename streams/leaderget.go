@@ -5,29 +5,47 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
-// leaderNext reads, from the stream's leader, the first message on subject
-// at or after sequence from; false when there is none. Deciding what a
-// failed append did must not trust a replica: a direct get may be served
-// by one a little behind, which would miss the very event just stored and
-// turn a success into a conflict (and a retried command into a double).
-func (s *Store) leaderNext(ctx context.Context, subject string, from uint64) (Event, bool, error) {
+// LeaderMsg is a message read from a stream's leader.
+type LeaderMsg struct {
+	Subject  string
+	Sequence uint64
+	Header   nats.Header
+	Data     []byte
+}
+
+// GetFromLeader reads the message at sequence seq of stream, or with
+// nextFor set the first one on that subject at or after seq, from the
+// stream's leader; false when there is none. A direct get may be served by
+// a replica a little behind; deciding what an append just did, or whether
+// a client's write is there, must not trust one.
+func GetFromLeader(ctx context.Context, js jetstream.JetStream, stream string, seq uint64, nextFor string) (LeaderMsg, bool, error) {
 	req, _ := json.Marshal(struct {
 		Seq     uint64 `json:"seq"`
-		NextFor string `json:"next_by_subj"`
-	}{from, subject})
+		NextFor string `json:"next_by_subj,omitempty"`
+	}{seq, nextFor})
 	if _, ok := ctx.Deadline(); !ok {
+		timeout := js.Options().DefaultTimeout
+		if timeout <= 0 {
+			timeout = defaultDirectGetTimeout
+		}
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.gets.timeout)
+		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	msg, err := s.js.Conn().RequestWithContext(ctx, s.gets.api+"STREAM.MSG.GET."+s.cfg.EventStream, req)
+	what := fmt.Sprintf("%s sequence %d", stream, seq)
+	if nextFor != "" {
+		what = fmt.Sprintf("%s on %s from %d", stream, nextFor, seq)
+	}
+	msg, err := js.Conn().RequestWithContext(ctx, apiPrefix(js)+"STREAM.MSG.GET."+stream, req)
 	if err != nil {
-		return Event{}, false, fmt.Errorf("streams: read %s from %d on the leader: %w", subject, from, err)
+		return LeaderMsg{}, false, fmt.Errorf("streams: read %s on the leader: %w", what, err)
 	}
 	var resp struct {
 		Error *struct {
@@ -43,23 +61,44 @@ func (s *Store) leaderNext(ctx context.Context, subject string, from uint64) (Ev
 		} `json:"message"`
 	}
 	if err := json.Unmarshal(msg.Data, &resp); err != nil {
-		return Event{}, false, fmt.Errorf("streams: read %s on the leader: %w", subject, err)
+		return LeaderMsg{}, false, fmt.Errorf("streams: read %s on the leader: %w", what, err)
 	}
 	switch {
 	case resp.Error != nil && resp.Error.Code == 404:
-		return Event{}, false, nil
+		return LeaderMsg{}, false, nil
 	case resp.Error != nil:
-		return Event{}, false, fmt.Errorf("streams: read %s on the leader: %s", subject, resp.Error.Description)
+		return LeaderMsg{}, false, fmt.Errorf("streams: read %s on the leader: %s", what, resp.Error.Description)
 	case resp.Message == nil:
-		return Event{}, false, errors.New("streams: read on the leader: empty reply")
+		return LeaderMsg{}, false, fmt.Errorf("streams: read %s on the leader: %w", what, errors.New("empty reply"))
 	}
-	var h nats.Header
+	out := LeaderMsg{Subject: resp.Message.Subject, Sequence: resp.Message.Sequence, Data: resp.Message.Data}
 	if len(resp.Message.Header) > 0 {
-		if h, err = nats.DecodeHeadersMsg(resp.Message.Header); err != nil {
-			return Event{}, false, fmt.Errorf("streams: read %s on the leader: headers: %w", subject, err)
+		if out.Header, err = nats.DecodeHeadersMsg(resp.Message.Header); err != nil {
+			return LeaderMsg{}, false, fmt.Errorf("streams: read %s on the leader: headers: %w", what, err)
 		}
 	}
-	// As stored, like scan: these are compared with what was just sent.
-	ev, err := DecodeMessage(resp.Message.Subject, h, resp.Message.Data, resp.Message.Sequence)
+	return out, true, nil
+}
+
+// apiPrefix is the JetStream API prefix of js, with its trailing dot.
+func apiPrefix(js jetstream.JetStream) string {
+	o := js.Options()
+	switch {
+	case o.APIPrefix != "":
+		return strings.TrimSuffix(o.APIPrefix, ".") + "."
+	case o.Domain != "":
+		return "$JS." + o.Domain + ".API."
+	}
+	return jetstream.DefaultAPIPrefix
+}
+
+// leaderNext is the first event on subject at or after from, read from the
+// leader, as stored (like scan: it is compared with what was just sent).
+func (s *Store) leaderNext(ctx context.Context, subject string, from uint64) (Event, bool, error) {
+	m, ok, err := GetFromLeader(ctx, s.js, s.cfg.EventStream, from, subject)
+	if err != nil || !ok {
+		return Event{}, false, err
+	}
+	ev, err := DecodeMessage(m.Subject, m.Header, m.Data, m.Sequence)
 	return ev, err == nil, err
 }
