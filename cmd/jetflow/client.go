@@ -62,6 +62,10 @@ func (f *clientFlags) settings() (config.Config, error) {
 			path = config.DefaultPath(env)
 		}
 		cfg, err := config.Load(path, env)
+		if err == nil {
+			// Its prefixes and stream names go into subjects: check them.
+			err = cfg.Validate()
+		}
 		if err != nil {
 			return config.Config{}, err
 		}

@@ -168,6 +168,18 @@ func TestClientCommandsUseTheConfiguredLayout(t *testing.T) {
 	if _, err := run("dlq", "list"); err == nil || !strings.Contains(err.Error(), "MYDLQ") {
 		t.Fatalf("dlq list on the configured stream: %v", err)
 	}
+	// A layout that would make bad subjects is refused, naming the key.
+	bad := filepath.Join(t.TempDir(), "bad.tsk")
+	if err := os.WriteFile(bad, []byte("[commands]\nsubject_prefix: \"my cmd\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	root := newRootCmd()
+	root.SetOut(new(bytes.Buffer))
+	root.SetErr(new(bytes.Buffer))
+	root.SetArgs([]string{"send", "user.create", `{}`, "--config", bad})
+	if err := root.ExecuteContext(context.Background()); err == nil || !strings.Contains(err.Error(), "commands.subject_prefix") {
+		t.Fatalf("send with a bad prefix in the configuration: %v", err)
+	}
 	// A flag still wins.
 	if out, err := run("query", "users.list", "--prefix", "nowhere"); err == nil {
 		t.Fatalf("query --prefix nowhere answered: %q", out)
