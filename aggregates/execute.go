@@ -183,7 +183,7 @@ func (r *Repository[S]) executeOnce(ctx context.Context, id string, cmd Command,
 		}
 	}
 	before := inst.Position.Version
-	res, err := r.store.Append(ctx, r.typ, id, inst.Position, events...)
+	res, err := r.appendSettled(ctx, id, inst.Position, events)
 	var dup *streams.DuplicateEventError
 	if cmd.Idempotent && errors.As(err, &dup) {
 		// The event ids derive from the command id: this command was applied

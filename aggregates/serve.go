@@ -135,6 +135,8 @@ func toRPCError(err error) *rpc.Error {
 		return rpc.Errorf(rpc.StatusTooLarge, rpc.CodeTooLarge, "the events of this command are too large: %s", tooLarge.Error())
 	case errors.Is(err, streams.ErrInvalidAggregateID), errors.Is(err, streams.ErrInvalidEvent):
 		return rpc.Errorf(rpc.StatusInvalid, rpc.CodeValidation, "%v", err)
+	case errors.Is(err, streams.ErrOutcomeUnknown) && !errors.Is(err, context.DeadlineExceeded):
+		return rpc.Errorf(rpc.StatusUnavailable, rpc.CodeUnavailable, "the event store did not confirm the write; it may or may not have been applied: resend it with the same %s", rpc.HeaderCommandID)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
 		return rpc.Errorf(rpc.StatusTimeout, rpc.CodeTimeout, "the command did not finish in time; it may or may not have been applied: resend it with the same %s", rpc.HeaderCommandID)
 	case errors.Is(err, nats.ErrNoResponders), errors.Is(err, jetstream.ErrNoStreamResponse), errors.Is(err, streams.ErrStreamBusy),

@@ -72,6 +72,17 @@ const (
 // ErrInvalidEvent before anything is sent. A batch the server refuses
 // because too many batches are open on the stream is sent again a few
 // times (see Config.MaxConcurrentBatches), then fails with ErrStreamBusy.
+//
+// Append returns when ctx ends, whatever it was doing. If the events may
+// have been stored by then (sent, no ack yet), or the server refused an
+// append and whether an earlier attempt of it was stored could not be read
+// (the stream's leader did not answer, as during an election, until ctx
+// ended), the error is an *OutcomeUnknownError matching ErrOutcomeUnknown:
+// append its Events again at the same position to settle it. A batch
+// already sent is still committed or abandoned on the server within the
+// JetStream timeout (default 5 s) after Append returned, so the outcome is
+// settled by then; a ctx that ends before anything is sent stores nothing
+// and returns ctx's error, never ErrOutcomeUnknown.
 func (s *Store) Append(ctx context.Context, aggregateType, aggregateID string, after Position, events ...Event) (AppendResult, error) {
 	if err := ValidateAggregateType(aggregateType); err != nil {
 		return AppendResult{}, err
@@ -102,6 +113,9 @@ func (s *Store) Append(ctx context.Context, aggregateType, aggregateID string, a
 	}
 	msgs[0].Header.Set(headerExpectedLastSubjectSeq, strconv.FormatUint(after.Sequence, 10))
 
+	if err := ctx.Err(); err != nil {
+		return AppendResult{}, fmt.Errorf("streams: append to %s %s: nothing sent: %w", aggregateType, aggregateID, err)
+	}
 	var last uint64
 	var duplicate bool
 	if len(msgs) == 1 {
@@ -117,6 +131,9 @@ func (s *Store) Append(ctx context.Context, aggregateType, aggregateID string, a
 		if err == nil {
 			last = ack.Sequence
 		}
+	}
+	if unsure(err) {
+		return AppendResult{}, &OutcomeUnknownError{AggregateType: aggregateType, AggregateID: aggregateID, After: after, Events: stored, Cause: err}
 	}
 	if err != nil || duplicate {
 		return s.resolveFailedAppend(ctx, aggregateType, aggregateID, after, stored, last, err)
@@ -152,7 +169,7 @@ func (s *Store) publishBatch(ctx context.Context, msgs []*nats.Msg) (*jetstreame
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, fmt.Errorf("%w (the stream was busy: %v)", ctx.Err(), err)
+			return nil, errNotSent{fmt.Errorf("%w (the stream was busy: %v)", ctx.Err(), err)}
 		case <-t.C:
 		}
 		wait *= 2
@@ -161,26 +178,60 @@ func (s *Store) publishBatch(ctx context.Context, msgs []*nats.Msg) (*jetstreame
 
 func (s *Store) publishBatchOnce(ctx context.Context, msgs []*nats.Msg) (*jetstreamext.BatchAck, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, errNotSent{err}
 	}
 	select {
 	case s.batches <- struct{}{}:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, errNotSent{ctx.Err()}
 	}
-	defer func() { <-s.batches }()
 	if err := ctx.Err(); err != nil { // both were ready: select picked at random
-		return nil, err
+		<-s.batches
+		return nil, errNotSent{err}
 	}
 	// Once its first message is out, a batch is finished whatever the
 	// caller's ctx does: a batch left without its commit stays open on the
 	// server (taking one of its 50 slots per stream) until it times out.
-	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.gets.timeout)
-	defer cancel()
-	// No ack on the first message: the commit's reply carries any error,
-	// and the round trip is the floor of an append's cost.
-	return jetstreamext.PublishMsgBatch(bctx, s.js, msgs, jetstreamext.BatchFlowControl{AckFirst: false})
+	// So it runs on its own, bounded by the JetStream timeout and holding
+	// its slot, while the caller waits only as long as its ctx allows.
+	type result struct {
+		ack *jetstreamext.BatchAck
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer func() { <-s.batches }()
+		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.gets.timeout)
+		defer cancel()
+		// No ack on the first message: the commit's reply carries any
+		// error, and the round trip is the floor of an append's cost.
+		ack, err := jetstreamext.PublishMsgBatch(bctx, s.js, msgs, jetstreamext.BatchFlowControl{AckFirst: false})
+		done <- result{ack, err}
+	}()
+	select {
+	case r := <-done:
+		return r.ack, r.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("no commit ack before the caller's deadline: %w", ctx.Err())
+	}
 }
+
+// unsure reports a publish error after which the append may or may not be
+// stored: the request went out and no answer came.
+func unsure(err error) bool {
+	if errors.As(err, new(errNotSent)) {
+		return false
+	}
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+		errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrConnectionClosed) ||
+		errors.Is(err, nats.ErrConnectionDraining) || errors.Is(err, nats.ErrDisconnected)
+}
+
+// errNotSent is a batch given up before its first message went out: the
+// outcome is known (nothing stored), whatever the cause.
+type errNotSent struct{ error }
+
+func (e errNotSent) Unwrap() error { return e.error }
 
 func apiErrorCode(err error) jetstream.ErrorCode {
 	var apiErr *jetstream.APIError
@@ -267,16 +318,16 @@ func (s *Store) resolveFailedAppend(ctx context.Context, aggregateType, aggregat
 	if !conflict && !duplicate && !inProcess {
 		return AppendResult{}, fmt.Errorf("streams: append to %s %s: %w", aggregateType, aggregateID, cause)
 	}
-	ours, err := s.storedAfter(ctx, aggregateType, aggregateID, after.Sequence, stored)
+	ours, err := s.checkStoredAfter(ctx, aggregateType, aggregateID, after.Sequence, stored)
 	for wait := inProcessPoll; inProcess && err == nil && ours == nil && wait <= inProcessPatience; wait *= 2 {
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return AppendResult{}, fmt.Errorf("streams: append to %s %s: waiting for an attempt in process: %w", aggregateType, aggregateID, ctx.Err())
+			err = fmt.Errorf("waiting for an attempt in process: %w", ctx.Err())
 		case <-t.C:
+			ours, err = s.checkStoredAfter(ctx, aggregateType, aggregateID, after.Sequence, stored)
 		}
-		ours, err = s.storedAfter(ctx, aggregateType, aggregateID, after.Sequence, stored)
 	}
 	if inProcess && err == nil && ours == nil {
 		duplicate = true // stored elsewhere, or still not stored: not ours here
@@ -284,9 +335,12 @@ func (s *Store) resolveFailedAppend(ctx context.Context, aggregateType, aggregat
 	if err != nil {
 		reason := "the server reported a duplicate event id"
 		if cause != nil {
-			reason = cause.Error()
+			reason = "the server refused it (" + cause.Error() + ")"
 		}
-		return AppendResult{}, fmt.Errorf("streams: append to %s %s: checking for an earlier attempt after %s: %w", aggregateType, aggregateID, reason, err)
+		return AppendResult{}, &OutcomeUnknownError{
+			AggregateType: aggregateType, AggregateID: aggregateID, After: after, Events: stored,
+			Cause: fmt.Errorf("%s, and whether an earlier attempt was stored could not be read: %w", reason, err),
+		}
 	}
 	if ours != nil {
 		return *ours, nil
@@ -320,6 +374,44 @@ func (s *Store) duplicateEventError(ctx context.Context, aggregateType, aggregat
 		de.Version = ev.Version
 	}
 	return de
+}
+
+// How the check for an earlier attempt is retried when the leader does not
+// answer (an election takes seconds): attempts bounded so that several fit
+// in the caller's deadline, and a total bound when the caller set none.
+const (
+	checkAttemptTimeout = time.Second
+	checkFirstBackoff   = 25 * time.Millisecond
+	checkMaxBackoff     = 500 * time.Millisecond
+)
+
+// checkStoredAfter is storedAfter, asked again while the stream's leader
+// cannot answer, until the caller's deadline (or, without one, three
+// JetStream timeouts) runs out.
+func (s *Store) checkStoredAfter(ctx context.Context, aggregateType, aggregateID string, seq uint64, events []Event) (*AppendResult, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 3*s.gets.timeout)
+		defer cancel()
+	}
+	wait := checkFirstBackoff
+	for attempt := 1; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, checkAttemptTimeout)
+		ours, err := s.storedAfter(actx, aggregateType, aggregateID, seq, events)
+		cancel()
+		if err == nil || !transient(err) {
+			return ours, err
+		}
+		s.log.DebugContext(ctx, "reading the aggregate's events on the leader failed, retrying", "aggregate_type", aggregateType, "aggregate_id", aggregateID, "attempt", attempt, "error", err)
+		t := time.NewTimer(wait/2 + rand.N(wait))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("%d attempts: %w", attempt, err)
+		case <-t.C:
+		}
+		wait = min(2*wait, checkMaxBackoff)
+	}
 }
 
 // storedAfter returns the append result if the events right after seq are

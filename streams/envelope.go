@@ -118,7 +118,7 @@ func DecodeMessage(subject string, h nats.Header, data []byte, sequence uint64) 
 	if err := ValidateAggregateType(ev.AggregateType); err != nil {
 		return bad("header %s: %v", HeaderAggregateType, err)
 	}
-	if err := ValidateAggregateID(ev.AggregateID); err != nil {
+	if err := validateStoredAggregateID(ev.AggregateID); err != nil {
 		return bad("header %s: %v", HeaderAggregateID, err)
 	}
 	if !strings.HasSuffix(subject, "."+ev.AggregateType+"."+ev.AggregateID) {

@@ -29,7 +29,41 @@ var (
 	// ErrStreamBusy is returned when the server keeps refusing an atomic
 	// batch because too many batches are open on the stream; nothing is stored.
 	ErrStreamBusy = errors.New("streams: event stream busy")
+	// ErrOutcomeUnknown is returned when an append may or may not have been
+	// stored: its ack did not come in time, or the server refused a resend
+	// and whether an earlier attempt was stored could not be read. The
+	// error is an *OutcomeUnknownError: appending its Events again at the
+	// same position settles it (success if they were stored, a conflict if
+	// something else was).
+	ErrOutcomeUnknown = errors.New("streams: append outcome unknown")
 )
+
+// OutcomeUnknownError is an append that may or may not be stored. It
+// matches ErrOutcomeUnknown and whatever cut it short (context.DeadlineExceeded,
+// nats.ErrTimeout, ...).
+//
+// Events are the append's events as they were sent, ids included. Append
+// them again after the same position to learn the outcome without storing
+// anything twice: the store recognises its own earlier attempt by the ids
+// (Append's doc), so the result is the stored events, or a conflict when
+// another writer's events follow the position (then these were not stored),
+// or, if they were not stored and nothing else was, they are stored now.
+type OutcomeUnknownError struct {
+	AggregateType string
+	AggregateID   string
+	After         Position
+	Events        []Event
+	// Cause is what the store met: the publish that got no ack, or the
+	// read of the aggregate's events that failed.
+	Cause error
+}
+
+func (e *OutcomeUnknownError) Error() string {
+	return fmt.Sprintf("streams: append to %s %s after sequence %d: outcome unknown (append the same events again at the same position to settle it): %v",
+		e.AggregateType, e.AggregateID, e.After.Sequence, e.Cause)
+}
+
+func (e *OutcomeUnknownError) Unwrap() []error { return []error{ErrOutcomeUnknown, e.Cause} }
 
 // ConflictError says which expectation failed. It matches ErrConcurrencyConflict.
 type ConflictError struct {

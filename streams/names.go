@@ -3,6 +3,7 @@ package streams
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -21,7 +22,40 @@ var (
 )
 
 // ValidateAggregateID checks that id can stand as one subject token.
+// An id must also show: one made only of invisible characters (format
+// characters such as U+200B, combining marks, blank fillers) would be an
+// id nobody can read or type back.
 func ValidateAggregateID(id string) error {
+	reason := tokenProblem(id)
+	if reason == "" && invisible(id) {
+		reason = "has no visible character (only invisible or format characters such as U+200B)"
+	}
+	if reason != "" {
+		return fmt.Errorf("%w %q: %s", ErrInvalidAggregateID, truncate(id), reason)
+	}
+	return nil
+}
+
+// blanks are letters and symbols that render as nothing.
+var blanks = []rune{'\u115f', '\u1160', '\u2800', '\u3164', '\uffa0'}
+
+// invisible reports whether s is empty once its invisible characters are
+// removed: format (Cf) and control (Cc) characters, separators (Z*),
+// marks that only combine (Mn, Me) and blank fillers.
+func invisible(s string) bool {
+	for _, r := range s {
+		if !unicode.In(r, unicode.Cf, unicode.Cc, unicode.Z, unicode.Mn, unicode.Me) && !slices.Contains(blanks, r) {
+			return false
+		}
+	}
+	return true
+}
+
+// validateStoredAggregateID is the subject-token rule alone: what events
+// already in the store must meet to be read. Ids of invisible characters
+// were accepted once; their events stay readable (projections, rebuilds),
+// though no new event can be written under such an id.
+func validateStoredAggregateID(id string) error {
 	if reason := tokenProblem(id); reason != "" {
 		return fmt.Errorf("%w %q: %s", ErrInvalidAggregateID, truncate(id), reason)
 	}

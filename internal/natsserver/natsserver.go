@@ -113,8 +113,15 @@ func Start(cfg Config) (*server.Server, error) {
 // adjust options Config does not cover (such as rewritten cluster ports).
 func StartWithOptions(opts *server.Options, logger *slog.Logger, ready time.Duration) (*server.Server, error) {
 	opts.NoSigs = true
+	// Taken before the server opens a file of the store, held until it has
+	// shut down (see storelock.go).
+	lock, err := lockStore(opts.StoreDir)
+	if err != nil {
+		return nil, err
+	}
 	s, err := server.NewServer(opts)
 	if err != nil {
+		lock.unlock()
 		return nil, fmt.Errorf("natsserver: %w", err)
 	}
 	if logger == nil {
@@ -130,24 +137,34 @@ func StartWithOptions(opts *server.Options, logger *slog.Logger, ready time.Dura
 	deadline := time.Now().Add(ready)
 	for !s.ReadyForConnections(readyPoll) {
 		if msg := log.firstFatal(); msg != "" {
-			s.Shutdown()
+			shutdownAndUnlock(s, lock)
 			return nil, fmt.Errorf("natsserver: cannot start on %s (store %q): %s", net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port)), opts.StoreDir, msg)
 		}
 		if time.Now().After(deadline) {
-			s.Shutdown()
+			shutdownAndUnlock(s, lock)
 			return nil, fmt.Errorf("%w within %s (listening on %s)", ErrNotReady, ready, net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port)))
 		}
 	}
+	hold(s, lock)
 	return s, nil
+}
+
+func shutdownAndUnlock(s *server.Server, lock *storeLock) {
+	s.Shutdown()
+	s.WaitForShutdown()
+	lock.unlock()
 }
 
 // readyPoll is how often a start checks for a fatal error while it waits.
 const readyPoll = 50 * time.Millisecond
 
-// Stop shuts the server down and waits until it has.
+// Stop shuts the server down and waits until it has, and until its store
+// dir is free for the next server. A server shut down another way frees its
+// store dir a moment after it has shut down.
 func Stop(s *server.Server) {
 	s.Shutdown()
 	s.WaitForShutdown()
+	releaseFor(s)
 }
 
 func splitHostPort(addr string) (string, int, error) {
