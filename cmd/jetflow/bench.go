@@ -58,5 +58,7 @@ func newBenchCmd() *cobra.Command {
 	cmd.Flags().DurationVar(&opts.Duration, "duration", 3*time.Second, "length of each timed measurement")
 	opts.Domain = usersBenchDomain{}
 	cmd.Flags().IntVar(&opts.Count, "count", 0, "size of count-based scenarios (0 = each scenario's default)")
+	atLeastDuration(cmd.Flags(), "duration", time.Nanosecond)
+	atLeast(cmd.Flags(), "count", 0)
 	return cmd
 }

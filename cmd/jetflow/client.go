@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -38,6 +39,7 @@ func (f *clientFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.url, "nats-url", defaultClientURL, "NATS server or cluster to talk to (default: nats.url of jetflow.tsk when present)")
 	cmd.Flags().StringVar(&f.creds, "creds", "", "NATS credentials file")
 	cmd.Flags().DurationVar(&f.timeout, "timeout", 10*time.Second, "how long the command may wait for the server, in all")
+	atLeastDuration(cmd.Flags(), "timeout", time.Nanosecond)
 	f.urlFlag = cmd.Flags().Lookup("nats-url")
 }
 
@@ -92,7 +94,19 @@ func (f *clientFlags) configured(cmd *cobra.Command, flag string, dst *string, f
 func (f *clientFlags) targetFor(cfg config.Config) (string, []nats.Option, error) {
 	opts := append([]nats.Option{nats.Name("jetflow-cli"), nats.Timeout(f.timeout)}, natsOptions(cfg.NATS)...)
 	url := f.url
-	if f.urlFlag == nil || !f.urlFlag.Changed {
+	switch {
+	case f.urlFlag != nil && f.urlFlag.Changed:
+		if strings.TrimSpace(url) == "" {
+			return "", nil, &flagValueError{Flag: "nats-url", Want: "a NATS URL such as " + defaultClientURL, Got: `""`}
+		}
+	case cfg.NATS.URL == "":
+		// serve may run the embedded server without it; a client cannot.
+		err := cfg.ValidateClient()
+		if err == nil {
+			err = errors.New("nats.url: empty") // cannot happen: it refuses an empty url
+		}
+		return "", nil, fmt.Errorf("%w; or give --nats-url", err)
+	default:
 		url = cfg.NATS.URL
 	}
 	if f.creds != "" {

@@ -51,7 +51,9 @@ func newConfigCheckCmd() *cobra.Command {
 					return fmt.Errorf("--set: %w", err)
 				}
 			}
-			if err := cfg.Validate(); err != nil {
+			// The file serves the client commands and workers too: an
+			// empty nats.url passes serve but leaves them nowhere to go.
+			if err := cfg.ValidateClient(); err != nil {
 				return err
 			}
 			source := path

@@ -115,6 +115,7 @@ func newDLQListCmd() *cobra.Command {
 	cmd.Flags().StringVar(&q.Topic, "topic", "", "only this topic's dead letters")
 	cmd.Flags().StringVar(&q.Subscription, "subscription", "", "only this subscription's dead letters")
 	cmd.Flags().IntVar(&q.Limit, "limit", 100, "at most this many (0: all)")
+	atLeast(cmd.Flags(), "limit", 0)
 	cmd.Flags().Uint64Var(&q.After, "after", 0, "start after this dead-letter id (the next page)")
 	return cmd
 }
@@ -202,6 +203,7 @@ func newDLQReplayCmd() *cobra.Command {
 	cmd.Flags().StringVar(&q.Topic, "topic", "", "with --all: only this topic")
 	cmd.Flags().StringVar(&q.Subscription, "subscription", "", "with --all: only this subscription")
 	cmd.Flags().IntVar(&q.Limit, "limit", 0, "with --all: at most this many (0: all)")
+	atLeast(cmd.Flags(), "limit", 0)
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print what would be replayed and change nothing")
 	return cmd
 }

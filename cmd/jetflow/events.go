@@ -1,8 +1,13 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -57,7 +62,7 @@ func newEventsCmd() *cobra.Command {
 			defer cancel()
 			for ev, err := range store.Load(ctx, args[0], args[1], after) {
 				if err != nil {
-					return err
+					return explainLoadError(ctx, js, cfg.EventStream, err)
 				}
 				n++
 				if asJSON {
@@ -73,7 +78,11 @@ func newEventsCmd() *cobra.Command {
 					return err
 				}
 				if n == 0 {
-					fmt.Fprintf(cmd.ErrOrStderr(), "%s %s has no events\n", args[0], args[1])
+					msg, err := noEvents(ctx, js, cfg.EventStream, store.Subject(args[0], args[1]), after)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(cmd.ErrOrStderr(), "%s %s %s\n", args[0], args[1], msg)
 				}
 			}
 			return nil
@@ -86,4 +95,63 @@ func newEventsCmd() *cobra.Command {
 	cmd.Flags().StringVar(&cfg.EventStream, "stream", cfg.EventStream, "event stream name (default: events.stream of jetflow.tsk)")
 	cmd.Flags().StringVar(&cfg.SubjectPrefix, "subject-prefix", cfg.SubjectPrefix, "event subject prefix (default: events.subject_prefix of jetflow.tsk)")
 	return cmd
+}
+
+// missingStreamError is an event stream that does not exist; it matches
+// jetstream.ErrStreamNotFound.
+type missingStreamError struct {
+	Stream string
+	Have   []string // the streams that do exist
+}
+
+func (e *missingStreamError) Error() string {
+	have := "this server has no streams"
+	if len(e.Have) > 0 {
+		have = "streams on this server: " + strings.Join(e.Have, ", ")
+	}
+	return fmt.Sprintf("stream %s does not exist (%s); name the event stream with --stream or events.stream in jetflow.tsk", e.Stream, have)
+}
+
+func (e *missingStreamError) Unwrap() error { return jetstream.ErrStreamNotFound }
+
+// explainLoadError says which stream is missing when a load failed because
+// --stream (or events.stream) names none: the direct get only says "503".
+func explainLoadError(ctx context.Context, js jetstream.JetStream, stream string, err error) error {
+	if _, serr := js.Stream(ctx, stream); !errors.Is(serr, jetstream.ErrStreamNotFound) {
+		return err
+	}
+	var names []string
+	for name := range js.StreamNames(ctx).Name() {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return &missingStreamError{Stream: stream, Have: names}
+}
+
+// noEvents says why nothing was printed: the aggregate has no events, or
+// none after --after (then how many it has and the last one's sequence).
+func noEvents(ctx context.Context, js jetstream.JetStream, stream, subject string, after uint64) (string, error) {
+	if after == 0 {
+		return "has no events", nil
+	}
+	st, err := js.Stream(ctx, stream)
+	if err != nil {
+		return "", err
+	}
+	last, err := st.GetLastMsgForSubject(ctx, subject)
+	switch {
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+		return "has no events", nil
+	case err != nil:
+		return "", err
+	}
+	count := last.Header.Get(streams.HeaderVersion) // 1-based: the last version is the count
+	if _, perr := strconv.ParseUint(count, 10, 64); perr != nil {
+		count = "some"
+	}
+	noun := "events"
+	if count == "1" {
+		noun = "event"
+	}
+	return fmt.Sprintf("has %s %s (last sequence %d); none after %d", count, noun, last.Sequence, after), nil
 }

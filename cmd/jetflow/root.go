@@ -15,6 +15,8 @@ func newRootCmd() *cobra.Command {
 		Short:         "Event sourcing, CQRS and messaging on NATS JetStream",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Numeric flags out of range are errors naming the flag (flagcheck.go).
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return checkFlagValues(cmd) },
 	}
 	root.AddCommand(
 		newBenchCmd(),

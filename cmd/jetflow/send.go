@@ -46,7 +46,7 @@ func newSendCmd() *cobra.Command {
 			setIf(msg.Header, rpc.HeaderCommandID, commandID)
 			setIf(msg.Header, rpc.HeaderCorrelationID, correlationID)
 			setIf(msg.Header, rpc.HeaderUserID, userID)
-			if expectedVersion >= 0 {
+			if cmd.Flags().Changed("expected-version") {
 				msg.Header.Set(rpc.HeaderExpectedVersion, strconv.FormatInt(expectedVersion, 10))
 			}
 			return request(cmd, nc, msg, cf)
@@ -58,7 +58,8 @@ func newSendCmd() *cobra.Command {
 	cmd.Flags().StringVar(&commandID, "command-id", "", "Jetflow-Command-Id: resending the same id is idempotent")
 	cmd.Flags().StringVar(&correlationID, "correlation-id", "", "Jetflow-Correlation-Id")
 	cmd.Flags().StringVar(&userID, "user-id", "", "Jetflow-User-Id")
-	cmd.Flags().Int64Var(&expectedVersion, "expected-version", -1, "Jetflow-Expected-Version (409 when the aggregate is at another version)")
+	cmd.Flags().Int64Var(&expectedVersion, "expected-version", 0, "Jetflow-Expected-Version (409 when the aggregate is at another version; 0: it must not exist yet); not given: no check")
+	atLeast(cmd.Flags(), "expected-version", 0)
 	return cmd
 }
 

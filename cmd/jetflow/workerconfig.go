@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/jetflow/jetflow/consumers"
 	"github.com/jetflow/jetflow/internal/config"
@@ -68,4 +71,21 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// boundWorkerFlags sets the ranges of the worker's numeric flags, those of
+// consumers.Subscription's Validate: a value out of range is an error
+// naming the flag, where the library would read 0 as "default" (30s of
+// shutdown grace, one handler call, the default webhook timeout) and -1 as
+// "no retries".
+func boundWorkerFlags(fs *pflag.FlagSet) {
+	between(fs, "max-retries", 0, 1000)
+	between(fs, "concurrency", 1, 4096)
+	between(fs, "batch", 1, 100_000)
+	between(fs, "replicas", 1, 5)
+	atLeastDuration(fs, "ack-wait", time.Second)
+	atLeastDuration(fs, "retention", time.Second)
+	atLeastDuration(fs, "webhook-timeout", time.Nanosecond)
+	atLeastDuration(fs, "shutdown-grace", time.Nanosecond)
+	atLeastDuration(fs, "backoff", time.Nanosecond)
 }

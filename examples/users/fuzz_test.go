@@ -1,7 +1,9 @@
 package users_test
 
 import (
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/jetflow/jetflow/examples/users"
 	"github.com/jetflow/jetflow/internal/rpc"
@@ -16,6 +18,10 @@ func FuzzCommandDecoders(f *testing.F) {
 		`{"id":"u1","username":"bob_1","email":"b@example.org"}`,
 		`{"id":"u1","email":"x@y.z"}`, `{"id":"u1","status":"suspended"}`,
 		`{"username":`, `[]`, `null`, `{"id":"a.b"}`, `{} {}`, `{"username":"a","x":1}`,
+		// Ids that are not Unicode, or show nothing.
+		`{"id":"\ud800","username":"alice","email":"a@example.com"}`, `{"id":"\udbff","email":"x@y.z"}`,
+		"{\"id\":\"\xff\",\"status\":\"active\"}", `{"id":"\u200b","status":"active"}`,
+		`{"id":"\ud83d\ude00","username":"smiley","email":"s@example.com"}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -35,7 +41,9 @@ func FuzzCommandDecoders(f *testing.F) {
 			if !users.ValidStatus(s.Status) {
 				t.Fatalf("accepted status %q", s.Status)
 			}
-			_ = streams.ValidateAggregateID(s.ID)
+			if streams.ValidateAggregateID(s.ID) == nil && strings.ContainsRune(s.ID, utf8.RuneError) && !strings.Contains(strings.ToLower(string(body)), `\ufffd`) && !strings.Contains(string(body), "\uFFFD") {
+				t.Fatalf("id %q was rewritten from %q", s.ID, body)
+			}
 		}
 	})
 }

@@ -77,6 +77,21 @@ func (c Config) Validate() error {
 	return errors.Join(p...)
 }
 
+// ValidateClient is Validate for a process that dials nats.url whatever
+// server.embedded says: the client commands (send, query, events, …) and
+// the worker. An empty nats.url is fine for serve with the embedded server,
+// which does not read it, but not for them; `config check` uses this rule,
+// as the file serves them all.
+func (c Config) ValidateClient() error {
+	err := c.Validate()
+	if c.NATS.URL == "" && c.Server.Embedded { // else Validate said so already
+		err = errors.Join(err, &FieldError{Key: "nats.url", Err: ErrInvalid,
+			Msg: `empty, but the client commands and the worker connect to it (only serve with the embedded server does not); ` +
+				`set the server's address, e.g. "nats://127.0.0.1:4222" for an embedded server on the default server.listen`})
+	}
+	return err
+}
+
 func (c Config) validateNATS(p *problems) {
 	n := c.NATS
 	switch {

@@ -217,3 +217,33 @@ func TestAccessors(t *testing.T) {
 		}
 	}
 }
+
+// TestEmptyNATSURL: serve with the embedded server does not read nats.url,
+// so Validate (serve's rule) takes an empty one; the client commands and
+// the worker dial it whatever server.embedded says, so ValidateClient
+// (theirs and `config check`'s) refuses it, naming the key and the fix.
+func TestEmptyNATSURL(t *testing.T) {
+	t.Parallel()
+	c := Default()
+	if err := c.Set("nats.url", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("serve with the embedded server and no nats.url: %v", err)
+	}
+	err := c.ValidateClient()
+	var fe *FieldError
+	if !errors.Is(err, ErrInvalid) || !errors.As(err, &fe) || fe.Key != "nats.url" || !strings.Contains(err.Error(), `"nats://127.0.0.1:4222"`) {
+		t.Errorf("ValidateClient with no nats.url: %v", err)
+	}
+	// Without the embedded server it is one problem, said once.
+	if err := c.Set("server.embedded", "false"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ValidateClient(); err == nil || strings.Count(err.Error(), "nats.url") != 1 {
+		t.Errorf("external server, no nats.url: %v", err)
+	}
+	if err := Default().ValidateClient(); err != nil {
+		t.Errorf("defaults: %v", err)
+	}
+}

@@ -14,7 +14,10 @@ import (
 // DecodeStrict decodes one JSON object into v, refusing anything but an
 // object, unknown fields, field names in another case than v's (which
 // encoding/json would take), a field given twice and anything after the
-// object, with an error a client can act on.
+// object, with an error a client can act on. Text that is not Unicode
+// (invalid UTF-8, a lone surrogate escape) is refused with a *UnicodeError
+// rather than turned into U+FFFD, in every field: the decoder would
+// otherwise make different requests equal.
 func DecodeStrict(data []byte, v any) error {
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
@@ -22,6 +25,9 @@ func DecodeStrict(data []byte, v any) error {
 	}
 	if trimmed[0] != '{' {
 		return errors.New("request must be a JSON object")
+	}
+	if err := checkUnicode(data); err != nil {
+		return err
 	}
 	if err := checkKeys(trimmed, v); err != nil {
 		return err

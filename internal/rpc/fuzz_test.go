@@ -1,8 +1,10 @@
 package rpc_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 
@@ -12,7 +14,13 @@ import (
 // FuzzDecodeStrict: any body either decodes into exactly one object or is
 // refused with a message; it never panics.
 func FuzzDecodeStrict(f *testing.F) {
-	for _, s := range []string{`{"a":"x","n":1}`, `{"a":1}`, `{} {}`, `[]`, ``, `{"a":"x","z":true}`, `{"n":1e999}`} {
+	for _, s := range []string{`{"a":"x","n":1}`, `{"a":1}`, `{} {}`, `[]`, ``, `{"a":"x","z":true}`, `{"n":1e999}`,
+		// Text that is not Unicode: lone surrogates, raw 0xff, a valid pair,
+		// an escaped backslash before u, a zero-width space.
+		`{"a":"\ud800"}`, `{"a":"\udbff"}`, `{"a":"\udc00"}`, `{"a":"\ud800\u0041"}`, "{\"a\":\"\xff\"}",
+		"{\"a\xff\":1}", `{"a":"\ud83d\ude00"}`, `{"a":"\\ud800"}`, `{"a":"\u200b"}`, "{\"a\":\"\u200b\"}",
+		`{"a":"\ud800`, `{"a":"\uZZZZ"}`,
+	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -20,8 +28,17 @@ func FuzzDecodeStrict(f *testing.F) {
 			A string `json:"a"`
 			N int    `json:"n"`
 		}
-		if err := rpc.DecodeStrict(body, &v); err != nil && err.Error() == "" {
+		err := rpc.DecodeStrict(body, &v)
+		if err != nil && err.Error() == "" {
 			t.Fatal("an error without a message")
+		}
+		// What is accepted was sent: no U+FFFD the decoder made up.
+		if err == nil && strings.ContainsRune(v.A, utf8.RuneError) &&
+			!strings.Contains(string(body), "\uFFFD") && !strings.Contains(strings.ToLower(string(body)), `\ufffd`) {
+			t.Fatalf("%q decoded to %q: text rewritten", body, v.A)
+		}
+		if err == nil && !utf8.ValidString(v.A) {
+			t.Fatalf("%q decoded to invalid UTF-8 %q", body, v.A)
 		}
 	})
 }
@@ -79,6 +96,51 @@ func TestDecodeStrictNamesTheProblem(t *testing.T) {
 		err := rpc.DecodeStrict([]byte(body), &v)
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want one mentioning %q", body, err, want)
+		}
+	}
+}
+
+// TestDecodeStrictRefusesTextThatIsNotUnicode: encoding/json turns a lone
+// surrogate escape and invalid UTF-8 into U+FFFD, so "\ud800" and "\udbff"
+// were the same id. Both are refused, naming the field and the byte.
+func TestDecodeStrictRefusesTextThatIsNotUnicode(t *testing.T) {
+	t.Parallel()
+	var v struct {
+		ID   string         `json:"id"`
+		Data map[string]any `json:"data"`
+	}
+	for body, want := range map[string]string{
+		`{"id":"\ud800"}`:                        `field "id": lone surrogate \ud800 at byte 7`,
+		`{"id":"\uDBFF"}`:                        `field "id": lone surrogate \uDBFF at byte 7`,
+		`{"id":"x\udc00"}`:                       `field "id": lone surrogate \udc00 at byte 8`,
+		`{"id":"\ud800\u0041"}`:                  `field "id": lone surrogate \ud800`,
+		`{"id":"\ud800\ud800"}`:                  `field "id": lone surrogate \ud800 at byte 7`,
+		`{"id":"ok","data":{"k":["\udfff"]}}`:    `field "data": lone surrogate \udfff`,
+		`{"\ud800":1}`:                           `lone surrogate \ud800 at byte 2`,
+		"{\"id\":\"abc\xff\"}":                   `request body is not valid UTF-8 at byte 10 (field "id")`,
+		"{\"id\":\"\xed\xa0\x80\"}":              `request body is not valid UTF-8 at byte 7 (field "id")`,
+		"  {\"id\":\"a\",\"data\":{\"\xff\":1}}": `not valid UTF-8 at byte 21 (field "data")`,
+		"{\"id\":\"a\"}\xff":                     `request body is not valid UTF-8 at byte 10`,
+	} {
+		err := rpc.DecodeStrict([]byte(body), &v)
+		if !errors.Is(err, rpc.ErrInvalidUnicode) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want ErrInvalidUnicode mentioning %q", body, err, want)
+		}
+		var ue *rpc.UnicodeError
+		if !errors.As(err, &ue) {
+			t.Errorf("%q: %T is not a *UnicodeError", body, err)
+		}
+	}
+	// Valid text, however it is written, still decodes to what was sent.
+	for body, want := range map[string]string{
+		`{"id":"\ud83d\ude00"}`: "\U0001F600",
+		`{"id":"\\ud800"}`:      `\ud800`,
+		`{"id":"h\u00e9"}`:      "hé",
+		`{"id":"\ufffd"}`:       "\ufffd",
+		"{\"id\":\"é😀\"}":       "é😀",
+	} {
+		if err := rpc.DecodeStrict([]byte(body), &v); err != nil || v.ID != want {
+			t.Errorf("%q: %q, %v; want %q", body, v.ID, err, want)
 		}
 	}
 }

@@ -288,8 +288,16 @@ func (s *Server) unknown(msg *nats.Msg) {
 		known = append(known, subject)
 	}
 	slices.Sort(known)
-	_ = RespondErrorMsg(msg, Errorf(StatusNotFound, s.cfg.UnknownCode, "unknown %s %q; known %ss: %s",
-		s.cfg.Noun, msg.Subject, s.cfg.Noun, strings.Join(known, ", ")))
+	_ = RespondErrorMsg(msg, Errorf(StatusNotFound, s.cfg.UnknownCode, "unknown %s %q; known %s: %s",
+		s.cfg.Noun, msg.Subject, plural(s.cfg.Noun), strings.Join(known, ", ")))
+}
+
+// plural is the English plural of a noun such as "command" or "query".
+func plural(noun string) string {
+	if n := len(noun); n >= 2 && noun[n-1] == 'y' && !strings.ContainsRune("aeiou", rune(noun[n-2])) {
+		return noun[:n-1] + "ies"
+	}
+	return noun + "s"
 }
 
 // replyAllowed reports whether a request's reply may be published: none,
