@@ -3,6 +3,7 @@ package consumers
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 var (
@@ -55,7 +56,59 @@ var (
 	// ErrSubscriptionGone is returned for a dead letter whose consumer no
 	// longer exists: every running subscription would skip the replay.
 	ErrSubscriptionGone = errors.New("consumers: the dead letter's consumer no longer exists")
+
+	// ErrSubscriptionChanged is matched by a *SubscriptionMismatchError: the
+	// subscription's stored consumers differ from the definition asked for,
+	// and the worker was not told to update them (WithSubscriptionUpdate).
+	ErrSubscriptionChanged = errors.New("consumers: subscription differs from its stored definition")
+	// ErrSubscriptionInUse is returned (wrapped, with the mismatch) when an
+	// update was allowed but other workers are attached to the subscription:
+	// they run the old definition, and two definitions taking turns skip
+	// messages. Stop them first.
+	ErrSubscriptionInUse = errors.New("consumers: subscription is in use by running workers")
 )
+
+// SettingDiff is one consumer setting whose stored value differs from the
+// one asked for, both as an operator reads them.
+type SettingDiff struct {
+	// Setting is the consumer setting, named as the server names it
+	// (max_deliver, ack_wait…), or "filter" for the subject filters.
+	Setting string
+	Stored  string
+	Asked   string
+}
+
+func (d SettingDiff) String() string {
+	return d.Setting + ": stored " + d.Stored + ", asked " + d.Asked
+}
+
+// SubscriptionMismatchError reports a subscription whose stored durable
+// consumers differ from its definition. It matches ErrSubscriptionChanged.
+type SubscriptionMismatchError struct {
+	Subscription string
+	Stream       string
+	// Consumers are the durable consumers that differ.
+	Consumers []string
+	// Diffs lists each differing setting once (the priority levels of a
+	// topic subscription share them; topic filters are shown as the key
+	// patterns of Subscription.Subjects).
+	Diffs []SettingDiff
+}
+
+func (e *SubscriptionMismatchError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "consumers: subscription %s on stream %s differs from its stored definition: ", e.Subscription, e.Stream)
+	for i, d := range e.Diffs {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(d.String())
+	}
+	return b.String()
+}
+
+// Is makes errors.Is(err, ErrSubscriptionChanged) hold.
+func (e *SubscriptionMismatchError) Is(target error) bool { return target == ErrSubscriptionChanged }
 
 // permanentError wraps a handler error that must not be retried.
 type permanentError struct{ err error }

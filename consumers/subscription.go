@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -56,6 +57,13 @@ var levelSuffix = [numLevels]string{"-critical", "-high", "-normal", "-low"}
 // Subscription is a durable subscription to a topic, or to the subjects of
 // another stream (EVENTS for event handlers and process managers). Zero
 // fields take the defaults.
+//
+// Subjects, MaxRetries, AckWait, MaxAckPending and InactiveThreshold are
+// stored in the subscription's durable consumers and shared by every worker
+// running it: a worker whose definition differs from the stored one is
+// refused (ErrSubscriptionChanged) unless it is started with
+// WithSubscriptionUpdate. Filters, Backoff, Concurrency, BatchSize and
+// Middleware belong to each worker and may differ between them.
 type Subscription struct {
 	// Name identifies the subscription; it names its durable consumers.
 	Name string
@@ -95,7 +103,8 @@ type Subscription struct {
 	// MaxAckPending bounds unacknowledged messages across all workers of the
 	// subscription (default max(1000, 4×BatchSize)).
 	MaxAckPending int
-	// StartAt is StartAll (default) or StartNew.
+	// StartAt is StartAll (default) or StartNew. It applies when the
+	// subscription is created; an existing one keeps its position.
 	StartAt StartPolicy
 	// InactiveThreshold, when set, lets the server delete the consumers after
 	// that long without a worker; useful for ModePubSub instances.
@@ -253,6 +262,9 @@ func (s Subscription) backoff(n int) time.Duration {
 type levelConsumer struct {
 	level int // scheduling level, 0 most urgent
 	cfg   jetstream.ConsumerConfig
+	// prefix is what the level's filters add to the subscription's key
+	// patterns (topic.<t>.<priority>.); "" for a stream subscription.
+	prefix string
 }
 
 // consumers returns the subscription's consumer definitions (defaults
@@ -296,7 +308,7 @@ func (s Subscription) consumers() []levelConsumer {
 				c.FilterSubjects = append(c.FilterSubjects, prefix+subj)
 			}
 		}
-		out = append(out, levelConsumer{level: p.level(), cfg: c})
+		out = append(out, levelConsumer{level: p.level(), cfg: c, prefix: prefix})
 	}
 	return out
 }
@@ -324,33 +336,27 @@ func cutSuffix(s, suffix string) (string, bool) {
 
 // ConsumerManager is the part of jetstream.JetStream that provisions consumers.
 type ConsumerManager interface {
-	CreateOrUpdateConsumer(ctx context.Context, stream string, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error)
+	Consumer(ctx context.Context, stream, consumer string) (jetstream.Consumer, error)
+	CreateConsumer(ctx context.Context, stream string, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error)
+	UpdateConsumer(ctx context.Context, stream string, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error)
 }
 
-// EnsureSubscription creates the subscription's durable consumers or brings
-// them to its definition, without consuming. A subscription that exists
-// keeps its position.
-func EnsureSubscription(ctx context.Context, js ConsumerManager, sub Subscription) error {
-	_, err := ensureConsumers(ctx, js, sub)
+// EnsureSubscription creates the subscription's durable consumers, without
+// consuming. A subscription that exists keeps its position; if its stored
+// definition differs from sub, it is refused with a
+// *SubscriptionMismatchError (ErrSubscriptionChanged) and left unchanged,
+// unless opts hold WithSubscriptionUpdate. Of the worker options only
+// WithSubscriptionUpdate and WithLogger (which gets the update's warning)
+// apply here.
+func EnsureSubscription(ctx context.Context, js ConsumerManager, sub Subscription, opts ...WorkerOption) error {
+	o := defaultWorkerOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	log := o.logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	_, err := ensureConsumers(ctx, js, sub, o.update, log.With(slog.String("subscription", sub.Name)))
 	return err
-}
-
-func ensureConsumers(ctx context.Context, js ConsumerManager, sub Subscription) ([]jetstream.Consumer, error) {
-	if err := sub.Validate(); err != nil {
-		return nil, err
-	}
-	sub = sub.withDefaults()
-	defs := sub.consumers()
-	out := make([]jetstream.Consumer, len(defs))
-	for i, d := range defs {
-		c, err := js.CreateOrUpdateConsumer(ctx, sub.StreamName(), d.cfg)
-		if err != nil {
-			if errors.Is(err, jetstream.ErrStreamNotFound) {
-				return nil, fmt.Errorf("consumers: subscription %s: stream %s does not exist (create the topic first): %w", sub.Name, sub.StreamName(), err)
-			}
-			return nil, fmt.Errorf("consumers: subscription %s: consumer %s: %w", sub.Name, d.cfg.Durable, err)
-		}
-		out[i] = c
-	}
-	return out, nil
 }

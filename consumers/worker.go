@@ -105,7 +105,9 @@ func (w *Worker) Stats() Stats { return w.stats.snapshot() }
 func (w *Worker) Done() <-chan struct{} { return w.done }
 
 // Start provisions the DLQ stream (unless disabled) and the subscription's
-// consumers, then starts consuming. ctx bounds the provisioning; handlers
+// consumers, then starts consuming. A subscription whose stored consumers
+// differ from the worker's definition is refused with a
+// *SubscriptionMismatchError unless the worker has WithSubscriptionUpdate. ctx bounds the provisioning; handlers
 // get its values but not its cancellation.
 func (w *Worker) Start(ctx context.Context) error {
 	w.mu.Lock()
@@ -118,7 +120,7 @@ func (w *Worker) Start(ctx context.Context) error {
 			return err
 		}
 	}
-	cons, err := ensureConsumers(ctx, w.js, w.sub)
+	cons, err := ensureConsumers(ctx, w.js, w.sub, w.opts.update, w.log)
 	if err != nil {
 		return err
 	}

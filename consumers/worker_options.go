@@ -24,6 +24,7 @@ type workerOptions struct {
 	dlq      *DLQConfig
 	grace    time.Duration
 	now      func() time.Time
+	update   bool
 }
 
 // WorkerOption configures a Worker.
@@ -55,6 +56,27 @@ func WithoutDLQ() WorkerOption {
 // messages after its context ends (default 30s).
 func WithShutdownGrace(d time.Duration) WorkerOption {
 	return func(o *workerOptions) { o.grace = d }
+}
+
+// WithSubscriptionUpdate lets Start (and EnsureSubscription) change a
+// subscription whose stored consumers differ from its definition (see
+// Subscription for which fields count). Without it such a start is refused
+// with a *SubscriptionMismatchError (ErrSubscriptionChanged) and nothing
+// changes. With it, the update is still refused, with ErrSubscriptionInUse,
+// while other workers are attached to the consumers (their waiting pull
+// requests show it): stop them first, or two definitions take turns. Every
+// update is logged at Warn with each changed setting.
+//
+// A changed filter does not move the consumer: as JetStream does, it keeps
+// its position (the stream sequence it has delivered up to, logged with
+// the update). Messages before that position that match only the new filter
+// are never delivered, and messages after it that match only the old
+// filter are not delivered either; messages that were published while a
+// filter was changed and match only the original are skipped for good,
+// even once the filter is changed back. To read the new filter's history,
+// create a subscription with another name instead.
+func WithSubscriptionUpdate() WorkerOption {
+	return func(o *workerOptions) { o.update = true }
 }
 
 // WithClock sets the clock that judges message expiry (tests).

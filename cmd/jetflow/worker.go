@@ -48,6 +48,9 @@ type workerFlags struct {
 	natsPassword   string
 	logLevel       string
 	logFormat      string
+	// update lets the worker change subscriptions whose stored
+	// definition differs (consumers.WithSubscriptionUpdate).
+	update bool
 }
 
 func newWorkerCmd() *cobra.Command {
@@ -121,11 +124,21 @@ func newWorkerCmd() *cobra.Command {
 				defer stopWithin(logger, "metrics server", obs.Stop)
 				logger.Info("metrics and health", "url", "http://"+obs.Addr()+"/metrics")
 			}
-			return consumers.RunWorkers(cmd.Context(), js, cfg, logger, consumers.WithObserver(metrics))
+			wopts := []consumers.WorkerOption{consumers.WithObserver(metrics)}
+			if f.update {
+				wopts = append(wopts, consumers.WithSubscriptionUpdate())
+			}
+			err = consumers.RunWorkers(cmd.Context(), js, cfg, logger, wopts...)
+			if errors.Is(err, consumers.ErrSubscriptionChanged) && !f.update {
+				return fmt.Errorf("%w\n(nothing was changed; to apply the new definition stop every worker of the subscription "+
+					"and start one with --update-subscription, see --help for what a changed --subject skips)", err)
+			}
+			return err
 		},
 	}
 	cf.register(cmd)
 	f.register(cmd)
+	boundWorkerFlags(cmd.Flags())
 	return cmd
 }
 
@@ -154,6 +167,9 @@ func (f *workerFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.natsUser, "nats-user", "", "NATS user of the platform's services (nats.conf: jetflow); default $JETFLOW_NATS_USER")
 	fl.StringVar(&f.natsPassword, "nats-password", "", "password of --nats-user; default $JETFLOW_NATS_PASSWORD (preferred: flags show in ps)")
 	fl.StringVar(&f.metricsListen, "metrics-listen", "", "address of /metrics, /healthz and /readyz, e.g. 127.0.0.1:9465 (empty: off)")
+	fl.BoolVar(&f.update, "update-subscription", false, "change a subscription whose stored definition (--subject, --max-retries, --ack-wait) differs; "+
+		"refused while other workers run it. A changed --subject keeps the consumer's position: earlier messages matching only the new "+
+		"subjects are never delivered, and messages matching only the old ones are skipped, also if it is changed back later")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.StringVar(&f.logFormat, "log-format", "text", "text or json")
 }

@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -99,5 +101,99 @@ func TestWorkerCommand(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("worker did not stop")
+	}
+}
+
+// A worker started with a changed --subject is refused with the difference
+// and changes nothing; --update-subscription applies it once no other
+// worker runs the subscription.
+func TestWorkerChangedSubscription(t *testing.T) {
+	t.Parallel()
+	srv := natstest.RunServer(t)
+	_, js := srv.JetStream(t)
+	hook := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer hook.Close()
+	args := func(subject string, extra ...string) []string {
+		return append([]string{"--nats-url", srv.URL, "--topic", "orders", "--create-topic", "--name", "billing",
+			"--subject", subject, "--webhook", hook.URL, "--log-level", "warn"}, extra...)
+	}
+	// start runs the command until its returned stop is called.
+	start := func(a []string) (stop func() error, out *bytes.Buffer) {
+		ctx, cancel := context.WithCancel(context.Background())
+		cmd := newWorkerCmd()
+		out = &bytes.Buffer{}
+		cmd.SetOut(out)
+		cmd.SetErr(out)
+		cmd.SetArgs(a)
+		done := make(chan error, 1)
+		go func() { done <- cmd.ExecuteContext(ctx) }()
+		stop = sync.OnceValue(func() error {
+			cancel()
+			select {
+			case err := <-done:
+				return err
+			case <-time.After(20 * time.Second):
+				return errors.New("worker did not stop")
+			}
+		})
+		t.Cleanup(func() { _ = stop() })
+		return stop, out
+	}
+	// attached waits until a worker pulls from billing-normal with filter suffix.
+	attached := func(suffix string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			c, err := js.Consumer(context.Background(), "TOPIC_ORDERS", "billing-normal")
+			if err == nil {
+				info, err := c.Info(context.Background())
+				if err == nil && info.NumWaiting > 0 && strings.HasSuffix(info.Config.FilterSubject, suffix) {
+					return
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no worker with filter *%s attached", suffix)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	stopFirst, _ := start(args("order.*"))
+	attached(".order.*")
+
+	// A refused worker returns by itself; an accepted one would run until
+	// the timeout and return nil.
+	refused := func(a []string, want ...string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		cmd := newWorkerCmd()
+		var out bytes.Buffer
+		cmd.SetOut(&out)
+		cmd.SetErr(&out)
+		cmd.SetArgs(a)
+		err := cmd.ExecuteContext(ctx)
+		if err == nil {
+			t.Fatalf("%v: accepted", a)
+		}
+		for _, w := range want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%v: error %q lacks %q\n%s", a, err, w, out.String())
+			}
+		}
+	}
+	refused(args("zzz.*"), `filter: stored "order.*", asked "zzz.*"`, "--update-subscription")
+	refused(args("zzz.*", "--update-subscription"), "in use", `filter: stored "order.*", asked "zzz.*"`)
+	attached(".order.*")
+
+	if err := stopFirst(); err != nil {
+		t.Fatal(err)
+	}
+	stopUpdated, out := start(args("zzz.*", "--update-subscription"))
+	attached(".zzz.*")
+	if err := stopUpdated(); err != nil {
+		t.Fatalf("updated worker: %v", err)
+	}
+	if !strings.Contains(out.String(), "subscription filter changed") {
+		t.Errorf("the update was not logged:\n%s", out)
 	}
 }
