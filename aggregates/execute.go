@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -23,6 +22,13 @@ type Command struct {
 	// Idempotent makes resending the same ID return the first result
 	// without writing again; set it when the client chose the ID.
 	Idempotent bool
+	// Name is the command's wire name ("user.create"), for messages.
+	Name string
+	// Fingerprint identifies what an idempotent command asks (see
+	// Fingerprint). The same ID with another fingerprint is refused with a
+	// *CommandIDReusedError; without one any command under the ID is taken
+	// as a resend. The command service sets it.
+	Fingerprint string
 	// ExpectedVersion, when set, is the version the client based its
 	// command on: a different version is a conflict, never retried.
 	ExpectedVersion *uint64
@@ -135,7 +141,14 @@ func (r *Repository[S]) executeOnce(ctx context.Context, id string, cmd Command,
 	for {
 		if cmd.Idempotent {
 			if done, ok := inst.handled(cmd.ID); ok {
+				same, err := r.sameCommand(ctx, inst, done, cmd)
+				if err != nil {
+					return Outcome{}, err
+				}
 				keep = true
+				if !same {
+					return Outcome{}, &CommandIDReusedError{CommandID: cmd.ID, Command: cmd.Name, Earlier: done.Command}
+				}
 				return Outcome{AggregateID: id, Version: done.Version, Sequence: done.Sequence, Duplicate: true}, nil
 			}
 		}
@@ -166,7 +179,7 @@ func (r *Repository[S]) executeOnce(ctx context.Context, id string, cmd Command,
 			// A resend must not be decided again once the state has moved:
 			// the result goes into the snapshot, which every instance and a
 			// restart load, as no event carries it.
-			inst.remember(CommandResult{CommandID: cmd.ID, Version: inst.Position.Version, Sequence: inst.Position.Sequence})
+			inst.remember(CommandResult{CommandID: cmd.ID, Version: inst.Position.Version, Sequence: inst.Position.Sequence, Command: cmd.Name, Fingerprint: cmd.Fingerprint})
 			if r.snaps != nil {
 				r.snapshot(ctx, inst, true)
 			}
@@ -179,7 +192,7 @@ func (r *Repository[S]) executeOnce(ctx context.Context, id string, cmd Command,
 	}
 	if cmd.Idempotent {
 		for i := range events {
-			events[i].ID = uuid.NewSHA1(eventIDNamespace, []byte(r.typ+"\x00"+id+"\x00"+cmd.ID+"\x00"+strconv.Itoa(i))).String()
+			events[i].ID = r.eventID(id, cmd, i)
 		}
 	}
 	before := inst.Position.Version
@@ -207,10 +220,21 @@ func (r *Repository[S]) executeOnce(ctx context.Context, id string, cmd Command,
 		}
 	}
 	keep = true
+	out = Outcome{AggregateID: id, Version: res.Version, Sequence: res.LastSequence, Events: res.Events}
+	if cmd.Idempotent {
+		inst.remember(CommandResult{CommandID: cmd.ID, Version: res.Version, Sequence: res.LastSequence, Command: cmd.Name, Fingerprint: cmd.Fingerprint})
+		// The store answers an append whose ids it finds right after the
+		// position with the stored events: a lost ack of this very request,
+		// or the same command stored by another request (another process)
+		// since the load, which the correlation id tells apart.
+		if len(res.Events) > 0 && res.Events[0].Metadata.CorrelationID != cmd.Metadata.CorrelationID {
+			out.Duplicate, out.Events = true, nil
+		}
+	}
 	if r.snapshotDue(before, inst.Position.Version) {
 		r.snapshot(ctx, inst, false)
 	}
-	return Outcome{AggregateID: id, Version: res.Version, Sequence: res.LastSequence, Events: res.Events}, nil
+	return out, nil
 }
 
 // earlierResult reads what command commandID wrote from stream sequence

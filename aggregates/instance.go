@@ -13,6 +13,12 @@ type CommandResult struct {
 	CommandID string `json:"command_id"`
 	Version   uint64 `json:"version"`
 	Sequence  uint64 `json:"sequence"`
+	// Command and Fingerprint say what the command was (its name and its
+	// Fingerprint) when it ran here or came from a snapshot; a result
+	// learned from the events, or from a snapshot written before
+	// fingerprints, has neither.
+	Command     string `json:"command,omitempty"`
+	Fingerprint string `json:"fingerprint,omitempty"`
 }
 
 // Instance is a loaded aggregate: its state and where it stands.

@@ -52,7 +52,10 @@ func (s *Service) serve(ctx context.Context, r route, req rpc.Request) rpc.Respo
 	}
 	s.cfg.Metrics.CommandHandled(r.aggregateType, r.command, "ok", took)
 	s.cfg.Logger.DebugContext(base, "command handled", "aggregate_id", out.AggregateID, "version", out.Version, "events", len(out.Events), "duplicate", out.Duplicate, "took", took)
-	body, _ := json.Marshal(rpc.CommandReply{AggregateID: out.AggregateID, Version: out.Version, Sequence: out.Sequence})
+	body, _ := json.Marshal(rpc.CommandReply{AggregateID: out.AggregateID, Version: out.Version, Sequence: out.Sequence, Duplicate: out.Duplicate})
+	if out.Duplicate {
+		replyHeaders[rpc.HeaderDuplicate] = []string{"true"}
+	}
 	return rpc.Response{Header: replyHeaders, Body: body}
 }
 
@@ -116,6 +119,7 @@ func toRPCError(err error) *rpc.Error {
 	var vm *VersionMismatchError
 	var ce *streams.ConflictError
 	var tooLarge *streams.PayloadTooLargeError
+	var reused *CommandIDReusedError
 	switch {
 	case errors.As(err, &de):
 		switch {
@@ -127,6 +131,8 @@ func toRPCError(err error) *rpc.Error {
 		return rpc.Errorf(rpc.StatusInvalid, rpc.CodeValidation, "%s", de.Message)
 	case errors.As(err, &vm):
 		return rpc.Errorf(rpc.StatusConflict, rpc.CodeConflict, "%s", vm.Error())
+	case errors.As(err, &reused):
+		return rpc.Errorf(rpc.StatusConflict, rpc.CodeConflict, "%s %s was already used for a different command (%s); use a new id for a new command", rpc.HeaderCommandID, reused.CommandID, reused.earlier())
 	case errors.Is(err, ErrAlreadyApplied):
 		return rpc.Errorf(rpc.StatusConflict, rpc.CodeConflict, "this %s was applied earlier; its result is no longer remembered, read the aggregate's current state", rpc.HeaderCommandID)
 	case errors.As(err, &ce):

@@ -112,6 +112,7 @@ type Validator interface{ Validate() error }
 type commandHandler[S State, C any] struct {
 	repo *Repository[S]
 	spec CommandSpec[S, C]
+	name string // "<aggregate type>.<command>", e.g. "user.create"
 }
 
 // Register adds a command to the service; call it before Start.
@@ -123,7 +124,7 @@ func Register[S State, C any](s *Service, repo *Repository[S], spec CommandSpec[
 		return fmt.Errorf("aggregates: command %s.%s needs AggregateID and Decide", repo.Type(), spec.Name)
 	}
 	subject := s.cfg.SubjectPrefix + "." + repo.Type() + "." + spec.Name
-	r := route{aggregateType: repo.Type(), command: spec.Name, h: &commandHandler[S, C]{repo: repo, spec: spec}}
+	r := route{aggregateType: repo.Type(), command: spec.Name, h: &commandHandler[S, C]{repo: repo, spec: spec, name: repo.Type() + "." + spec.Name}}
 	return s.server.Add(rpc.Route{
 		Subject:  subject,
 		Name:     r.aggregateType + "_" + r.command,
@@ -153,6 +154,10 @@ func (h *commandHandler[S, C]) handle(ctx context.Context, data []byte, cmd Comm
 			}
 			return Outcome{}, Invalid("%v", err)
 		}
+	}
+	cmd.Name = h.name
+	if cmd.Idempotent {
+		cmd.Fingerprint = Fingerprint(h.name, id, canonicalBody(&c, data))
 	}
 	out, err := h.repo.Execute(ctx, id, cmd, func(inst *Instance[S]) ([]Change, error) {
 		return h.spec.Decide(c, inst)

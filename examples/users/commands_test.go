@@ -236,8 +236,8 @@ func TestSameCommandIDWritesOnce(t *testing.T) {
 	body := map[string]string{"id": "frank", "username": "frank", "email": "frank@example.com"}
 	first := c.mustSend("cmd.user.create", body, hdr)
 	again := c.mustSend("cmd.user.create", body, hdr)
-	if first != again {
-		t.Fatalf("resend reply %+v differs from first %+v", again, first)
+	if again != dup(first) {
+		t.Fatalf("resend reply %+v, want the first %+v marked duplicate", again, first)
 	}
 	upd := map[string]string{"Jetflow-Command-Id": "upd-frank-1"}
 	u1 := c.mustSend("cmd.user.update", map[string]string{"id": "frank", "email": "f@example.com"}, upd)
@@ -274,8 +274,8 @@ func TestCreateWithoutIDResentWithItsCommandIDCreatesOnce(t *testing.T) {
 	hdr := map[string]string{rpc.HeaderCommandID: "create-zoe-1"}
 	first := c.mustSend("cmd.user.create", body, hdr)
 	for range 6 {
-		if again := c.mustSend("cmd.user.create", body, hdr); again != first {
-			t.Fatalf("resend reply %+v differs from the first %+v", again, first)
+		if again := c.mustSend("cmd.user.create", body, hdr); again != dup(first) {
+			t.Fatalf("resend reply %+v, want the first %+v marked duplicate", again, first)
 		}
 	}
 	if evs := eventsOf(t, n, first.AggregateID); len(evs) != 1 {
@@ -357,8 +357,8 @@ func TestResendOfANoOpWritesNothing(t *testing.T) {
 	body := map[string]string{"id": id, "status": "active"}
 	first := c.mustSend("cmd.user.change_status", body, hdr)
 	c.mustSend("cmd.user.change_status", map[string]string{"id": id, "status": "suspended"}, nil)
-	if again := c.mustSend("cmd.user.change_status", body, hdr); again != first {
-		t.Fatalf("resend reply %+v differs from the first %+v", again, first)
+	if again := c.mustSend("cmd.user.change_status", body, hdr); again != dup(first) {
+		t.Fatalf("resend reply %+v, want the first %+v marked duplicate", again, first)
 	}
 	if got := len(eventsOf(t, n, id)); got != 2 {
 		t.Fatalf("xia has %d events after the resend, want 2 (created, suspended)", got)
@@ -384,7 +384,7 @@ func TestResendBeyondTheRememberedResultsWritesNothing(t *testing.T) {
 	if r.err != nil {
 		t.Fatalf("resend of %s after 65 commands: %d %s %q (first reply %+v)", hdr[rpc.HeaderCommandID], r.err.Status, r.err.Code, r.err.Message, first)
 	}
-	if r.ok != first {
+	if r.ok != dup(first) {
 		t.Fatalf("resend reply %+v, first %+v; %d events", r.ok, first, len(eventsOf(t, n, id)))
 	}
 	if got := len(eventsOf(t, n, id)); got != 67 {

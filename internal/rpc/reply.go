@@ -19,6 +19,9 @@ const (
 	// HeaderSequence on a query reply is the stream sequence the read
 	// model had applied when it answered.
 	HeaderSequence = "Jetflow-Sequence"
+	// HeaderDuplicate on a command reply is "true" when the request was a
+	// resend answered from the first run of its Jetflow-Command-Id.
+	HeaderDuplicate = "Jetflow-Duplicate"
 )
 
 // Status codes of error replies (DESIGN.md).
@@ -121,4 +124,7 @@ type CommandReply struct {
 	AggregateID string `json:"aggregate_id"`
 	Version     uint64 `json:"version"`
 	Sequence    uint64 `json:"sequence"`
+	// Duplicate marks a resend answered from the first run of its
+	// Jetflow-Command-Id: nothing was written for it.
+	Duplicate bool `json:"duplicate,omitempty"`
 }
