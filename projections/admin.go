@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -106,25 +107,69 @@ func (a *Admin) generationReport(ctx context.Context, name string, g Generation)
 		out.AckFloor = info.AckFloor.Stream
 		out.Pending = info.NumPending + uint64(info.NumAckPending)
 	}
-	if e, err := a.meta.kv.Get(ctx, leaseKey(name, g.Number)); err == nil {
+	if e, err := a.meta.get(ctx, leaseKey(name, g.Number)); err == nil {
 		out.LeaseHolder = string(e.Value())
 	}
 	return out
 }
 
 // Skip asks the projection to skip the event at stream sequence seq
-// without applying it (the runner acks it and logs it). Use it for the
-// event a projection failed at.
+// without applying it (the runner acks it and logs it). It is only for
+// the event a generation of the projection is failed at (the active one
+// or a rebuild's), and holds for that generation alone: any other
+// sequence is refused with a *SkipRefusedError naming the event the
+// projection is failed at, if any.
 func (a *Admin) Skip(ctx context.Context, name string, seq uint64) (Meta, error) {
 	if seq == 0 {
 		return Meta{}, fmt.Errorf("%w: sequence must be 1 or more", ErrInvalidConfig)
 	}
 	return a.meta.update(ctx, name, func(m *Meta) error {
-		if !m.skips(seq) {
-			m.Skip = append(m.Skip, seq)
+		gen, err := a.failedAt(ctx, *m, seq)
+		if err != nil {
+			return err
+		}
+		if !m.skips(gen, seq) {
+			m.Skips = append(m.Skips, SkipRequest{Generation: gen, Sequence: seq, At: time.Now().UTC()})
 		}
 		return nil
 	})
+}
+
+// failedAt returns the generation of m (the active one, then a rebuild's)
+// whose last status is failed at event seq.
+func (a *Admin) failedAt(ctx context.Context, m Meta, seq uint64) (int, error) {
+	refused := &SkipRefusedError{Projection: m.Name, Sequence: seq}
+	gens := []Generation{m.Active}
+	if m.Rebuild != nil {
+		gens = append(gens, *m.Rebuild)
+	}
+	for _, g := range gens {
+		s, ok, err := a.meta.loadStatus(ctx, m.Name, g.Number)
+		if err != nil {
+			return 0, fmt.Errorf("projections: read the status of %s generation %d: %w", m.Name, g.Number, err)
+		}
+		if !ok {
+			continue
+		}
+		if g.Number == m.Active.Number {
+			refused.State, refused.LastApplied = s.State, s.LastApplied
+		}
+		if s.State != StateFailed || s.Failure == nil {
+			continue
+		}
+		if s.Failure.Sequence == seq {
+			return g.Number, nil
+		}
+		if refused.FailedAt == 0 {
+			refused.FailedAt, refused.FailedGeneration, refused.Rebuild = s.Failure.Sequence, g.Number, g.Number != m.Active.Number
+		}
+	}
+	// The status is stored every StatusInterval; the consumer's ack floor
+	// says where a running projection stands now.
+	if c, err := a.js.Consumer(ctx, a.cfg.Streams.EventStream, m.Active.Consumer); err == nil {
+		refused.LastApplied = max(refused.LastApplied, c.CachedInfo().AckFloor.Stream)
+	}
+	return 0, refused
 }
 
 // Resume asks a failed projection to retry the event it failed at.

@@ -23,6 +23,8 @@ var (
 	ErrRebuildRunning = errors.New("projections: rebuild running elsewhere")
 	// ErrLeaseLost is returned when a runner loses its lease on a generation.
 	ErrLeaseLost = errors.New("projections: lease lost")
+	// ErrSkipRefused matches a *SkipRefusedError.
+	ErrSkipRefused = errors.New("projections: skip refused")
 )
 
 // Failure names the event a projection stopped at.
@@ -58,3 +60,39 @@ func (e *BehindError) Error() string {
 }
 
 func (e *BehindError) Is(target error) bool { return target == ErrBehind }
+
+// SkipRefusedError is returned for a skip of an event the projection is
+// not failed at. A skip is only for that event: one asked on a guess
+// would drop the event without a trace, at the next rebuild too.
+type SkipRefusedError struct {
+	Projection string
+	// Sequence is the event the skip was asked for.
+	Sequence uint64
+	// FailedAt is the event the projection is failed at (0: it is not
+	// failed) and FailedGeneration the generation that failed there.
+	FailedAt         uint64
+	FailedGeneration int
+	// Rebuild is true when the failed generation is a rebuild's.
+	Rebuild bool
+	// State and LastApplied are the active generation's last report
+	// (State is empty when it never ran).
+	State       State
+	LastApplied uint64
+}
+
+func (e *SkipRefusedError) Error() string {
+	if e.FailedAt != 0 {
+		where := ""
+		if e.Rebuild {
+			where = fmt.Sprintf(" (its rebuild, generation %d)", e.FailedGeneration)
+		}
+		return fmt.Sprintf("projections: %s is failed at event %d%s, not %d", e.Projection, e.FailedAt, where, e.Sequence)
+	}
+	state := "not started yet"
+	if e.State != "" {
+		state = fmt.Sprintf("%s at %d", e.State, e.LastApplied)
+	}
+	return fmt.Sprintf("projections: %s is not failed (%s); a skip is only for the event a projection failed at", e.Projection, state)
+}
+
+func (e *SkipRefusedError) Is(target error) bool { return target == ErrSkipRefused }

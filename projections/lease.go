@@ -34,31 +34,50 @@ type lease struct {
 	held  time.Time // last successful acquire or renewal
 }
 
-// acquireLease blocks until the lease is ours or ctx ends. standby is
-// called once if someone else holds it.
-func acquireLease(ctx context.Context, meta *metaStore, key, owner string, ttl time.Duration, standby func(holder string)) (*lease, error) {
+// leaseWait tells the caller of acquireLease how the wait goes: standby
+// is called once when someone else holds the lease, retrying on each
+// attempt that failed for another reason (either may be nil).
+type leaseWait struct {
+	standby  func(holder string)
+	retrying func(err error)
+}
+
+// acquireLease blocks until the lease is ours or ctx ends. Every call it
+// makes is bounded by the meta store's WriteTimeout and returns when ctx
+// ends, even on a connection that is stuck.
+func acquireLease(ctx context.Context, meta *metaStore, key, owner string, ttl time.Duration, wait leaseWait) (*lease, error) {
 	l := &lease{meta: meta, key: key, owner: owner, ttl: ttl}
+	timeout := meta.cfg.WriteTimeout
 	var w jetstream.KeyWatcher
 	defer func() {
 		if w != nil {
-			_ = w.Stop()
+			stopWatcher(ctx, w, timeout)
 		}
 	}()
 	told := false
 	for {
-		rev, err := meta.kv.Create(ctx, key, []byte(owner), jetstream.KeyTTL(ttl))
+		rev, err := bounded(ctx, timeout, func(ctx context.Context) (uint64, error) {
+			return meta.kv.Create(ctx, key, []byte(owner), jetstream.KeyTTL(ttl))
+		}, func(rev uint64) {
+			// Created after the wait gave up: give it back rather than
+			// hold everyone else off until it expires.
+			(&lease{meta: meta, key: key, owner: owner, ttl: ttl, rev: rev}).release(context.Background())
+		})
 		if err == nil {
 			l.rev, l.held = rev, time.Now()
 			return l, nil
 		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		if !errors.Is(err, jetstream.ErrKeyExists) {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
 			meta.cfg.Logger.Warn("lease not acquired, retrying", "lease", key, "error", err)
+			if wait.retrying != nil {
+				wait.retrying(fmt.Errorf("projections: lease %s not acquired: %w", key, err))
+			}
 		} else {
 			holder := "?"
-			if e, gerr := meta.kv.Get(ctx, key); gerr == nil {
+			if e, gerr := meta.get(ctx, key); gerr == nil {
 				holder = string(e.Value())
 				if holder == owner {
 					// Ours from before (a renewal stored whose reply was
@@ -70,15 +89,17 @@ func acquireLease(ctx context.Context, meta *metaStore, key, owner string, ttl t
 					}
 				}
 			}
-			if !told && standby != nil {
-				standby(holder)
+			if !told && wait.standby != nil {
+				wait.standby(holder)
 				told = true
 			}
 		}
-		if w == nil {
+		if w == nil && ctx.Err() == nil {
 			// A release or expiry shows up as a delete on the watch, so a
 			// standby takes over at once instead of at its next poll.
-			w, _ = meta.kv.Watch(ctx, key, jetstream.UpdatesOnly())
+			w, _ = watchBounded(ctx, timeout, func(ctx context.Context) (jetstream.KeyWatcher, error) {
+				return meta.kv.Watch(ctx, key, jetstream.UpdatesOnly())
+			})
 		}
 		var updates <-chan jetstream.KeyValueEntry
 		if w != nil {
@@ -100,7 +121,9 @@ func acquireLease(ctx context.Context, meta *metaStore, key, owner string, ttl t
 func (l *lease) renew(ctx context.Context) error {
 	msg := nats.NewMsg(l.meta.kvSubject(l.key))
 	msg.Data = []byte(l.owner)
-	ack, err := l.meta.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(l.rev), jetstream.WithMsgTTL(l.ttl))
+	ack, err := bounded(ctx, l.meta.cfg.WriteTimeout, func(ctx context.Context) (*jetstream.PubAck, error) {
+		return l.meta.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(l.rev), jetstream.WithMsgTTL(l.ttl))
+	}, nil)
 	if err != nil {
 		var apiErr *jetstream.APIError
 		if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
@@ -146,12 +169,16 @@ func (l *lease) keep(ctx context.Context, lost func(error)) {
 
 // release gives the lease up so a standby takes over at once.
 func (l *lease) release(ctx context.Context) {
-	err := l.meta.kv.Delete(ctx, l.key, jetstream.LastRevision(l.rev))
-	if err != nil {
+	timeout := l.meta.cfg.WriteTimeout
+	del := func(rev uint64) error {
+		return boundedDo(ctx, timeout, func(ctx context.Context) error { return l.meta.kv.Delete(ctx, l.key, jetstream.LastRevision(rev)) })
+	}
+	err := del(l.rev)
+	if err != nil && ctx.Err() == nil {
 		// Our revision may be stale (a renewal stored whose reply was
 		// lost): delete what is there if it is still ours.
-		if e, gerr := l.meta.kv.Get(ctx, l.key); gerr == nil && string(e.Value()) == l.owner {
-			err = l.meta.kv.Delete(ctx, l.key, jetstream.LastRevision(e.Revision()))
+		if e, gerr := l.meta.get(ctx, l.key); gerr == nil && string(e.Value()) == l.owner {
+			err = del(e.Revision())
 		}
 	}
 	if err != nil {

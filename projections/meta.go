@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -35,21 +36,47 @@ type Meta struct {
 	Rebuild *Generation `json:"rebuild,omitempty"`
 	// Retired generations are switched away from and not yet removed.
 	Retired []Generation `json:"retired,omitempty"`
-	// Skip lists stream sequences an operator asked the projection to skip.
-	Skip []uint64 `json:"skip,omitempty"`
+	// Skips are the events operators asked to skip, each for the
+	// generation that failed at it: a rebuilt generation does not inherit
+	// them. (The "skip" list of earlier versions, sequences for every
+	// generation, is ignored and dropped at the next change.)
+	Skips []SkipRequest `json:"skips,omitempty"`
 	// Resume is bumped by each resume request.
 	Resume     uint64    `json:"resume,omitempty"`
 	SwitchedAt time.Time `json:"switched_at,omitzero"`
 	UpdatedAt  time.Time `json:"updated_at"`
 }
 
-func (m *Meta) skips(seq uint64) bool {
-	for _, s := range m.Skip {
-		if s == seq {
-			return true
+// SkipRequest asks generation Generation to skip the event at stream
+// sequence Sequence, the one it failed at.
+type SkipRequest struct {
+	Generation int       `json:"generation"`
+	Sequence   uint64    `json:"sequence"`
+	At         time.Time `json:"at"`
+}
+
+// skips reports whether generation gen is to skip the event at seq.
+func (m *Meta) skips(gen int, seq uint64) bool {
+	return slices.ContainsFunc(m.Skips, func(s SkipRequest) bool { return s.Generation == gen && s.Sequence == seq })
+}
+
+// skipsFor lists the sequences generation gen is to skip.
+func (m *Meta) skipsFor(gen int) []uint64 {
+	var out []uint64
+	for _, s := range m.Skips {
+		if s.Generation == gen {
+			out = append(out, s.Sequence)
 		}
 	}
-	return false
+	return out
+}
+
+// dropSkips removes the skip requests of the generations keep rejects.
+func (m *Meta) dropSkips(keep func(gen int) bool) {
+	m.Skips = slices.DeleteFunc(m.Skips, func(s SkipRequest) bool { return !keep(s.Generation) })
+	if len(m.Skips) == 0 {
+		m.Skips = nil
+	}
 }
 
 // generation names generation n of projection p.
@@ -92,7 +119,9 @@ func (c Config) MetaBucketConfig() jetstream.KeyValueConfig {
 }
 
 func openMeta(ctx context.Context, js jetstream.JetStream, cfg Config) (*metaStore, error) {
-	kv, err := streams.EnsureKeyValue(ctx, js, cfg.MetaBucketConfig())
+	kv, err := bounded(ctx, defaultStartTimeout, func(ctx context.Context) (jetstream.KeyValue, error) {
+		return streams.EnsureKeyValue(ctx, js, cfg.MetaBucketConfig())
+	}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("projections: meta bucket: %w", err)
 	}
@@ -106,7 +135,7 @@ func (m *metaStore) load(ctx context.Context, name string) (Meta, uint64, error)
 		// rewritten as a meta record.
 		return Meta{}, 0, fmt.Errorf("%w: %q is not a projection name (a-z, 0-9, '_' and '-')", ErrInvalidProjection, name)
 	}
-	e, err := m.kv.Get(ctx, name)
+	e, err := m.get(ctx, name)
 	if err != nil {
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			return Meta{}, 0, fmt.Errorf("%w %q: no meta record (it is created when the projection first runs)", ErrUnknownProjection, name)
@@ -139,7 +168,7 @@ func (m *metaStore) ensure(ctx context.Context, p Projection) (Meta, error) {
 	meta = Meta{Name: p.Name, Subjects: p.Subjects, Active: m.cfg.generation(p, 1), UpdatedAt: now}
 	meta.Active.StartedAt = now
 	b, _ := json.Marshal(meta)
-	if _, err := m.kv.Create(ctx, p.Name, b); err != nil {
+	if _, err := bounded(ctx, m.cfg.WriteTimeout, func(ctx context.Context) (uint64, error) { return m.kv.Create(ctx, p.Name, b) }, nil); err != nil {
 		if errors.Is(err, jetstream.ErrKeyExists) {
 			meta, _, err = m.load(ctx, p.Name)
 			return meta, err
@@ -162,7 +191,7 @@ func (m *metaStore) update(ctx context.Context, name string, fn func(*Meta) erro
 		}
 		meta.UpdatedAt = time.Now().UTC()
 		b, _ := json.Marshal(meta)
-		_, err = m.kv.Update(ctx, name, b, rev)
+		_, err = bounded(ctx, m.cfg.WriteTimeout, func(ctx context.Context) (uint64, error) { return m.kv.Update(ctx, name, b, rev) }, nil)
 		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			continue
 		}
@@ -176,14 +205,14 @@ func (m *metaStore) update(ctx context.Context, name string, fn func(*Meta) erro
 // watch yields every new version of the projection's meta record, the
 // current one first.
 func (m *metaStore) watch(ctx context.Context, name string) (<-chan Meta, error) {
-	w, err := m.kv.Watch(ctx, name)
+	w, err := watchBounded(ctx, m.cfg.WriteTimeout, func(ctx context.Context) (jetstream.KeyWatcher, error) { return m.kv.Watch(ctx, name) })
 	if err != nil {
 		return nil, fmt.Errorf("projections: watch meta of %s: %w", name, err)
 	}
 	out := make(chan Meta, 1)
 	go func() {
 		defer close(out)
-		defer func() { _ = w.Stop() }()
+		defer stopWatcher(ctx, w, m.cfg.WriteTimeout)
 		for {
 			select {
 			case <-ctx.Done():
@@ -215,14 +244,16 @@ func (m *metaStore) watch(ctx context.Context, name string) (<-chan Meta, error)
 // putStatus stores a status record; failures only lose one report.
 func (m *metaStore) putStatus(ctx context.Context, s Status) {
 	b, _ := json.Marshal(s)
-	if _, err := m.kv.Put(ctx, statusKey(s.Projection, s.Generation), b); err != nil {
+	if _, err := bounded(ctx, m.cfg.WriteTimeout, func(ctx context.Context) (uint64, error) {
+		return m.kv.Put(ctx, statusKey(s.Projection, s.Generation), b)
+	}, nil); err != nil {
 		m.cfg.Logger.Debug("projection status not stored", "projection", s.Projection, "error", err)
 	}
 }
 
 // loadStatus returns the last status a runner stored for a generation.
 func (m *metaStore) loadStatus(ctx context.Context, name string, gen int) (Status, bool, error) {
-	e, err := m.kv.Get(ctx, statusKey(name, gen))
+	e, err := m.get(ctx, statusKey(name, gen))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return Status{}, false, nil
 	}
@@ -234,4 +265,9 @@ func (m *metaStore) loadStatus(ctx context.Context, name string, gen int) (Statu
 		return Status{}, false, err
 	}
 	return s, true, nil
+}
+
+// get reads one key of the meta bucket, bounded by WriteTimeout.
+func (m *metaStore) get(ctx context.Context, key string) (jetstream.KeyValueEntry, error) {
+	return bounded(ctx, m.cfg.WriteTimeout, func(ctx context.Context) (jetstream.KeyValueEntry, error) { return m.kv.Get(ctx, key) }, nil)
 }

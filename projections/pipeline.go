@@ -115,12 +115,17 @@ func (c Config) ConsumerConfig(p Projection, g Generation) jetstream.ConsumerCon
 	}
 }
 
-// provision creates the generation's bucket and consumer when missing.
+// provision creates the generation's bucket and consumer when missing;
+// each is bounded by WriteTimeout (an error is retried by the caller).
 func (pl *pipeline) provision(ctx context.Context) error {
-	if _, err := streams.EnsureKeyValue(ctx, pl.js, pl.cfg.BucketConfig(pl.p, pl.gen)); err != nil {
+	if _, err := bounded(ctx, pl.cfg.WriteTimeout, func(ctx context.Context) (jetstream.KeyValue, error) {
+		return streams.EnsureKeyValue(ctx, pl.js, pl.cfg.BucketConfig(pl.p, pl.gen))
+	}, nil); err != nil {
 		return err
 	}
-	if _, err := pl.js.CreateOrUpdateConsumer(ctx, pl.cfg.Streams.EventStream, pl.cfg.ConsumerConfig(pl.p, pl.gen)); err != nil {
+	if _, err := bounded(ctx, pl.cfg.WriteTimeout, func(ctx context.Context) (jetstream.Consumer, error) {
+		return pl.js.CreateOrUpdateConsumer(ctx, pl.cfg.Streams.EventStream, pl.cfg.ConsumerConfig(pl.p, pl.gen))
+	}, nil); err != nil {
 		return fmt.Errorf("projections: consumer %s: %w", pl.gen.Consumer, err)
 	}
 	return nil
@@ -155,10 +160,15 @@ func (pl *pipeline) session(ctx context.Context, untilCaughtUp bool) error {
 	stream := pl.cfg.Streams.EventStream
 	// Acks of a previous session may still be on their way; a reset that
 	// overtakes them only redelivers events the records already hold.
-	if _, err := pl.js.ResetConsumer(ctx, stream, pl.gen.Consumer); err != nil {
+	timeout := pl.cfg.WriteTimeout
+	if _, err := bounded(ctx, timeout, func(ctx context.Context) (*jetstream.ConsumerResetResponse, error) {
+		return pl.js.ResetConsumer(ctx, stream, pl.gen.Consumer)
+	}, nil); err != nil {
 		return fmt.Errorf("projections: reset consumer %s to its ack floor: %w", pl.gen.Consumer, err)
 	}
-	cons, err := pl.js.Consumer(ctx, stream, pl.gen.Consumer)
+	cons, err := bounded(ctx, timeout, func(ctx context.Context) (jetstream.Consumer, error) {
+		return pl.js.Consumer(ctx, stream, pl.gen.Consumer)
+	}, nil)
 	if err != nil {
 		return fmt.Errorf("projections: consumer %s: %w", pl.gen.Consumer, err)
 	}
@@ -173,7 +183,7 @@ func (pl *pipeline) session(ctx context.Context, untilCaughtUp bool) error {
 		return errCaughtUp
 	}
 	pl.cache.reset()
-	kvInfo, err := pl.js.Stream(ctx, pl.kvStrm)
+	kvInfo, err := bounded(ctx, timeout, func(ctx context.Context) (jetstream.Stream, error) { return pl.js.Stream(ctx, pl.kvStrm) }, nil)
 	if err != nil {
 		return fmt.Errorf("projections: bucket %s: %w", pl.gen.Bucket, err)
 	}

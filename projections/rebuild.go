@@ -58,6 +58,9 @@ func (a *Admin) Rebuild(ctx context.Context, p Projection, progress func(Progres
 		g := a.cfg.generation(p, n+1)
 		g.StartedAt = time.Now().UTC()
 		m.Rebuild = &g
+		// A skip is for the generation that failed at the event; one left
+		// for this number by an earlier record is not for this build.
+		m.dropSkips(func(gen int) bool { return gen != g.Number })
 		return nil
 	})
 	if err != nil {
@@ -70,7 +73,7 @@ func (a *Admin) Rebuild(ctx context.Context, p Projection, progress func(Progres
 	// Wait a lease TTL at most: a crashed rebuild's lease expires by then.
 	lctx, cancel := context.WithTimeout(ctx, a.cfg.LeaseTTL+2*time.Second)
 	var holder string
-	l, err := acquireLease(lctx, a.meta, leaseKey(p.Name, gen.Number), a.owner, a.cfg.LeaseTTL, func(h string) { holder = h })
+	l, err := acquireLease(lctx, a.meta, leaseKey(p.Name, gen.Number), a.owner, a.cfg.LeaseTTL, leaseWait{standby: func(h string) { holder = h }})
 	cancel()
 	if err != nil {
 		if ctx.Err() != nil {
@@ -98,6 +101,8 @@ func (a *Admin) Rebuild(ctx context.Context, p Projection, progress func(Progres
 		m.Retired = append(m.Retired, m.Active)
 		m.Active, m.Rebuild = gen, nil
 		m.Subjects = p.Subjects
+		// The skips of the generations switched away from go with them.
+		m.dropSkips(func(g int) bool { return g == gen.Number })
 		m.SwitchedAt = time.Now().UTC()
 		return nil
 	})
@@ -137,7 +142,7 @@ func (a *Admin) build(ctx context.Context, p Projection, meta Meta, gen Generati
 	if err != nil {
 		return err
 	}
-	pl.setSkips(meta.Skip)
+	pl.setSkips(meta.skipsFor(gen.Number))
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer stop(nil)

@@ -51,7 +51,7 @@ func (m *metaStore) waitLeaseFree(ctx context.Context, name string, gen int) err
 	ctx, cancel := context.WithTimeout(ctx, 2*m.cfg.LeaseTTL)
 	defer cancel()
 	for {
-		_, err := m.kv.Get(ctx, leaseKey(name, gen))
+		_, err := m.get(ctx, leaseKey(name, gen))
 		if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
 			return nil
 		}

@@ -77,12 +77,21 @@ func NewRunner(nc *nats.Conn, cfg Config, ps ...Projection) (*Runner, error) {
 
 // Start provisions the meta bucket and each projection's meta record and
 // starts following them. It returns once every projection has started
-// (or gone on standby behind another process's lease).
+// (running, on standby behind another process's lease, or retrying after
+// an error, which it reports in its status and keeps doing). Every wait
+// in it is bounded (each call to NATS by WriteTimeout, the whole by a
+// minute when ctx has no deadline) and ends when ctx does, even on a
+// connection that is stuck; what it started then is stopped.
 func (r *Runner) Start(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.started {
 		return errors.New("projections: runner already started")
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, defaultStartTimeout)
+		defer cancel()
 	}
 	meta, err := openMeta(ctx, r.js, r.cfg)
 	if err != nil {
@@ -113,21 +122,47 @@ func (r *Runner) Start(ctx context.Context) error {
 		select {
 		case <-ready:
 		case <-ctx.Done():
-			// Nothing keeps running behind a failed start.
+			// Nothing keeps running behind a failed start. A call blocked
+			// on a stuck connection is not waited for beyond windDown: it
+			// ends once the connection gives it back (a later Stop waits
+			// for it).
 			cancel()
 			r.mu.Unlock()
-			r.wg.Wait()
+			err := r.waitStopped(windDown)
 			r.mu.Lock()
-			r.cancel = nil
-			return ctx.Err()
+			return errors.Join(fmt.Errorf("projections: start: %w", ctx.Err()), err)
 		}
 	}
 	return nil
 }
 
+// waitStopped waits up to d for every goroutine of the runner to end,
+// then abandons in-flight work and waits up to d more.
+func (r *Runner) waitStopped(d time.Duration) error {
+	done := make(chan struct{})
+	go func() { r.wg.Wait(); close(done) }()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+		return nil
+	case <-t.C:
+	}
+	r.abandon()
+	t.Reset(d)
+	select {
+	case <-done:
+		return nil
+	case <-t.C:
+		return fmt.Errorf("projections: calls to NATS still blocked after %s (the connection is stuck); they end when it gives them back", 2*d)
+	}
+}
+
 // Stop stops every projection: no new events are taken, writes in flight
 // are confirmed and their events acked, leases released. When ctx ends
-// first, in-flight work is abandoned (it is redelivered on the next start).
+// first, in-flight work is abandoned (it is redelivered on the next
+// start), and calls blocked on a stuck connection are not waited for
+// more than a moment.
 func (r *Runner) Stop(ctx context.Context) error {
 	r.mu.Lock()
 	cancel := r.cancel
@@ -142,9 +177,8 @@ func (r *Runner) Stop(ctx context.Context) error {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		r.abandon()
-		<-done
-		return fmt.Errorf("projections: stop: in-flight writes abandoned: %w", ctx.Err())
+		err := r.waitStopped(windDown)
+		return errors.Join(fmt.Errorf("projections: stop: in-flight writes abandoned: %w", ctx.Err()), err)
 	}
 }
 
@@ -203,24 +237,62 @@ func (r *Runner) supervise(ctx context.Context, u *unit, ready chan<- struct{}) 
 	}
 	defer signal()
 	log := r.cfg.Logger.With("projection", u.p.Name)
-	metas, err := r.meta.watch(ctx, u.p.Name)
-	if err != nil {
-		log.Error("projection not started", "error", err)
-		return
-	}
-	var meta Meta
-	select {
-	case meta = <-metas:
-	case <-ctx.Done():
-		return
-	}
-	for ctx.Err() == nil {
-		g := &genRun{r: r, u: u, meta: meta, metas: metas, signal: signal}
-		next, ok := g.run(ctx)
-		if !ok {
+	for attempt := 0; ctx.Err() == nil; attempt++ {
+		meta, metas, ok := r.follow(ctx, u, signal)
+		if ok {
+			for ctx.Err() == nil {
+				g := &genRun{r: r, u: u, meta: meta, metas: metas, signal: signal}
+				next, ok := g.run(ctx)
+				if !ok {
+					return
+				}
+				meta = next
+			}
 			return
 		}
-		meta = next
+		if ctx.Err() != nil {
+			return
+		}
+		delay := r.cfg.backoff(min(attempt, 6))
+		log.Warn("projection meta record not followed, trying again", "retry_in", delay)
+		sleep(ctx, delay)
+	}
+}
+
+// follow watches the projection's meta record and returns its current
+// version. Waiting longer than WriteTimeout for it counts as retrying
+// (Start does not wait behind it); false when the watch failed or ctx
+// ended.
+func (r *Runner) follow(ctx context.Context, u *unit, signal func()) (Meta, <-chan Meta, bool) {
+	retrying := func(err error) {
+		u.tracker().setState(StateRetrying, nil, err.Error())
+		r.cfg.Metrics.StateChanged(u.p.Name, StateRetrying)
+		signal()
+	}
+	metas, err := r.meta.watch(ctx, u.p.Name)
+	if err != nil {
+		if ctx.Err() == nil {
+			retrying(err)
+		}
+		return Meta{}, nil, false
+	}
+	slow := time.NewTimer(r.cfg.WriteTimeout)
+	defer slow.Stop()
+	for {
+		select {
+		case meta, ok := <-metas:
+			if !ok {
+				if ctx.Err() == nil {
+					retrying(fmt.Errorf("projections: watch of the meta record of %s ended", u.p.Name))
+				}
+				return Meta{}, nil, false
+			}
+			return meta, metas, true
+		case <-slow.C:
+			retrying(fmt.Errorf("projections: meta record of %s not read within %s", u.p.Name, r.cfg.WriteTimeout))
+		case <-ctx.Done():
+			return Meta{}, nil, false
+		}
 	}
 }
 
@@ -258,11 +330,19 @@ func (g *genRun) run(ctx context.Context) (Meta, bool) {
 	}
 	wg.Go(func() { g.followMeta(genCtx, stopGen, switched, pl) })
 
-	l, err := acquireLease(genCtx, r.meta, leaseKey(p.Name, gen.Number), r.owner, r.cfg.LeaseTTL, func(holder string) {
-		log.Info("projection on standby: another process runs it", "holder", holder)
-		track.setState(StateStandby, nil, "")
-		r.cfg.Metrics.StateChanged(p.Name, StateStandby)
-		g.signal()
+	l, err := acquireLease(genCtx, r.meta, leaseKey(p.Name, gen.Number), r.owner, r.cfg.LeaseTTL, leaseWait{
+		standby: func(holder string) {
+			log.Info("projection on standby: another process runs it", "holder", holder)
+			track.setState(StateStandby, nil, "")
+			r.cfg.Metrics.StateChanged(p.Name, StateStandby)
+			g.signal()
+		},
+		// Start does not wait behind a lease that cannot be had.
+		retrying: func(err error) {
+			track.setState(StateRetrying, nil, err.Error())
+			r.cfg.Metrics.StateChanged(p.Name, StateRetrying)
+			g.signal()
+		},
 	})
 	if err != nil {
 		return g.after(ctx, switched)
@@ -358,7 +438,8 @@ func (g *genRun) after(ctx context.Context, switched <-chan Meta) (Meta, bool) {
 // followMeta passes operator requests to the pipeline and stops the
 // generation when another one becomes active.
 func (g *genRun) followMeta(ctx context.Context, stop context.CancelCauseFunc, switched chan<- Meta, pl *pipeline) {
-	pl.setSkips(g.meta.Skip)
+	gen := g.meta.Active.Number
+	pl.setSkips(g.meta.skipsFor(gen))
 	for {
 		select {
 		case <-ctx.Done():
@@ -367,8 +448,8 @@ func (g *genRun) followMeta(ctx context.Context, stop context.CancelCauseFunc, s
 			if !ok {
 				return
 			}
-			pl.setSkips(m.Skip)
-			if m.Active.Number != g.meta.Active.Number {
+			pl.setSkips(m.skipsFor(gen))
+			if m.Active.Number != gen {
 				g.r.cfg.Logger.Info("projection switched to a rebuilt generation", "projection", m.Name,
 					"from", g.meta.Active.Number, "to", m.Active.Number, "bucket", m.Active.Bucket)
 				switched <- m
@@ -408,8 +489,9 @@ func (g *genRun) requests(ctx context.Context, pl *pipeline, seq uint64) (uint64
 	if err != nil {
 		return g.meta.Resume, false
 	}
-	pl.setSkips(m.Skip)
-	return m.Resume, m.skips(seq)
+	gen := g.meta.Active.Number
+	pl.setSkips(m.skipsFor(gen))
+	return m.Resume, m.skips(gen, seq)
 }
 
 // waitForOperator blocks while the projection is failed at seq, until an
@@ -421,8 +503,8 @@ func (g *genRun) waitForOperator(ctx context.Context, seq, base uint64) {
 		case <-ctx.Done():
 			return
 		case m := <-ch:
-			if m.skips(seq) {
-				g.r.cfg.Logger.Warn("operator skips the failed event", "projection", g.u.p.Name, "sequence", seq)
+			if m.skips(g.meta.Active.Number, seq) {
+				g.r.cfg.Logger.Warn("operator skips the failed event", "projection", g.u.p.Name, "generation", g.meta.Active.Number, "sequence", seq)
 				return
 			}
 			if m.Resume > base {

@@ -338,15 +338,16 @@ func (v *View[M]) load(ctx context.Context, g Generation) {
 }
 
 func (v *View[M]) watch(ctx context.Context, g Generation) error {
-	kv, err := v.js.KeyValue(ctx, g.Bucket)
+	// Bounded, and given up when ctx ends, even on a stuck connection.
+	kv, err := bounded(ctx, v.cfg.WriteTimeout, func(ctx context.Context) (jetstream.KeyValue, error) { return v.js.KeyValue(ctx, g.Bucket) }, nil)
 	if err != nil {
 		return fmt.Errorf("open bucket %s: %w", g.Bucket, err)
 	}
-	w, err := kv.WatchAll(ctx)
+	w, err := watchBounded(ctx, v.cfg.WriteTimeout, func(ctx context.Context) (jetstream.KeyWatcher, error) { return kv.WatchAll(ctx) })
 	if err != nil {
 		return fmt.Errorf("watch bucket %s: %w", g.Bucket, err)
 	}
-	defer func() { _ = w.Stop() }()
+	defer stopWatcher(ctx, w, v.cfg.WriteTimeout)
 	model := v.newModel()
 	var applied uint64
 	loaded, serving := false, false

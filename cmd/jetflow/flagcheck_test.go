@@ -54,6 +54,7 @@ func TestNumericFlagsOutOfRangeNameTheFlag(t *testing.T) {
 		{with(url, "dlq", "list", "--limit", "-1"), "--limit must be 0 or more, got -1"},
 		{with(url, "dlq", "replay", "--all", "x", "--limit", "-3"), "--limit must be 0 or more, got -3"},
 		{with(url, "projections", "status", "--timeout", "-2s"), "--timeout must be positive, got -2s"},
+		{with(url, "projections", "rebuild", "users", "--max-duration", "-5s"), "--max-duration must be at least 0s, got -5s"},
 		{with(worker, "--max-retries", "-1"), "--max-retries must be 0 to 1000, got -1"},
 		{with(worker, "--concurrency", "0"), "--concurrency must be 1 to 4096, got 0"},
 		{with(worker, "--batch", "-4"), "--batch must be 1 to 100000, got -4"},

@@ -210,6 +210,7 @@ func newProjectionsRebuildCmd() *cobra.Command {
 	f.register(cmd)
 	cmd.Flags().BoolVar(&noBar, "no-progress", false, "print progress lines instead of a progress bar")
 	cmd.Flags().DurationVar(&timeout, "max-duration", 0, "stop the rebuild after this long (it resumes when run again); 0: no limit")
+	atLeastDuration(cmd.Flags(), "max-duration", 0)
 	return cmd
 }
 
@@ -290,14 +291,11 @@ func newProjectionsSkipCmd() *cobra.Command {
 			defer closeFn()
 			ctx, cancel := context.WithTimeout(cmd.Context(), f.cf.timeout)
 			defer cancel()
-			rep, err := admin.Report(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			if s := rep.Active.Status; s == nil || s.Failure == nil || s.Failure.Sequence != seq {
-				fmt.Fprintf(cmd.ErrOrStderr(), "note: %s is not failed at event %d; it will skip that event when it reaches it\n", args[0], seq)
-			}
 			if _, err := admin.Skip(ctx, args[0], seq); err != nil {
+				if errors.Is(err, projections.ErrSkipRefused) {
+					cmd.SilenceUsage = true
+					return fmt.Errorf("%w\n(nothing was changed; `jetflow projections status %s` shows where it stands)", err, args[0])
+				}
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: event %d will be skipped\n", args[0], seq)

@@ -69,9 +69,12 @@ func TestProjectionsCommands(t *testing.T) {
 	if err != nil || !strings.Contains(out, "users") || !strings.Contains(out, "rm_users") || !strings.Contains(out, "running") {
 		t.Fatalf("status: %v\n%s", err, out)
 	}
-	out, errOut, err := run("skip", "users", "99")
-	if err != nil || !strings.Contains(out, "event 99 will be skipped") || !strings.Contains(errOut, "not failed at event 99") {
-		t.Fatalf("skip: %v\n%s%s", err, out, errOut)
+	// The operator's typo of issue 16: a skip of bea's event, which the
+	// projection is not failed at, is refused and drops nothing.
+	out, _, err = run("skip", "users", "2")
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("users is not failed (running at %d)", last)) ||
+		!strings.Contains(err.Error(), "nothing was changed") || strings.Contains(out, "will be skipped") {
+		t.Fatalf("skip of an event the projection is not failed at: %v\n%s", err, out)
 	}
 	if out, _, err = run("resume", "users"); err != nil || !strings.Contains(out, "resume requested") {
 		t.Fatalf("resume: %v\n%s", err, out)
@@ -79,7 +82,7 @@ func TestProjectionsCommands(t *testing.T) {
 	if _, _, err = run("resume", "nobody"); err == nil || !strings.Contains(err.Error(), "unknown projection") {
 		t.Fatalf("resume of an unknown projection: %v", err)
 	}
-	out, errOut, err = run("rebuild", "users", "--no-progress")
+	out, errOut, err := run("rebuild", "users", "--no-progress")
 	if err != nil || !strings.Contains(out, "generation 2 active, bucket rm_users_g2") || !strings.Contains(errOut, "building users generation 2") {
 		t.Fatalf("rebuild: %v\n%s%s", err, out, errOut)
 	}
@@ -89,6 +92,15 @@ func TestProjectionsCommands(t *testing.T) {
 	var rep projections.Report
 	if err := json.Unmarshal([]byte(out), &rep); err != nil || rep.Active.Number != 2 || rep.Active.AckFloor != last {
 		t.Fatalf("status --json after rebuild: %v %+v", err, rep.Active)
+	}
+	rm, err := js.KeyValue(ctx, "rm_users_g2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"ann", "bea", "cid"} {
+		if _, err := rm.Get(ctx, projections.Key(id)); err != nil {
+			t.Errorf("%s after the rebuild: %v", id, err)
+		}
 	}
 	if _, _, err = run("rebuild", "orders"); err == nil || !strings.Contains(err.Error(), `unknown projection "orders"`) {
 		t.Fatalf("rebuild of an unknown projection: %v", err)
