@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/jetflow/jetflow/internal/tracectx"
 	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetflow/jetflow/internal/jsasync"
+	"github.com/jetflow/jetflow/internal/tracectx"
 )
 
 // Outgoing is a message to publish on a topic. Only Data is required.
@@ -93,19 +95,14 @@ func (p *Publisher) PublishAsync(ctx context.Context, topic string, out Outgoing
 	if err != nil {
 		return nil, err
 	}
-	for {
-		f, err := p.js.PublishMsgAsync(m)
-		if err == nil {
-			return f, nil
+	f, err := jsasync.Publish(ctx, p.js, m)
+	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return nil, fmt.Errorf("consumers: publish to %s: %w", topic, err)
 		}
-		// The stall itself waited; keep waiting while the caller lets us.
-		if !errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
-			return nil, publishError(topic, err)
-		}
-		if cerr := ctx.Err(); cerr != nil {
-			return nil, fmt.Errorf("consumers: publish to %s: %w", topic, cerr)
-		}
+		return nil, publishError(topic, err)
 	}
+	return f, nil
 }
 
 // withTrace fills the trace context from ctx (a handler's, for messages a

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetflow/jetflow/internal/jsasync"
 	"github.com/jetflow/jetflow/projections"
 	"github.com/jetflow/jetflow/streams"
 )
@@ -146,7 +147,7 @@ func seedEvents(ctx context.Context, js jetstream.JetStream, dom ReadDomain, scf
 			streams.HeaderOccurredAt:    {at.Format(time.RFC3339Nano)},
 			streams.HeaderSource:        {"bench"},
 		}}
-		_, err := pjs.PublishMsgAsync(msg)
+		_, err := jsasync.Publish(ctx, pjs, msg) // waits out a stall, as the jetflow side does
 		return err
 	}
 	switch shape {

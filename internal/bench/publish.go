@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"sync/atomic"
@@ -12,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetflow/jetflow/consumers"
+	"github.com/jetflow/jetflow/internal/jsasync"
 )
 
 // benchMsgData is a 128-byte JSON payload, a typical integration message.
@@ -50,29 +50,53 @@ func newPubEnv(env *Env) (*pubEnv, error) {
 	return p, nil
 }
 
+// ackWait bounds the wait for the acks of a timed round after it ended.
+const ackWait = 30 * time.Second
+
 // timedPublish publishes with pub until d has passed, then waits for every
-// ack; the rate counts the wait.
-func timedPublish(ctx context.Context, p *pubEnv, d time.Duration, pub func(i int) error) (float64, int, error) {
+// ack; the rate counts the wait. A publish that stalls on a lagging server
+// waits (both sides alike, see rawPublish) within the round's bound of d
+// plus ackWait, as the wait for the acks does.
+func timedPublish(ctx context.Context, p *pubEnv, d time.Duration, pub func(ctx context.Context, i int) error) (float64, int, error) {
 	start := time.Now()
 	deadline := start.Add(d)
+	ctx, cancel := context.WithDeadline(ctx, deadline.Add(ackWait))
+	defer cancel()
 	n := 0
 	for ; ; n++ {
 		if n%1024 == 0 && (time.Now().After(deadline) || ctx.Err() != nil) {
 			break
 		}
-		if err := pub(n); err != nil {
+		if err := pub(ctx, n); err != nil {
 			return 0, n, err
 		}
 	}
 	select {
 	case <-p.js.PublishAsyncComplete():
-	case <-time.After(30 * time.Second):
-		return 0, n, errors.New("async publishes not acknowledged within 30s")
+	case <-ctx.Done():
+		return 0, n, fmt.Errorf("async publishes not acknowledged within %s after the round: %w", ackWait, ctx.Err())
 	}
 	if e := p.errs.Load(); e > 0 {
 		return 0, n, fmt.Errorf("%d async publishes failed", e)
 	}
 	return float64(n) / time.Since(start).Seconds(), n, nil
+}
+
+// rawPublish is the raw side of the scenario: js.PublishMsgAsync of the
+// message jetflow would write, through jsasync as consumers.Publisher does,
+// so a stalled window is waited out the same way on both sides.
+func rawPublish(js jsasync.Publisher, subject string, withIDs bool, prefix string) func(ctx context.Context, i int) error {
+	return func(ctx context.Context, i int) error {
+		m := &nats.Msg{Subject: subject, Data: benchMsgData}
+		if withIDs {
+			m.Header = nats.Header{
+				consumers.HeaderMsgID:         {prefix + strconv.Itoa(i)},
+				consumers.HeaderCorrelationID: {"corr-" + strconv.Itoa(i)},
+			}
+		}
+		_, err := jsasync.Publish(ctx, js, m)
+		return err
+	}
 }
 
 func runPublish(ctx context.Context, env *Env) (Result, error) {
@@ -97,20 +121,10 @@ func runPublish(ctx context.Context, env *Env) (Result, error) {
 		}
 		defer p.nc.Close()
 		if raw {
-			return timedPublish(ctx, p, d, func(i int) error {
-				m := &nats.Msg{Subject: subject, Data: benchMsgData}
-				if withIDs {
-					m.Header = nats.Header{
-						consumers.HeaderMsgID:         {prefix + strconv.Itoa(i)},
-						consumers.HeaderCorrelationID: {"corr-" + strconv.Itoa(i)},
-					}
-				}
-				_, err := p.js.PublishMsgAsync(m)
-				return err
-			})
+			return timedPublish(ctx, p, d, rawPublish(p.js, subject, withIDs, prefix))
 		}
 		pub := consumers.NewPublisher(p.js)
-		return timedPublish(ctx, p, d, func(i int) error {
+		return timedPublish(ctx, p, d, func(ctx context.Context, i int) error {
 			out := consumers.Outgoing{Key: "order", Data: benchMsgData}
 			if withIDs {
 				out.MsgID = prefix + strconv.Itoa(i)
