@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -106,6 +107,33 @@ func runServe(ctx context.Context, cfg config.Config) error {
 		}
 	}
 
+	// Metrics and health first: probes get an answer (not ready, naming
+	// what is still starting) however long the start takes.
+	var reads atomic.Pointer[readSide]
+	stopObs, err := serveObservability(cfg, metrics, log,
+		observability.Check{Name: "nats", Check: func(context.Context) error {
+			if !p.Conn.IsConnected() {
+				return errors.New("not connected to NATS")
+			}
+			return nil
+		}},
+		observability.Check{Name: "event_store", Check: func(ctx context.Context) error {
+			_, err := p.JS.Stream(ctx, cfg.Events.Stream)
+			return err
+		}},
+		observability.Check{Name: "projections", Check: func(ctx context.Context) error {
+			rs := reads.Load()
+			if rs == nil {
+				return errors.New("read side starting")
+			}
+			return rs.ready(cfg.Health.MaxProjectionLag)(ctx)
+		}},
+	)
+	if err != nil {
+		return err
+	}
+	defer stopObs()
+
 	// Commands.
 	repo, err := users.NewRepository(p.Store, p.Snapshots,
 		aggregates.WithSnapshotEvery(cfg.Snapshots.Every), aggregates.WithCacheSize(cfg.Commands.CacheSize),
@@ -129,33 +157,15 @@ func runServe(ctx context.Context, cfg config.Config) error {
 	defer stopWithin(log, "command service", commands.Stop)
 
 	// Read side: projections, the users read model, queries.
-	reads, err := startReadSide(ctx, p.Conn, cfg, log, metrics)
+	rs, err := startReadSide(ctx, p.Conn, cfg, log, metrics)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil // stopped while starting
 		}
 		return err
 	}
-	defer stopWithin(log, "read side", reads.stop)
-
-	// Metrics and health.
-	stopObs, err := serveObservability(cfg, metrics, log,
-		observability.Check{Name: "nats", Check: func(context.Context) error {
-			if !p.Conn.IsConnected() {
-				return errors.New("not connected to NATS")
-			}
-			return nil
-		}},
-		observability.Check{Name: "event_store", Check: func(ctx context.Context) error {
-			_, err := p.JS.Stream(ctx, cfg.Events.Stream)
-			return err
-		}},
-		observability.Check{Name: "projections", Check: reads.ready(cfg.Health.MaxProjectionLag)},
-	)
-	if err != nil {
-		return err
-	}
-	defer stopObs()
+	defer stopWithin(log, "read side", rs.stop)
+	reads.Store(rs)
 
 	log.Info("jetflow serving", "commands", cfg.Commands.Service, "queries", cfg.Queries.Service, "nats", natsDescription(cfg, p))
 	<-ctx.Done()
