@@ -202,13 +202,28 @@ func (s *QueryService) run(ctx context.Context, r queryRoute, data []byte) (repl
 
 var errQueryPanicked = errors.New("query handler panicked")
 
+// queryRefusal maps a handler's QueryError onto its status and code; a
+// Kind of its own (not one of the three) is a refusal of input (400).
+func queryRefusal(e *QueryError) *rpc.Error {
+	switch {
+	case errors.Is(e.Kind, ErrQueryNotFound):
+		return rpc.Errorf(rpc.StatusNotFound, rpc.CodeNotFound, "%s", e.Message)
+	case errors.Is(e.Kind, ErrQueryConflict):
+		return rpc.Errorf(rpc.StatusConflict, rpc.CodeConflict, "%s", e.Message)
+	}
+	return rpc.Errorf(rpc.StatusInvalid, rpc.CodeValidation, "%s", e.Message)
+}
+
 // toQueryError maps a query's error onto the wire contract's codes.
 func toQueryError(err error) *rpc.Error {
 	var re *rpc.Error
 	var behind *BehindError
+	var refused *QueryError
 	switch {
 	case errors.As(err, &re):
 		return re
+	case errors.As(err, &refused):
+		return queryRefusal(refused)
 	case errors.As(err, &behind):
 		return rpc.Errorf(rpc.StatusTimeout, rpc.CodeBehind,
 			"read model %s is behind: it has applied stream sequence %d, not yet %d; retry later",

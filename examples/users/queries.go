@@ -10,7 +10,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/jetflow/jetflow/internal/rpc"
 	"github.com/jetflow/jetflow/projections"
 	"github.com/jetflow/jetflow/streams"
 )
@@ -135,7 +134,7 @@ func RegisterQueries(svc *projections.QueryService, view *View) error {
 			return nil, applied, err
 		}
 		if !found {
-			return nil, applied, rpc.Errorf(rpc.StatusNotFound, rpc.CodeNotFound, "user %s not found", req.ID)
+			return nil, applied, projections.NotFound("user %s not found", req.ID)
 		}
 		return rec, applied, nil
 	}); err != nil {
