@@ -13,6 +13,7 @@ func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "jetflow",
 		Short:         "Event sourcing, CQRS and messaging on NATS JetStream",
+		Version:       rootVersion(), // --version: one line (version.go)
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		// Numeric flags out of range are errors naming the flag (flagcheck.go).
@@ -29,6 +30,7 @@ func newRootCmd() *cobra.Command {
 		newPublishCmd(),
 		newQueryCmd(),
 		newProjectionsCmd(),
+		newVersionCmd(),
 	)
 	return root
 }

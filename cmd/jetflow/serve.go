@@ -41,7 +41,7 @@ func newServeCmd() *cobra.Command {
 		},
 	}
 	s.register(cmd,
-		configFlag{"nats-url", "nats.url", "connect to this NATS server or cluster instead of starting one"},
+		configFlag{"nats-url", "nats.url", "connect to this NATS server or cluster instead of starting the embedded one (default: embedded)"},
 		configFlag{"listen", "server.listen", "client address of the embedded NATS server"},
 		configFlag{"store-dir", "server.store_dir", "JetStream store directory of the embedded server"},
 		configFlag{"nats-config", "server.nats_config", "nats.conf for the embedded server"},

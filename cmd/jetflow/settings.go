@@ -32,7 +32,13 @@ func (s *settings) register(cmd *cobra.Command, flags ...configFlag) {
 	for _, f := range flags {
 		v := new(string)
 		s.values[f.name] = v
-		cmd.Flags().StringVar(v, f.name, defaultOf(f.key), f.usage+" ("+f.key+")")
+		def := defaultOf(f.key)
+		if f.key == "nats.url" {
+			// Given at all, it turns the embedded server off (load): a
+			// default shown here would read as the server serve uses.
+			def = ""
+		}
+		cmd.Flags().StringVar(v, f.name, def, f.usage+" ("+f.key+")")
 	}
 }
 
