@@ -1,10 +1,12 @@
 package consumers
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
 
+	"github.com/jetflow/jetflow/streams"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -95,6 +97,18 @@ func (m *Message) Attempt() int {
 // ack wait. The worker does this on its own for long handlers; call it for
 // finer control.
 func (m *Message) InProgress() error { return m.raw.InProgress() }
+
+// Event decodes the message as an event of the event store, for workers
+// subscribed to its stream (Subscription.Stream). The error wraps
+// streams.ErrMalformedEvent when the message is not one; a handler that
+// returns it sends the message to the dead-letter queue after its retries.
+func (m *Message) Event() (streams.Event, error) {
+	md, err := m.Metadata()
+	if err != nil {
+		return streams.Event{}, fmt.Errorf("consumers: %s: %w", m.Subject(), err)
+	}
+	return streams.DecodeMessage(m.Subject(), m.Header(), m.Data(), md.Sequence.Stream)
+}
 
 // splitTopicSubject splits topic.<topic>.<priority>.<key>.
 func splitTopicSubject(topic, subject string) (Priority, string) {

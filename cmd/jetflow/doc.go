@@ -1,4 +1,4 @@
-// Command jetflow runs the jetflow platform (serve, worker), talks to a
-// running one (send, events, query, projections, dlq, config) and measures it
-// (bench). It holds wiring and flags only; behaviour lives in the packages.
+// Command jetflow is the jetflow binary: the public jetflow package's
+// command line with the users example registered. A program of your own
+// is the same three lines with your domain's Register.
 package main

@@ -17,8 +17,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/jetflow/jetflow/internal/config"
 	"github.com/jetflow/jetflow/internal/natsserver"
+	"github.com/jetflow/jetflow/internal/natstest"
+	"github.com/jetflow/jetflow/projections"
 )
 
 // syncBuffer collects a child process's output while the test reads it.
@@ -55,7 +56,7 @@ func TestServeExitsOnSIGTERMWhileALeaseCannotBeHad(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	metrics := freeAddr(t)
+	metrics := natstest.FreeAddr(t)
 	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:-1", "--metrics-listen", metrics,
 		"--store-dir", store, "--log-level", "warn")
 	cmd.Dir = dir
@@ -83,7 +84,7 @@ func TestServeExitsOnSIGTERMWhileALeaseCannotBeHad(t *testing.T) {
 	}
 	// Health answers while the read side starts (not ready), and SIGTERM
 	// ends the process in that state too.
-	waitHTTP(t, "http://"+metrics+"/readyz", func(code int, _ string) bool { return code == 503 })
+	natstest.WaitHTTP(t, "http://"+metrics+"/readyz", func(code int, _ string) bool { return code == 503 })
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +118,7 @@ func damageMetaBucket(t *testing.T, store string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	bucket := projectionsConfig(config.Default(), nil).MetaBucketConfig()
+	bucket := projections.Config{}.MetaBucketConfig() // the default layout serve uses
 	bucket.LimitMarkerTTL = 0
 	if _, err := js.CreateKeyValue(ctx, bucket); err != nil {
 		t.Fatal(err)

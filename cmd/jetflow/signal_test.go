@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jetflow/jetflow/internal/natstest"
 )
 
 // The real binary: serve on an embedded server becomes ready, and SIGINT
@@ -21,7 +23,7 @@ func TestServeStopsCleanlyOnSIGINT(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	metrics := freeAddr(t)
+	metrics := natstest.FreeAddr(t)
 	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:-1", "--metrics-listen", metrics,
 		"--store-dir", filepath.Join(dir, "data"), "--log-level", "warn")
 	cmd.Dir = dir // no jetflow.tsk there

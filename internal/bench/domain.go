@@ -7,9 +7,11 @@ import (
 	"github.com/jetflow/jetflow/internal/platform"
 )
 
-// Domain is the application the command scenarios drive. jetflow bench
-// passes the reference User domain; the bench package does not import it,
-// so library code never depends on the example.
+// Domain is the application the command scenarios drive. The jetflow
+// binary registers the reference User domain (internal/bench/userbench);
+// the bench package does not import it, so library code never depends on
+// the example, and a binary built on jetflow without it runs the scenarios
+// that need no domain.
 type Domain interface {
 	// StartCommands serves the domain's commands on p until stop is called.
 	StartCommands(p *platform.Platform, log *slog.Logger) (stop func(context.Context) error, err error)
@@ -21,3 +23,12 @@ type Domain interface {
 	// bypassing any cache; it returns the loaded version.
 	Loader(p *platform.Platform) (func(ctx context.Context, id string) (uint64, error), error)
 }
+
+var registered Domain
+
+// RegisterDomain sets the domain `jetflow bench` drives; call it from an
+// init function, before any bench runs.
+func RegisterDomain(d Domain) { registered = d }
+
+// RegisteredDomain is the domain RegisterDomain set, or nil.
+func RegisteredDomain() Domain { return registered }

@@ -31,13 +31,18 @@ var layer = map[string]int{
 	"internal/platform":      4,
 	"internal/config":        4,
 	"internal/observability": 4,
-	"jetflowtest":            4, // the public test kit, over the libraries
-	"internal/bench":         5,
-	// Users' code: a domain written only against the public packages.
-	"examples/users": 5,
+	"internal/bench":         5, // measures the assembled system
+	"internal/app":           6, // the command line and serve runtime
+	// The public application package, over the runtime.
+	"": 7,
+	// Users' code and the test kit, written only against public packages.
+	"jetflowtest":    8,
+	"examples/users": 8,
+	// The users domain as the bench's domain, for the jetflow binary.
+	"internal/bench/userbench": 9,
 	// Binaries and deployment.
-	"cmd/jetflow": 6,
-	"deploy":      6,
+	"cmd/jetflow": 10,
+	"deploy":      10,
 }
 
 type pkg struct {

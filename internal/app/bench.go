@@ -1,0 +1,67 @@
+package app
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/spf13/cobra"
+
+	"github.com/jetflow/jetflow/internal/bench"
+)
+
+func newBenchCmd() *cobra.Command {
+	var (
+		asJSON     bool
+		cpuProfile string
+		scenarios  []string
+		opts       bench.Options
+	)
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure jetflow against raw JetStream on an embedded server",
+		Long: "Runs each scenario on its own embedded NATS server (file storage, temp dir) and prints\n" +
+			"jetflow's rate, the raw JetStream rate measured the same way in the same run, and the ratio.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
+			out := cmd.OutOrStdout()
+			if !asJSON {
+				fmt.Fprintf(out, "# jetflow bench: %s, nats-server %s, %d CPUs, file storage, %s per measurement\n",
+					runtime.Version(), server.VERSION, runtime.NumCPU(), opts.Duration)
+				if opts.Domain == nil && len(scenarios) == 0 {
+					fmt.Fprintln(out, "# no bench domain in this binary: the command, projection and query scenarios are left out (the jetflow binary runs them on the users example)")
+				}
+			}
+			return bench.Run(cmd.Context(), scenarios, opts, func(r bench.Result) {
+				if asJSON {
+					_ = bench.WriteJSON(out, r)
+				} else {
+					_ = bench.WriteText(out, r)
+				}
+			})
+		},
+	}
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print results as JSON lines")
+	cmd.Flags().StringSliceVar(&scenarios, "scenario", nil, "run only these scenarios (repeatable or comma separated)")
+	cmd.Flags().DurationVar(&opts.Duration, "duration", 3*time.Second, "length of each timed measurement")
+	opts.Domain = bench.RegisteredDomain()
+	cmd.Flags().IntVar(&opts.Count, "count", 0, "size of count-based scenarios (0 = each scenario's default)")
+	atLeastDuration(cmd.Flags(), "duration", time.Nanosecond)
+	atLeast(cmd.Flags(), "count", 0)
+	return cmd
+}

@@ -1,0 +1,124 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/jetflow/jetflow/aggregates"
+	"github.com/jetflow/jetflow/consumers"
+	"github.com/jetflow/jetflow/projections"
+	"github.com/jetflow/jetflow/streams"
+)
+
+// ErrInvalidDomain reports a registration serve cannot run: a part without
+// a name, or two parts of one kind with the same name.
+var ErrInvalidDomain = errors.New("jetflow: invalid domain registration")
+
+// Domain is what a binary built on jetflow runs: the parts its users
+// registered through the public jetflow package. Parts are built from the
+// configuration when serve starts, so one registration serves every
+// configuration (prefixes, buckets, replicas) the binary is run with.
+type Domain struct {
+	Aggregates []Aggregate
+	ReadModels []ReadModel
+	Workers    []Worker
+	// Topics are created (or updated) when serve starts, before workers.
+	Topics []consumers.TopicConfig
+}
+
+// Aggregate is one aggregate type with its commands.
+type Aggregate struct {
+	Type string
+	// Register builds the aggregate's repository with opts (the
+	// configuration's snapshot, cache, conflict-retry, logger and metrics
+	// options, then the registration's own) and adds its commands to svc.
+	Register func(svc *aggregates.Service, store *streams.Store, snaps *streams.Snapshots, opts []aggregates.RepositoryOption) error
+}
+
+// ReadModel is one projection and, optionally, the queries over it.
+type ReadModel struct {
+	Name string
+	// Projection describes it for the event store layout in use; serve
+	// applies the [projections.<name>] overrides on top.
+	Projection func(streams.Config) projections.Projection
+	// NewView, when set, keeps the read model in memory and answers its
+	// queries; p is the projection with the overrides applied.
+	NewView func(nc *nats.Conn, cfg projections.Config, p projections.Projection, maxWait time.Duration) (View, error)
+}
+
+// View is a read model held in memory with the queries it answers.
+type View interface {
+	Start(ctx context.Context) error
+	Stop()
+	Ready() bool
+	RegisterQueries(svc *projections.QueryService) error
+}
+
+// Worker is a subscription serve runs with the domain's own handler.
+type Worker struct {
+	Name string
+	// Subscription describes it for the event store layout in use (a
+	// subscription to the event stream needs its name and prefix).
+	Subscription func(streams.Config) consumers.Subscription
+}
+
+// Validate reports every missing name, missing builder and duplicate.
+func (d *Domain) Validate() error {
+	if d == nil {
+		return nil
+	}
+	var errs []error
+	check := func(kind string, names []string, built []bool) {
+		seen := map[string]bool{}
+		for i, n := range names {
+			switch {
+			case n == "":
+				errs = append(errs, fmt.Errorf("%w: %s %d has no name", ErrInvalidDomain, kind, i+1))
+			case seen[n]:
+				errs = append(errs, fmt.Errorf("%w: %s %q registered twice", ErrInvalidDomain, kind, n))
+			case !built[i]:
+				errs = append(errs, fmt.Errorf("%w: %s %q has nothing to run", ErrInvalidDomain, kind, n))
+			}
+			seen[n] = true
+		}
+	}
+	var names []string
+	var built []bool
+	for _, a := range d.Aggregates {
+		names, built = append(names, a.Type), append(built, a.Register != nil)
+	}
+	check("aggregate", names, built)
+	names, built = nil, nil
+	for _, r := range d.ReadModels {
+		names, built = append(names, r.Name), append(built, r.Projection != nil)
+	}
+	check("read model", names, built)
+	names, built = nil, nil
+	for _, w := range d.Workers {
+		names, built = append(names, w.Name), append(built, w.Subscription != nil)
+	}
+	check("worker", names, built)
+	names, built = nil, nil
+	for _, t := range d.Topics {
+		names, built = append(names, t.Name), append(built, true)
+	}
+	check("topic", names, built)
+	return errors.Join(errs...)
+}
+
+// readModelNamed returns the registration of the read model called name.
+func (d *Domain) readModelNamed(name string) (ReadModel, bool) {
+	if d == nil {
+		return ReadModel{}, false
+	}
+	for _, r := range d.ReadModels {
+		if r.Name == name {
+			return r, true
+		}
+	}
+	return ReadModel{}, false
+}
