@@ -3,9 +3,10 @@ package jetflow
 import (
 	"errors"
 	"fmt"
-	"time"
+	"log/slog"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetflow/jetflow/aggregates"
 	"github.com/jetflow/jetflow/consumers"
@@ -71,8 +72,8 @@ func ReadModel[M projections.Model](a *App, name string, projection func(streams
 		a.errs = append(a.errs, fmt.Errorf("%w: read model %q needs a model constructor and its queries", ErrInvalidRegistration, name))
 		return
 	}
-	a.readModel(name, projection, func(nc *nats.Conn, cfg projections.Config, p projections.Projection, maxWait time.Duration) (app.View, error) {
-		v, err := projections.NewView(nc, cfg, p, newModel, maxWait)
+	a.readModel(name, projection, func(nc *nats.Conn, cfg projections.Config, p projections.Projection, opts ...projections.Option) (app.View, error) {
+		v, err := projections.NewView(nc, cfg, p, newModel, opts...)
 		if err != nil {
 			return nil, err
 		}
@@ -81,7 +82,7 @@ func ReadModel[M projections.Model](a *App, name string, projection func(streams
 }
 
 func (a *App) readModel(name string, projection func(streams.Config) projections.Projection,
-	newView func(*nats.Conn, projections.Config, projections.Projection, time.Duration) (app.View, error)) {
+	newView func(*nats.Conn, projections.Config, projections.Projection, ...projections.Option) (app.View, error)) {
 	if projection == nil {
 		a.errs = append(a.errs, fmt.Errorf("%w: read model %q has no projection", ErrInvalidRegistration, name))
 		return
@@ -111,16 +112,39 @@ func (v queryView[M]) RegisterQueries(svc *projections.QueryService) error {
 
 // Worker registers a subscription run by serve with its own handler: to a
 // topic (consumers.Subscription.Topic) or to the event stream
-// (Subscription.Stream, from the streams.Config given). serve adds panic
-// recovery, logging, metrics and the dead-letter queue of the [dlq]
-// section; the subscription's filters, retries, backoff, priorities and
-// concurrency are its own.
-func (a *App) Worker(name string, subscription func(streams.Config) consumers.Subscription) {
+// (Subscription.Stream and Subjects from rt.Streams; the handler decodes
+// each event with consumers.Message.Event). subscription is called once
+// serve is connected, so its handler may keep rt.Conn to send commands
+// or publish. serve adds panic recovery, logging, metrics and the
+// dead-letter queue of the [dlq] section; the subscription's filters,
+// retries, backoff, priorities and concurrency are its own.
+func (a *App) Worker(name string, subscription func(rt Runtime) consumers.Subscription) {
 	if subscription == nil {
 		a.errs = append(a.errs, fmt.Errorf("%w: worker %q has no subscription", ErrInvalidRegistration, name))
 		return
 	}
-	a.domain.Workers = append(a.domain.Workers, app.Worker{Name: name, Subscription: subscription})
+	a.domain.Workers = append(a.domain.Workers, app.Worker{Name: name, Subscription: func(rt app.Runtime) consumers.Subscription {
+		return subscription(Runtime{
+			Conn: rt.Conn, JetStream: rt.JetStream, Streams: rt.Streams,
+			CommandPrefix: rt.CommandPrefix, QueryPrefix: rt.QueryPrefix, Logger: rt.Logger,
+		})
+	}})
+}
+
+// Runtime is what a running platform lends a worker's handler.
+type Runtime struct {
+	// Conn is serve's NATS connection; handlers must not close it.
+	Conn      *nats.Conn
+	JetStream jetstream.JetStream
+	// Streams is the event store layout: the stream's name and subject
+	// prefix, for subscriptions to events.
+	Streams streams.Config
+	// CommandPrefix and QueryPrefix are the subject prefixes of the
+	// command and query services (commands.subject_prefix,
+	// queries.subject_prefix).
+	CommandPrefix, QueryPrefix string
+	// Logger is serve's logger, with the worker's name.
+	Logger *slog.Logger
 }
 
 // Topic registers a topic serve creates (or updates) before its workers

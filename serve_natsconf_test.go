@@ -11,7 +11,7 @@ import (
 
 	"github.com/jetflow/jetflow"
 	"github.com/jetflow/jetflow/examples/users"
-	"github.com/jetflow/jetflow/internal/rpc"
+	"github.com/jetflow/jetflow/wire"
 )
 
 // TestServeWithNATSConf runs `jetflow serve --nats-config nats.conf` with the
@@ -73,10 +73,10 @@ func TestServeWithNATSConf(t *testing.T) {
 	for {
 		resp, err := nc.Request("cmd.user.create", []byte(`{"username":"alice","email":"alice@example.com"}`), 2*time.Second)
 		if err == nil {
-			if e := rpc.ParseErrorReply(resp); e != nil {
+			if e := wire.ParseErrorReply(resp); e != nil {
 				t.Fatalf("cmd.user.create: %v", e)
 			}
-			var r rpc.CommandReply
+			var r wire.CommandReply
 			if err := json.Unmarshal(resp.Data, &r); err != nil || r.Version != 1 {
 				t.Fatalf("cmd.user.create reply %q: %v", resp.Data, err)
 			}

@@ -17,62 +17,34 @@ const (
 	DefaultConflictRetries = 10
 )
 
-// RepositoryOption configures a Repository.
-type RepositoryOption func(*repoOptions)
-
-type repoOptions struct {
-	snapshotEvery   int
-	snapshotSchema  int
-	cacheSize       int
-	conflictRetries int
-	log             *slog.Logger
-	metrics         Metrics
-}
-
-// WithSnapshotEvery snapshots every n events (default 10; 0 or less: never).
-func WithSnapshotEvery(n int) RepositoryOption { return func(o *repoOptions) { o.snapshotEvery = n } }
-
-// WithSnapshotSchema versions the state's snapshot shape; snapshots of
-// another schema are ignored and the aggregate is replayed in full.
-func WithSnapshotSchema(v int) RepositoryOption { return func(o *repoOptions) { o.snapshotSchema = v } }
-
-// WithCacheSize bounds the cache of recently used aggregates (0 or less: no cache).
-func WithCacheSize(n int) RepositoryOption { return func(o *repoOptions) { o.cacheSize = n } }
-
-// WithConflictRetries sets how often a command without an expected version
-// is decided again after a concurrency conflict (default 10).
-func WithConflictRetries(n int) RepositoryOption {
-	return func(o *repoOptions) { o.conflictRetries = n }
-}
-
-// WithLogger sets the logger (default: discard).
-func WithLogger(l *slog.Logger) RepositoryOption { return func(o *repoOptions) { o.log = l } }
-
-// WithMetrics sets the metrics sink.
-func WithMetrics(m Metrics) RepositoryOption { return func(o *repoOptions) { o.metrics = m } }
-
 // Repository loads and saves aggregates of one type.
 type Repository[S State] struct {
 	typ      string
 	newState func() S
-	store    *streams.Store
-	snaps    *streams.Snapshots
+	store    EventStore
+	snaps    SnapshotStore
 	opts     repoOptions
 	cache    *cache[S]
 }
 
 // NewRepository returns the repository of aggregateType. newState returns
 // the zero state of a new aggregate. snaps may be nil to disable snapshots.
-func NewRepository[S State](aggregateType string, newState func() S, store *streams.Store, snaps *streams.Snapshots, opts ...RepositoryOption) (*Repository[S], error) {
+func NewRepository[S State](aggregateType string, newState func() S, store EventStore, snaps SnapshotStore, opts ...RepositoryOption) (*Repository[S], error) {
 	if err := streams.ValidateAggregateType(aggregateType); err != nil {
 		return nil, err
+	}
+	if store == nil || newState == nil {
+		return nil, fmt.Errorf("aggregates: repository of %s needs an event store and a state constructor", aggregateType)
+	}
+	if s, ok := snaps.(*streams.Snapshots); ok && s == nil {
+		snaps = nil // a nil *Snapshots in the interface would not compare nil
 	}
 	o := repoOptions{
 		snapshotEvery: DefaultSnapshotEvery, snapshotSchema: 1, cacheSize: DefaultCacheSize,
 		conflictRetries: DefaultConflictRetries, log: slog.New(slog.DiscardHandler), metrics: nopMetrics{},
 	}
 	for _, opt := range opts {
-		opt(&o)
+		opt.applyRepository(&o)
 	}
 	if o.conflictRetries < 0 {
 		return nil, fmt.Errorf("aggregates: conflict retries %d must not be negative", o.conflictRetries)

@@ -8,8 +8,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/jetflow/jetflow/internal/rpc"
 	"github.com/jetflow/jetflow/streams"
+	"github.com/jetflow/jetflow/wire"
 )
 
 // Every error Execute can return reaches the client with the wire
@@ -21,17 +21,17 @@ func TestErrorsMapToTheWireContract(t *testing.T) {
 		status int
 		code   string
 	}{
-		{Invalid("bad"), rpc.StatusInvalid, rpc.CodeValidation},
-		{NotFound("gone"), rpc.StatusNotFound, rpc.CodeNotFound},
-		{Refused("no"), rpc.StatusConflict, rpc.CodeConflict},
-		{&VersionMismatchError{Expected: 1, Actual: 2}, rpc.StatusConflict, rpc.CodeConflict},
-		{&streams.ConflictError{AggregateType: "t", AggregateID: "i"}, rpc.StatusConflict, rpc.CodeConflict},
-		{fmt.Errorf("%w: command c1: %w", ErrAlreadyApplied, &streams.DuplicateEventError{}), rpc.StatusConflict, rpc.CodeConflict},
-		{&streams.PayloadTooLargeError{Size: 2, Max: 1}, rpc.StatusTooLarge, rpc.CodeTooLarge},
-		{fmt.Errorf("x: %w", streams.ErrStreamBusy), rpc.StatusUnavailable, rpc.CodeUnavailable},
-		{nats.ErrNoResponders, rpc.StatusUnavailable, rpc.CodeUnavailable},
-		{context.DeadlineExceeded, rpc.StatusTimeout, rpc.CodeTimeout},
-		{errors.New("surprise"), rpc.StatusInternal, rpc.CodeInternal},
+		{Invalid("bad"), wire.StatusInvalid, wire.CodeValidation},
+		{NotFound("gone"), wire.StatusNotFound, wire.CodeNotFound},
+		{Refused("no"), wire.StatusConflict, wire.CodeConflict},
+		{&VersionMismatchError{Expected: 1, Actual: 2}, wire.StatusConflict, wire.CodeConflict},
+		{&streams.ConflictError{AggregateType: "t", AggregateID: "i"}, wire.StatusConflict, wire.CodeConflict},
+		{fmt.Errorf("%w: command c1: %w", ErrAlreadyApplied, &streams.DuplicateEventError{}), wire.StatusConflict, wire.CodeConflict},
+		{&streams.PayloadTooLargeError{Size: 2, Max: 1}, wire.StatusTooLarge, wire.CodeTooLarge},
+		{fmt.Errorf("x: %w", streams.ErrStreamBusy), wire.StatusUnavailable, wire.CodeUnavailable},
+		{nats.ErrNoResponders, wire.StatusUnavailable, wire.CodeUnavailable},
+		{context.DeadlineExceeded, wire.StatusTimeout, wire.CodeTimeout},
+		{errors.New("surprise"), wire.StatusInternal, wire.CodeInternal},
 	} {
 		got := toRPCError(tc.err)
 		if got == nil || got.Status != tc.status || got.Code != tc.code {

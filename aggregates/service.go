@@ -12,8 +12,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 
-	"github.com/jetflow/jetflow/internal/rpc"
+	"github.com/jetflow/jetflow/rpc"
 	"github.com/jetflow/jetflow/streams"
+	"github.com/jetflow/jetflow/wire"
 )
 
 // Defaults of the command service (DESIGN.md wire contract).
@@ -34,8 +35,6 @@ type ServiceConfig struct {
 	MaxPayload    int           // largest accepted request body in bytes
 	Timeout       time.Duration // bound of one command, load to reply
 	Concurrency   int           // commands handled at once by this instance
-	Logger        *slog.Logger
-	Metrics       Metrics
 }
 
 func (c *ServiceConfig) defaults() {
@@ -44,12 +43,6 @@ func (c *ServiceConfig) defaults() {
 	c.MaxPayload = cmp.Or(max(c.MaxPayload, 0), DefaultMaxPayload)
 	c.Timeout = cmp.Or(max(c.Timeout, 0), DefaultTimeout)
 	c.Concurrency = cmp.Or(max(c.Concurrency, 0), DefaultConcurrency)
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
-	if c.Metrics == nil {
-		c.Metrics = nopMetrics{}
-	}
 }
 
 // handler executes one decoded command kind.
@@ -67,24 +60,30 @@ type route struct {
 // queue group.
 type Service struct {
 	cfg    ServiceConfig
+	log    *slog.Logger
+	obs    Metrics
 	server *rpc.Server
 }
 
 // NewService returns a command service on nc.
-func NewService(nc *nats.Conn, cfg ServiceConfig) (*Service, error) {
+func NewService(nc *nats.Conn, cfg ServiceConfig, opts ...ServiceOption) (*Service, error) {
 	cfg.defaults()
+	o := serviceOptions{log: slog.New(slog.DiscardHandler), metrics: nopMetrics{}}
+	for _, opt := range opts {
+		opt.applyService(&o)
+	}
 	if err := streams.ValidateSubjectPrefix(cfg.SubjectPrefix); err != nil {
 		return nil, fmt.Errorf("aggregates: command subject prefix: %w", err)
 	}
-	return &Service{cfg: cfg, server: rpc.NewServer(nc, rpc.ServerConfig{
+	return &Service{cfg: cfg, log: o.log, obs: o.metrics, server: rpc.NewServer(nc, rpc.ServerConfig{
 		Name:          cfg.Name,
 		Version:       serviceVersion,
 		Description:   "jetflow commands: " + cfg.SubjectPrefix + ".<aggregate_type>.<command>",
 		SubjectPrefix: cfg.SubjectPrefix,
 		Noun:          "command",
-		UnknownCode:   rpc.CodeUnknownCommand,
+		UnknownCode:   wire.CodeUnknownCommand,
 		Concurrency:   cfg.Concurrency,
-		Logger:        cfg.Logger,
+		Logger:        o.log,
 	})}, nil
 }
 
@@ -104,10 +103,6 @@ type CommandSpec[S State, C any] struct {
 	// Decide turns the command into events, or refuses it.
 	Decide func(cmd C, inst *Instance[S]) ([]Change, error)
 }
-
-// Validator is implemented by commands that check their own input; an
-// error is answered 400.
-type Validator interface{ Validate() error }
 
 type commandHandler[S State, C any] struct {
 	repo *Repository[S]
@@ -135,7 +130,7 @@ func Register[S State, C any](s *Service, repo *Repository[S], spec CommandSpec[
 
 func (h *commandHandler[S, C]) handle(ctx context.Context, data []byte, cmd Command) (Outcome, error) {
 	var c C
-	if err := rpc.DecodeStrict(data, &c); err != nil {
+	if err := wire.DecodeStrict(data, &c); err != nil {
 		return Outcome{}, Invalid("%v", err)
 	}
 	id := h.spec.AggregateID(&c)
@@ -146,7 +141,7 @@ func (h *commandHandler[S, C]) handle(ctx context.Context, data []byte, cmd Comm
 	if err := streams.ValidateAggregateID(id); err != nil {
 		return Outcome{}, Invalid("invalid id: %s", strings.TrimPrefix(err.Error(), "streams: invalid aggregate id "))
 	}
-	if v, ok := any(&c).(Validator); ok {
+	if v, ok := any(&c).(wire.Validator); ok {
 		if err := v.Validate(); err != nil {
 			var de *DomainError
 			if errors.As(err, &de) {

@@ -15,10 +15,10 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/jetflow/jetflow/aggregates"
-	"github.com/jetflow/jetflow/internal/logctx"
 	"github.com/jetflow/jetflow/internal/natstest"
-	"github.com/jetflow/jetflow/internal/rpc"
+	"github.com/jetflow/jetflow/logctx"
 	"github.com/jetflow/jetflow/streams"
+	"github.com/jetflow/jetflow/wire"
 )
 
 // counter is a minimal aggregate for testing the generic machinery.
@@ -88,16 +88,16 @@ func setup(t *testing.T) (*nats.Conn, *aggregates.Repository[*counter], *aggrega
 	return natstest.Connect(t, srv.URL), repo, svc, store
 }
 
-func call(t *testing.T, nc *nats.Conn, body string) (*rpc.CommandReply, *rpc.Error) {
+func call(t *testing.T, nc *nats.Conn, body string) (*wire.CommandReply, *wire.Error) {
 	t.Helper()
 	msg, err := nc.Request("cmd.counter.add", []byte(body), 5*time.Second)
 	if err != nil {
 		t.Fatalf("request: %v", err)
 	}
-	if e := rpc.ParseErrorReply(msg); e != nil {
+	if e := wire.ParseErrorReply(msg); e != nil {
 		return nil, e
 	}
-	var r rpc.CommandReply
+	var r wire.CommandReply
 	if err := json.Unmarshal(msg.Data, &r); err != nil {
 		t.Fatal(err)
 	}
@@ -181,14 +181,14 @@ func TestConcurrentExpectedVersionsOnAStaleCacheAre409(t *testing.T) {
 			wg.Go(func() {
 				msg := nats.NewMsg("cmd.counter.add")
 				msg.Data = []byte(`{"id":"` + id + `","by":1}`)
-				msg.Header.Set(rpc.HeaderExpectedVersion, "2")
+				msg.Header.Set(wire.HeaderExpectedVersion, "2")
 				resp, err := nc.RequestMsg(msg, 5*time.Second)
 				if err != nil {
 					t.Error(err)
 					return
 				}
 				status := 200
-				if e := rpc.ParseErrorReply(resp); e != nil {
+				if e := wire.ParseErrorReply(resp); e != nil {
 					status = e.Status
 				}
 				mu.Lock()
@@ -263,7 +263,7 @@ func TestEveryLogLineOfACommandCarriesItsCorrelationID(t *testing.T) {
 	log := slog.New(logctx.Handler(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	store, _ := streams.NewStore(js, cfg)
 	repo, _ := aggregates.NewRepository("counter", func() *counter { return &counter{} }, store, nil, aggregates.WithLogger(log))
-	svc, _ := aggregates.NewService(nc, aggregates.ServiceConfig{Logger: log})
+	svc, _ := aggregates.NewService(nc, aggregates.ServiceConfig{}, aggregates.WithLogger(log))
 	must := func(err error) {
 		if err != nil {
 			t.Fatal(err)
@@ -284,7 +284,7 @@ func TestEveryLogLineOfACommandCarriesItsCorrelationID(t *testing.T) {
 	for i, body := range []string{`{"id":"x","by":1}`, `{"id":"x","by":-1}`} {
 		msg := nats.NewMsg("cmd.counter.add")
 		msg.Data = []byte(body)
-		msg.Header.Set(rpc.HeaderCorrelationID, fmt.Sprintf("corr-%d", i))
+		msg.Header.Set(wire.HeaderCorrelationID, fmt.Sprintf("corr-%d", i))
 		if _, err := client.RequestMsg(msg, 5*time.Second); err != nil {
 			t.Fatal(err)
 		}

@@ -24,8 +24,8 @@ type WorkerConfig struct {
 	// ShutdownGrace is how long in-flight messages may finish on shutdown
 	// (default 30s).
 	ShutdownGrace time.Duration
-	// Middleware wraps every subscription's handler (inside panic recovery
-	// and logging), e.g. Metrics for a Prometheus exporter.
+	// Middleware wraps every subscription's handler, inside panic
+	// recovery and logging.
 	Middleware []Middleware `json:"-"`
 }
 

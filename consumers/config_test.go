@@ -86,7 +86,7 @@ func TestRunWorkers(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- RunWorkers(ctx, e.js, cfg, nil) }()
+	go func() { done <- RunWorkers(ctx, e.js, cfg) }()
 	waitFor(t, 5*time.Second, "the topic", func() bool {
 		_, err := e.js.Stream(testCtx(t), "TOPIC_ORDERS")
 		return err == nil

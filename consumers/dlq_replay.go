@@ -9,6 +9,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetflow/jetflow/wire"
 )
 
 // Replayed reports what a replay did (or, in a dry run, would do) with one
@@ -124,14 +126,14 @@ func replayMsg(dlqStream string, dl DeadLetter) *nats.Msg {
 	for k, v := range dl.Original.Header {
 		switch {
 		case strings.HasPrefix(k, "Nats-"): // id, TTL, expectations, batch markers
-		case k == HeaderExpiresAt, k == HeaderReplayFor, k == HeaderReplayedFrom:
+		case k == wire.HeaderExpiresAt, k == wire.HeaderReplayFor, k == wire.HeaderReplayedFrom:
 		default:
 			h[k] = v
 		}
 	}
 	id := strconv.FormatUint(dl.ID, 10)
-	h.Set(HeaderReplayedFrom, id)
-	h.Set(HeaderReplayFor, dl.Subscription)
-	h.Set(HeaderMsgID, "jetflow-replay-"+dlqStream+"-"+id)
+	h.Set(wire.HeaderReplayedFrom, id)
+	h.Set(wire.HeaderReplayFor, dl.Subscription)
+	h.Set(wire.HeaderMsgID, "jetflow-replay-"+dlqStream+"-"+id)
 	return &nats.Msg{Subject: dl.Original.Subject, Header: h, Data: dl.Original.Data}
 }

@@ -12,6 +12,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetflow/jetflow/wire"
 )
 
 // flaky fails permanently until healthy is set.
@@ -75,7 +77,7 @@ func TestReplayToHealthyHandlerAndDryRun(t *testing.T) {
 		t.Fatalf("handled %d times, want 2 (the failure and the replay)", len(seen))
 	}
 	replayed := seen[1]
-	if replayed.header.Get(HeaderReplayedFrom) != strconv.FormatUint(dl.ID, 10) || replayed.header.Get(HeaderCorrelationID) != "corr-7" ||
+	if replayed.header.Get(wire.HeaderReplayedFrom) != strconv.FormatUint(dl.ID, 10) || replayed.header.Get(wire.HeaderCorrelationID) != "corr-7" ||
 		replayed.header.Get("X-Tenant") != "acme" || string(replayed.data) != `{"id":7}` || replayed.subject != "topic.orders.high.created" {
 		t.Fatalf("replayed message %+v", replayed)
 	}
@@ -112,7 +114,7 @@ func TestReplayedMessageFailingAgainIsDeadLetteredAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	second := deadLetters(t, dlq, ListOptions{}, 1)[0]
-	if second.ID == first.ID || second.Original == nil || second.Original.Header.Get(HeaderReplayedFrom) != strconv.FormatUint(first.ID, 10) {
+	if second.ID == first.ID || second.Original == nil || second.Original.Header.Get(wire.HeaderReplayedFrom) != strconv.FormatUint(first.ID, 10) {
 		t.Fatalf("second dead letter %+v", second)
 	}
 }

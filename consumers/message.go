@@ -6,9 +6,11 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/jetflow/jetflow/streams"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetflow/jetflow/streams"
+	"github.com/jetflow/jetflow/wire"
 )
 
 // Message is one delivery handed to a handler. It is valid until the handler
@@ -62,19 +64,19 @@ func (m *Message) Key() string {
 }
 
 // ID is the message id (Nats-Msg-Id), "" when the publisher set none.
-func (m *Message) ID() string { return m.raw.Headers().Get(HeaderMsgID) }
+func (m *Message) ID() string { return m.raw.Headers().Get(wire.HeaderMsgID) }
 
 // CorrelationID is the Jetflow-Correlation-Id header.
-func (m *Message) CorrelationID() string { return m.raw.Headers().Get(HeaderCorrelationID) }
+func (m *Message) CorrelationID() string { return m.raw.Headers().Get(wire.HeaderCorrelationID) }
 
 // CausationID is the Jetflow-Causation-Id header.
-func (m *Message) CausationID() string { return m.raw.Headers().Get(HeaderCausationID) }
+func (m *Message) CausationID() string { return m.raw.Headers().Get(wire.HeaderCausationID) }
 
 // UserID is the Jetflow-User-Id header.
-func (m *Message) UserID() string { return m.raw.Headers().Get(HeaderUserID) }
+func (m *Message) UserID() string { return m.raw.Headers().Get(wire.HeaderUserID) }
 
 // TraceParent is the W3C traceparent header.
-func (m *Message) TraceParent() string { return m.raw.Headers().Get(HeaderTraceParent) }
+func (m *Message) TraceParent() string { return m.raw.Headers().Get(wire.HeaderTraceParent) }
 
 // Metadata is the JetStream delivery metadata (stream and consumer
 // sequences, delivery count, pending count), parsed once on first use.

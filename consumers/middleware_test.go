@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/jetflow/jetflow/wire"
 )
 
 func TestChainOrder(t *testing.T) {
@@ -72,7 +74,7 @@ func TestLogging(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	fail := Chain(func(context.Context, *Message) error { return Permanent(errors.New("bad input")) }, Logging(logger))
 	ok := Chain(func(context.Context, *Message) error { return nil }, Logging(logger))
-	m := testMessage("topic.orders.normal._", "{}", nats.Header{HeaderCorrelationID: {"corr-1"}})
+	m := testMessage("topic.orders.normal._", "{}", nats.Header{wire.HeaderCorrelationID: {"corr-1"}})
 	_ = fail(context.Background(), m)
 	_ = ok(context.Background(), m)
 	out := buf.String()
@@ -81,30 +83,5 @@ func TestLogging(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("log lacks %q:\n%s", want, out)
 		}
-	}
-}
-
-func TestMetrics(t *testing.T) {
-	t.Parallel()
-	var subs []string
-	var errs []error
-	obs := HandlerObserverFunc(func(sub string, d time.Duration, err error) {
-		subs = append(subs, sub)
-		errs = append(errs, err)
-		if d < 0 {
-			t.Error("negative duration")
-		}
-	})
-	boom := errors.New("boom")
-	h := Chain(func(_ context.Context, m *Message) error {
-		if string(m.Data()) == "fail" {
-			return boom
-		}
-		return nil
-	}, Metrics(obs))
-	_ = h(context.Background(), testMessage("s", "ok", nil))
-	_ = h(context.Background(), testMessage("s", "fail", nil))
-	if len(subs) != 2 || subs[0] != "sub" || errs[0] != nil || !errors.Is(errs[1], boom) {
-		t.Fatalf("observed %v %v", subs, errs)
 	}
 }

@@ -10,8 +10,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/jetflow/jetflow/internal/jsasync"
-	"github.com/jetflow/jetflow/internal/tracectx"
+	"github.com/jetflow/jetflow/streams"
+	"github.com/jetflow/jetflow/wire"
 )
 
 // Outgoing is a message to publish on a topic. Only Data is required.
@@ -95,7 +95,7 @@ func (p *Publisher) PublishAsync(ctx context.Context, topic string, out Outgoing
 	if err != nil {
 		return nil, err
 	}
-	f, err := jsasync.Publish(ctx, p.js, m)
+	f, err := streams.PublishAsync(ctx, p.js, m)
 	if err != nil {
 		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 			return nil, fmt.Errorf("consumers: publish to %s: %w", topic, err)
@@ -109,7 +109,7 @@ func (p *Publisher) PublishAsync(ctx context.Context, topic string, out Outgoing
 // handler publishes) unless the caller set one.
 func withTrace(ctx context.Context, out Outgoing) Outgoing {
 	if out.TraceParent == "" {
-		out.TraceParent = tracectx.From(ctx)
+		out.TraceParent = wire.TraceParent(ctx)
 	}
 	return out
 }
@@ -175,7 +175,7 @@ func (p *Publisher) build(topic string, out Outgoing) (*nats.Msg, error) {
 	if out.TTL != 0 && out.TTL < time.Second {
 		return nil, fmt.Errorf("%w %s: at least 1s (the server counts TTLs in whole seconds)", ErrInvalidTTL, out.TTL)
 	}
-	if out.TraceParent != "" && !tracectx.Valid(out.TraceParent) {
+	if out.TraceParent != "" && !wire.ValidTraceParent(out.TraceParent) {
 		return nil, fmt.Errorf("%w %q: want 00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>", ErrInvalidTraceParent, out.TraceParent)
 	}
 	m := &nats.Msg{Subject: topicSubject(topic, out.Priority, out.Key), Data: out.Data}
@@ -189,17 +189,17 @@ func (p *Publisher) build(topic string, out Outgoing) (*nats.Msg, error) {
 	for k, v := range out.Header {
 		h[k] = v
 	}
-	setHeader(h, HeaderMsgID, out.MsgID)
-	setHeader(h, HeaderCorrelationID, out.CorrelationID)
-	setHeader(h, HeaderCausationID, out.CausationID)
-	setHeader(h, HeaderUserID, out.UserID)
-	setHeader(h, HeaderTraceParent, out.TraceParent)
+	setHeader(h, wire.HeaderMsgID, out.MsgID)
+	setHeader(h, wire.HeaderCorrelationID, out.CorrelationID)
+	setHeader(h, wire.HeaderCausationID, out.CausationID)
+	setHeader(h, wire.HeaderUserID, out.UserID)
+	setHeader(h, wire.HeaderTraceParent, out.TraceParent)
 	if out.TTL > 0 {
 		// The server's TTL is whole seconds; round up so it never removes a
 		// message before the exact expiry the worker enforces.
 		secs := int64((out.TTL + time.Second - 1) / time.Second)
-		h[HeaderTTL] = []string{strconv.FormatInt(secs, 10) + "s"}
-		h[HeaderExpiresAt] = []string{p.now().Add(out.TTL).UTC().Format(expiresAtLayout)}
+		h[wire.HeaderTTL] = []string{strconv.FormatInt(secs, 10) + "s"}
+		h[wire.HeaderExpiresAt] = []string{p.now().Add(out.TTL).UTC().Format(expiresAtLayout)}
 	}
 	m.Header = h
 	return m, nil

@@ -8,6 +8,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetflow/jetflow/wire"
 )
 
 func TestPublishWireForm(t *testing.T) {
@@ -20,7 +22,7 @@ func TestPublishWireForm(t *testing.T) {
 		Key: "order.created", Data: []byte(`{"id":1}`), Priority: PriorityCritical, TTL: 1500 * time.Millisecond,
 		MsgID: "m-1", CorrelationID: "corr", CausationID: "cause", UserID: "u-1",
 		TraceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
-		Header:      nats.Header{"X-Tenant": {"acme"}, HeaderCorrelationID: {"overridden"}},
+		Header:      nats.Header{"X-Tenant": {"acme"}, wire.HeaderCorrelationID: {"overridden"}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -34,9 +36,9 @@ func TestPublishWireForm(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{
-		HeaderMsgID: "m-1", HeaderCorrelationID: "corr", HeaderCausationID: "cause", HeaderUserID: "u-1",
-		HeaderTraceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "X-Tenant": "acme",
-		HeaderTTL: "2s", HeaderExpiresAt: "2026-03-01T12:00:01.500Z",
+		wire.HeaderMsgID: "m-1", wire.HeaderCorrelationID: "corr", wire.HeaderCausationID: "cause", wire.HeaderUserID: "u-1",
+		wire.HeaderTraceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "X-Tenant": "acme",
+		wire.HeaderTTL: "2s", wire.HeaderExpiresAt: "2026-03-01T12:00:01.500Z",
 	}
 	for k, v := range want {
 		if got := raw.Header.Get(k); got != v {

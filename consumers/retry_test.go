@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jetflow/jetflow/wire"
 )
 
 func TestRetriesFollowBackoffThenDeadLetter(t *testing.T) {
@@ -42,7 +44,7 @@ func TestRetriesFollowBackoffThenDeadLetter(t *testing.T) {
 		t.Fatalf("dead letter %+v", dl)
 	}
 	if dl.Original == nil || dl.Original.Subject != "topic.orders.normal.order.created" || string(dl.Original.Data) != `{"id":1}` ||
-		dl.Original.Header.Get(HeaderCorrelationID) != "c1" || dl.Original.Header.Get("Nats-Stream") != "" || dl.OriginalMissing != "" {
+		dl.Original.Header.Get(wire.HeaderCorrelationID) != "c1" || dl.Original.Header.Get("Nats-Stream") != "" || dl.OriginalMissing != "" {
 		t.Fatalf("original %+v (%s)", dl.Original, dl.OriginalMissing)
 	}
 	if dl.Time.IsZero() || time.Since(dl.Time) > time.Minute {

@@ -18,12 +18,18 @@ type RunJetStream interface {
 // existing DLQ is never changed by a worker), runs one worker per
 // subscription with its webhook handler (wrapped in Recover and Logging),
 // and on ctx's end stops them all within the shutdown grace period. It
-// returns when every worker has stopped.
-func RunWorkers(ctx context.Context, js RunJetStream, cfg WorkerConfig, logger *slog.Logger, opts ...WorkerOption) error {
+// returns when every worker has stopped. opts apply to every worker
+// (WithLogger, WithMetrics…).
+func RunWorkers(ctx context.Context, js RunJetStream, cfg WorkerConfig, opts ...WorkerOption) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	cfg = cfg.withDefaults()
+	o := defaultWorkerOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	logger := o.logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -33,7 +39,7 @@ func RunWorkers(ctx context.Context, js RunJetStream, cfg WorkerConfig, logger *
 		}
 	}
 	client := &http.Client{}
-	base := append([]WorkerOption{WithLogger(logger), WithDLQ(cfg.DLQ)}, opts...)
+	base := append([]WorkerOption{WithDLQ(cfg.DLQ)}, opts...)
 	var workers []*Worker
 	stopAll := func(sctx context.Context) error {
 		var wg sync.WaitGroup

@@ -1,6 +1,9 @@
 package consumers
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // Outcome is what the worker did with a message.
 type Outcome string
@@ -16,9 +19,15 @@ const (
 	OutcomeReturned     Outcome = "returned"      // nak'd unhandled because the worker stopped
 )
 
-// WorkerObserver receives every message outcome; a Prometheus counter
-// adapter implements it.
-type WorkerObserver interface {
+// Metrics receives what workers do; the Prometheus adapter of package
+// metrics implements it. Implementations must be safe for concurrent use.
+type Metrics interface {
+	// ObserveHandler reports one handler call: its duration and its
+	// error (nil when it succeeded). subscription is the message's
+	// (Message.Subscription).
+	ObserveHandler(subscription string, d time.Duration, err error)
+	// ObserveOutcome reports what the worker did with a message, labelled
+	// with the subscription's name.
 	ObserveOutcome(subscription string, o Outcome)
 }
 

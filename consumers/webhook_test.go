@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/jetflow/jetflow/wire"
 )
 
 func TestWebhookStatusClassification(t *testing.T) {
@@ -175,7 +177,7 @@ func TestWebhookHandlerInAWorker(t *testing.T) {
 	for i, c := range calls {
 		if c.body != want[i].body || c.header.Get(WebhookHeaderAttempt) != want[i].attempt ||
 			c.header.Get(WebhookHeaderSubject) != "topic.orders.normal.created" || c.header.Get("Authorization") != "Bearer t" ||
-			c.header.Get("Content-Type") != "application/json" || c.header.Get(HeaderCorrelationID) == "" || c.header.Get("X-Seq") == "" {
+			c.header.Get("Content-Type") != "application/json" || c.header.Get(wire.HeaderCorrelationID) == "" || c.header.Get("X-Seq") == "" {
 			t.Errorf("call %d: %s %v", i, c.body, c.header)
 		}
 	}

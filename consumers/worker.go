@@ -4,14 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/jetflow/jetflow/internal/logctx"
-	"github.com/jetflow/jetflow/internal/tracectx"
 	"log/slog"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+
+	"github.com/jetflow/jetflow/logctx"
+	"github.com/jetflow/jetflow/wire"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -268,8 +269,8 @@ func (w *Worker) giveBack(raw jetstream.Msg) {
 
 func (w *Worker) outcome(o Outcome) {
 	w.stats.add(o)
-	if w.opts.observer != nil {
-		w.opts.observer.ObserveOutcome(w.sub.Name, o)
+	if w.opts.metrics != nil {
+		w.opts.metrics.ObserveOutcome(w.sub.Name, o)
 	}
 }
 
@@ -280,11 +281,11 @@ func (w *Worker) process(m *Message) {
 		return
 	}
 	if h := m.raw.Headers(); len(h) > 0 {
-		if exp := h.Get(HeaderExpiresAt); exp != "" && w.expired(exp) {
+		if exp := h.Get(wire.HeaderExpiresAt); exp != "" && w.expired(exp) {
 			w.ack(m, OutcomeExpired)
 			return
 		}
-		if target := h.Get(HeaderReplayFor); target != "" && target != w.durable {
+		if target := h.Get(wire.HeaderReplayFor); target != "" && target != w.durable {
 			w.ack(m, OutcomeSkipped)
 			return
 		}
@@ -293,7 +294,11 @@ func (w *Worker) process(m *Message) {
 		w.ack(m, OutcomeFiltered)
 		return
 	}
+	start := time.Now()
 	err := w.call(m)
+	if w.opts.metrics != nil {
+		w.opts.metrics.ObserveHandler(m.Subscription(), time.Since(start), err)
+	}
 	if err == nil {
 		w.ack(m, OutcomeAcked)
 		return
@@ -323,9 +328,9 @@ func (w *Worker) call(m *Message) (err error) {
 		}
 	}()
 	ctx := w.ctx
-	if tp := m.TraceParent(); tracectx.Valid(tp) {
+	if tp := m.TraceParent(); wire.ValidTraceParent(tp) {
 		// Whatever the handler publishes or logs stays in the same trace.
-		ctx = logctx.With(tracectx.With(ctx, tp), "trace_id", tracectx.TraceID(tp))
+		ctx = logctx.With(wire.WithTraceParent(ctx, tp), "trace_id", wire.TraceID(tp))
 	}
 	return w.handler(ctx, m)
 }

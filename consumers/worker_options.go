@@ -19,12 +19,12 @@ const (
 )
 
 type workerOptions struct {
-	logger   *slog.Logger
-	observer WorkerObserver
-	dlq      *DLQConfig
-	grace    time.Duration
-	now      func() time.Time
-	update   bool
+	logger  *slog.Logger
+	metrics Metrics
+	dlq     *DLQConfig
+	grace   time.Duration
+	now     func() time.Time
+	update  bool
 }
 
 // WorkerOption configures a Worker.
@@ -35,9 +35,10 @@ func WithLogger(l *slog.Logger) WorkerOption {
 	return func(o *workerOptions) { o.logger = l }
 }
 
-// WithObserver reports every message outcome to obs (metrics).
-func WithObserver(obs WorkerObserver) WorkerOption {
-	return func(o *workerOptions) { o.observer = obs }
+// WithMetrics reports every handler call and every message's outcome to m
+// (default: none), e.g. the Prometheus adapter of package metrics.
+func WithMetrics(m Metrics) WorkerOption {
+	return func(o *workerOptions) { o.metrics = m }
 }
 
 // WithDLQ sets the dead-letter stream Start makes sure exists (default:

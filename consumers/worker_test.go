@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -388,32 +389,80 @@ func TestWorkerHeadersReachHandler(t *testing.T) {
 	}
 }
 
-// In pubsub mode the HandlerObserver (Metrics) and the Logging middleware
-// get m.Subscription() = "<name>_<instance>", while the WorkerObserver gets
-// "<name>": the same subscription is labelled two ways, and Message's doc
-// says it is "the name of the subscription".
+// In pubsub mode the handler's metrics and the Logging middleware used to
+// get m.Subscription() = "<name>_<instance>", while outcomes got "<name>":
+// the same subscription was labelled two ways, and Message's doc says it
+// is "the name of the subscription".
 func TestPubSubLabelsTheSubscriptionByItsName(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
 	e.topic(t, "orders")
-	var mu sync.Mutex
-	var handlerLabel, outcomeLabel string
-	obs := HandlerObserverFunc(func(sub string, _ time.Duration, _ error) { mu.Lock(); handlerLabel = sub; mu.Unlock() })
+	m := &recordedMetrics{}
 	w := e.startWorker(t, Subscription{Name: "audit", Topic: "orders", Mode: ModePubSub, Instance: "a",
-		Handler: func(context.Context, *Message) error { return nil }, Middleware: []Middleware{Metrics(obs)}},
-		WithObserver(outcomeObs(func(sub string, _ Outcome) { mu.Lock(); outcomeLabel = sub; mu.Unlock() })))
+		Handler: func(context.Context, *Message) error { return nil }}, WithMetrics(m))
 	e.publish(t, "orders", Outgoing{Data: []byte(`{}`)})
 	waitFor(t, 5*time.Second, "the ack", func() bool { return w.Stats().Acked == 1 })
-	mu.Lock()
-	defer mu.Unlock()
-	if handlerLabel != outcomeLabel || handlerLabel != "audit" {
-		t.Fatalf("HandlerObserver/m.Subscription() says %q, WorkerObserver says %q", handlerLabel, outcomeLabel)
+	handlers, outcomes := m.recorded()
+	if len(handlers) != 1 || len(outcomes) != 1 || handlers[0] != "audit ok" || outcomes[0] != "audit acked" {
+		t.Fatalf("handler calls %q, outcomes %q: want both labelled audit", handlers, outcomes)
 	}
 }
 
-type outcomeObs func(string, Outcome)
+// WithMetrics reports each handler call with its result and each
+// message's outcome.
+func TestWorkerReportsHandlerCallsAndOutcomes(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	e.topic(t, "orders")
+	m := &recordedMetrics{}
+	w := e.startWorker(t, Subscription{Name: "billing", Topic: "orders", MaxRetries: NoRetries,
+		Handler: func(_ context.Context, msg *Message) error {
+			if string(msg.Data()) == "fail" {
+				return Permanent(errors.New("boom"))
+			}
+			return nil
+		}}, WithMetrics(m))
+	e.publish(t, "orders", Outgoing{Data: []byte("ok")})
+	e.publish(t, "orders", Outgoing{Data: []byte("fail")})
+	waitFor(t, 5*time.Second, "both handled", func() bool { s := w.Stats(); return s.Acked == 1 && s.DeadLettered == 1 })
+	handlers, outcomes := m.recorded()
+	slices.Sort(handlers)
+	slices.Sort(outcomes)
+	if !slices.Equal(handlers, []string{"billing error", "billing ok"}) || !slices.Equal(outcomes, []string{"billing acked", "billing dead_lettered"}) {
+		t.Fatalf("handler calls %q, outcomes %q", handlers, outcomes)
+	}
+}
 
-func (f outcomeObs) ObserveOutcome(s string, o Outcome) { f(s, o) }
+// recordedMetrics keeps what a worker reports, as "<subscription> <result>".
+type recordedMetrics struct {
+	mu                 sync.Mutex
+	handlers, outcomes []string
+}
+
+func (r *recordedMetrics) ObserveHandler(sub string, d time.Duration, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	if d < 0 {
+		result = "negative duration"
+	}
+	r.handlers = append(r.handlers, sub+" "+result)
+}
+
+func (r *recordedMetrics) ObserveOutcome(sub string, o Outcome) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.outcomes = append(r.outcomes, sub+" "+string(o))
+}
+
+func (r *recordedMetrics) recorded() (handlers, outcomes []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.handlers), slices.Clone(r.outcomes)
+}
 
 // Lower-priority messages pulled ahead wait while a critical backlog runs
 // for longer than their AckWait. They are held where the watchdog keeps

@@ -14,8 +14,8 @@ import (
 	"github.com/jetflow/jetflow/examples/users"
 	"github.com/jetflow/jetflow/internal/natstest"
 	"github.com/jetflow/jetflow/internal/platform"
-	"github.com/jetflow/jetflow/internal/rpc"
 	"github.com/jetflow/jetflow/streams"
+	"github.com/jetflow/jetflow/wire"
 )
 
 // serviceOptions are the connection options of a jetflow service process
@@ -72,13 +72,13 @@ func testContext(t *testing.T) context.Context {
 
 // createUser sends cmd.user.create as any application would and returns the
 // reply, or an error for a refused or failed request.
-func createUser(nc *nats.Conn, name string) (rpc.CommandReply, error) {
+func createUser(nc *nats.Conn, name string) (wire.CommandReply, error) {
 	return createUserWithin(nc, name, 20*time.Second)
 }
 
 // createUserWithin is createUser with a bound on the wait for the reply.
-func createUserWithin(nc *nats.Conn, name string, timeout time.Duration) (rpc.CommandReply, error) {
-	var out rpc.CommandReply
+func createUserWithin(nc *nats.Conn, name string, timeout time.Duration) (wire.CommandReply, error) {
+	var out wire.CommandReply
 	body, err := json.Marshal(users.Create{Username: name, Email: name + "@example.com"})
 	if err != nil {
 		return out, err
@@ -87,7 +87,7 @@ func createUserWithin(nc *nats.Conn, name string, timeout time.Duration) (rpc.Co
 	if err != nil {
 		return out, fmt.Errorf("request cmd.user.create: %w", err)
 	}
-	if e := rpc.ParseErrorReply(resp); e != nil {
+	if e := wire.ParseErrorReply(resp); e != nil {
 		return out, e
 	}
 	if err := json.Unmarshal(resp.Data, &out); err != nil {

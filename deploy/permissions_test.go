@@ -11,8 +11,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetflow/jetflow/aggregates"
-	"github.com/jetflow/jetflow/internal/rpc"
 	"github.com/jetflow/jetflow/streams"
+	"github.com/jetflow/jetflow/wire"
 )
 
 // TestNATSConfPermissions starts a server from the repository's nats.conf,
@@ -59,7 +59,7 @@ func TestNATSConfPermissions(t *testing.T) {
 		if err != nil {
 			t.Fatalf("request cmd.user.nope: %v", err)
 		}
-		if e := rpc.ParseErrorReply(resp); e == nil || e.Status != rpc.StatusNotFound {
+		if e := wire.ParseErrorReply(resp); e == nil || e.Status != wire.StatusNotFound {
 			t.Fatalf("reply %q: want a 404", resp.Data)
 		}
 		expectNoViolation(t, perms)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jetflow/jetflow/aggregates"
 	"github.com/jetflow/jetflow/streams"
+	"github.com/jetflow/jetflow/wire"
 )
 
 // Scenario is an aggregate at a point of its history, built without a
@@ -128,7 +129,7 @@ type Action[S aggregates.State] struct {
 // is set, AssignID receives the given aggregate's id, or a new UUIDv7 for a
 // new aggregate, as a resend or a create would), an id that cannot be a
 // subject token is a validation error, then cmd's Validate runs when cmd
-// implements aggregates.Validator, and only a valid command reaches
+// implements wire.Validator, and only a valid command reaches
 // spec.Decide. A validation error that is not an *aggregates.DomainError
 // matches aggregates.ErrValidation (the service answers it 400) and still
 // matches itself with errors.Is.
@@ -151,7 +152,7 @@ func Command[S aggregates.State, C any](spec aggregates.CommandSpec[S, C], cmd C
 		if err := streams.ValidateAggregateID(id); err != nil {
 			return id, nil, aggregates.Invalid("invalid id: %s", strings.TrimPrefix(err.Error(), "streams: invalid aggregate id "))
 		}
-		if v, ok := any(&c).(aggregates.Validator); ok {
+		if v, ok := any(&c).(wire.Validator); ok {
 			if err := v.Validate(); err != nil {
 				var de *aggregates.DomainError
 				if !errors.As(err, &de) {

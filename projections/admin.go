@@ -24,11 +24,11 @@ type Admin struct {
 }
 
 // NewAdmin opens (creating when missing) the meta bucket.
-func NewAdmin(ctx context.Context, nc *nats.Conn, cfg Config) (*Admin, error) {
+func NewAdmin(ctx context.Context, nc *nats.Conn, cfg Config, opts ...Option) (*Admin, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	cfg = cfg.withDefaults()
+	cfg = cfg.apply(opts).withDefaults()
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, err
@@ -76,7 +76,7 @@ func (a *Admin) Names(ctx context.Context) ([]string, error) {
 		}
 	}
 	if err := keys.Stop(); err != nil && !errors.Is(err, nats.ErrBadSubscription) {
-		a.cfg.Logger.Debug("stop key lister", "error", err)
+		a.cfg.logger.Debug("stop key lister", "error", err)
 	}
 	slices.Sort(names)
 	return names, nil

@@ -72,8 +72,13 @@ type Config struct {
 	WriteTimeout time.Duration
 	// Upcasters bring old event schemas to the current shape before Apply.
 	Upcasters *streams.Upcasters
-	Logger    *slog.Logger
-	Metrics   Metrics
+	// MaxWait bounds how long a view's Read waits for a min_sequence
+	// (queries.min_sequence_wait; default DefaultMaxWait).
+	MaxWait time.Duration
+
+	// Set by the constructors' options (WithLogger, WithMetrics).
+	logger  *slog.Logger
+	metrics Metrics
 }
 
 func (c Config) withDefaults() Config {
@@ -132,11 +137,14 @@ func (c Config) withDefaults() Config {
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = DefaultWriteTimeout
 	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
+	if c.MaxWait <= 0 {
+		c.MaxWait = DefaultMaxWait
 	}
-	if c.Metrics == nil {
-		c.Metrics = nopMetrics{}
+	if c.logger == nil {
+		c.logger = slog.New(slog.DiscardHandler)
+	}
+	if c.metrics == nil {
+		c.metrics = nopMetrics{}
 	}
 	return c
 }

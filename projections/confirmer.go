@@ -99,7 +99,7 @@ func (c *confirmer) confirm(b *batch) error {
 	pl.ackedSeq.Store(b.last)
 	lag := pl.pending.Load() + pl.delivered.Load() - confirmed
 	pl.track.applied(len(b.msgs), b.last, lag)
-	m := pl.cfg.Metrics
+	m := pl.cfg.metrics
 	m.EventsApplied(pl.p.Name, len(b.msgs)-b.skipped)
 	if b.skipped > 0 {
 		m.EventsSkipped(pl.p.Name, "already_applied", b.skipped)

@@ -68,7 +68,7 @@ func ExampleRunner() {
 		last = res.LastSequence
 	}
 
-	runner, _ := projections.NewRunner(nc, projections.Config{}, totals)
+	runner, _ := projections.NewRunner(nc, projections.Config{}, []projections.Projection{totals})
 	_ = runner.Start(ctx)
 	defer func() { _ = runner.Stop(ctx) }()
 	for s, _ := runner.Status("totals"); s.LastApplied < last; s, _ = runner.Status("totals") {

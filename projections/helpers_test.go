@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -30,6 +31,8 @@ type env struct {
 	js    jetstream.JetStream
 	store *streams.Store
 	cfg   projections.Config
+	// log, when set, is the runners' logger.
+	log *slog.Logger
 }
 
 func newEnv(t *testing.T) *env {
@@ -161,7 +164,11 @@ func (e *env) position(t *testing.T, id string) streams.Position {
 
 func (e *env) startRunner(t *testing.T, nc *nats.Conn, ps ...projections.Projection) *projections.Runner {
 	t.Helper()
-	r, err := projections.NewRunner(nc, e.cfg, ps...)
+	var opts []projections.Option
+	if e.log != nil {
+		opts = append(opts, projections.WithLogger(e.log))
+	}
+	r, err := projections.NewRunner(nc, e.cfg, ps, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -71,7 +71,7 @@ func acquireLease(ctx context.Context, meta *metaStore, key, owner string, ttl t
 			return nil, ctx.Err()
 		}
 		if !errors.Is(err, jetstream.ErrKeyExists) {
-			meta.cfg.Logger.Warn("lease not acquired, retrying", "lease", key, "error", err)
+			meta.cfg.logger.Warn("lease not acquired, retrying", "lease", key, "error", err)
 			if wait.retrying != nil {
 				wait.retrying(fmt.Errorf("projections: lease %s not acquired: %w", key, err))
 			}
@@ -162,7 +162,7 @@ func (l *lease) keep(ctx context.Context, lost func(error)) {
 			lost(fmt.Errorf("%w: not renewed for %s: %w", ErrLeaseLost, time.Since(l.held).Round(time.Millisecond), err))
 			return
 		default:
-			l.meta.cfg.Logger.Warn("lease renewal failed, retrying", "lease", l.key, "error", err)
+			l.meta.cfg.logger.Warn("lease renewal failed, retrying", "lease", l.key, "error", err)
 		}
 	}
 }
@@ -182,7 +182,7 @@ func (l *lease) release(ctx context.Context) {
 		}
 	}
 	if err != nil {
-		l.meta.cfg.Logger.Debug("lease not released (it expires by itself)", "lease", l.key, "error", err)
+		l.meta.cfg.logger.Debug("lease not released (it expires by itself)", "lease", l.key, "error", err)
 	}
 }
 

@@ -226,7 +226,7 @@ func (m *metaStore) watch(ctx context.Context, name string) (<-chan Meta, error)
 				}
 				var meta Meta
 				if err := json.Unmarshal(e.Value(), &meta); err != nil {
-					m.cfg.Logger.Warn("ignoring invalid projection meta record", "projection", name, "error", err)
+					m.cfg.logger.Warn("ignoring invalid projection meta record", "projection", name, "error", err)
 					continue
 				}
 				// Only the latest matters: replace what the reader has not taken yet.
@@ -247,7 +247,7 @@ func (m *metaStore) putStatus(ctx context.Context, s Status) {
 	if _, err := bounded(ctx, m.cfg.WriteTimeout, func(ctx context.Context) (uint64, error) {
 		return m.kv.Put(ctx, statusKey(s.Projection, s.Generation), b)
 	}, nil); err != nil {
-		m.cfg.Logger.Debug("projection status not stored", "projection", s.Projection, "error", err)
+		m.cfg.logger.Debug("projection status not stored", "projection", s.Projection, "error", err)
 	}
 }
 

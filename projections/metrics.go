@@ -2,7 +2,8 @@ package projections
 
 import "time"
 
-// Metrics receives what the runner does; the Prometheus exporter implements
+// Metrics receives what the read side does: the runner's projections and
+// the query service. The Prometheus adapter of package metrics implements
 // it. Implementations must be safe for concurrent use.
 type Metrics interface {
 	// EventsApplied counts events whose writes were confirmed and acked.
@@ -18,10 +19,8 @@ type Metrics interface {
 	Lag(projection string, pending uint64)
 	// StateChanged reports a projection's new state.
 	StateChanged(projection string, state State)
-}
-
-// QueryMetrics receives what the query service does.
-type QueryMetrics interface {
+	// QueryHandled reports one query answered: result is "ok" or the
+	// error code of its reply.
 	QueryHandled(readModel, query, result string, took time.Duration)
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/synadia-io/orbit.go/natsext"
 
 	"github.com/jetflow/jetflow/streams"
+	"github.com/jetflow/jetflow/wire"
 )
 
 // Wire names the runner writes into read model buckets.
@@ -68,7 +69,7 @@ func newPipeline(nc *nats.Conn, p Projection, cfg Config, gen Generation, track 
 	}
 	pl := &pipeline{
 		p: p, cfg: cfg, gen: gen, js: js, track: track, hard: hard,
-		log:    cfg.Logger.With("projection", p.Name, "generation", gen.Number),
+		log:    cfg.logger.With("projection", p.Name, "generation", gen.Number),
 		kvPre:  "$KV." + gen.Bucket + ".",
 		kvStrm: "KV_" + gen.Bucket,
 		cache:  newRecordCache(cfg.CacheSize),
@@ -416,7 +417,7 @@ func (pl *pipeline) apply(ctx context.Context, b *batch, items []item) error {
 		if skips[it.seq] {
 			pl.log.Warn("event skipped on an operator's request", "sequence", it.seq, "type", it.ev.Type)
 			pl.track.skipped(it.seq)
-			pl.cfg.Metrics.EventsSkipped(pl.p.Name, "operator", 1)
+			pl.cfg.metrics.EventsSkipped(pl.p.Name, "operator", 1)
 			add(it)
 			continue
 		}
@@ -487,7 +488,7 @@ func (pl *pipeline) applyEvent(ctx context.Context, it *item, rec *record) (bool
 func (pl *pipeline) failed(it *item, err error) error {
 	f := Failure{Sequence: it.seq, Type: it.ev.Type, Subject: it.msg.Subject(), Error: err.Error(), At: time.Now().UTC()}
 	if f.Type == "" {
-		f.Type = it.msg.Headers().Get(streams.HeaderEventType)
+		f.Type = it.msg.Headers().Get(wire.HeaderEventType)
 	}
 	return &FailedError{Projection: pl.p.Name, Failure: f}
 }
@@ -528,7 +529,7 @@ func retry[T any](ctx context.Context, pl *pipeline, ev streams.Event, call func
 		if err == nil {
 			return next, nil
 		}
-		pl.cfg.Metrics.HandlerFailed(pl.p.Name, ev.Type)
+		pl.cfg.metrics.HandlerFailed(pl.p.Name, ev.Type)
 		if attempt >= pl.cfg.Retries {
 			return next, err
 		}

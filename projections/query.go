@@ -13,8 +13,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/jetflow/jetflow/internal/rpc"
+	"github.com/jetflow/jetflow/rpc"
 	"github.com/jetflow/jetflow/streams"
+	"github.com/jetflow/jetflow/wire"
 )
 
 // Defaults of the query service (DESIGN.md wire contract).
@@ -34,8 +35,6 @@ type QueryConfig struct {
 	MaxPayload    int           // largest accepted request body in bytes
 	Timeout       time.Duration // bound of one query, min_sequence wait included
 	Concurrency   int           // queries handled at once by this instance
-	Logger        *slog.Logger
-	Metrics       QueryMetrics
 }
 
 func (c *QueryConfig) defaults() {
@@ -44,22 +43,12 @@ func (c *QueryConfig) defaults() {
 	c.MaxPayload = cmp.Or(max(c.MaxPayload, 0), DefaultQueryMaxPayload)
 	c.Timeout = cmp.Or(max(c.Timeout, 0), DefaultQueryTimeout)
 	c.Concurrency = cmp.Or(max(c.Concurrency, 0), DefaultQueryConcurrency)
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
-	if c.Metrics == nil {
-		c.Metrics = nopMetrics{}
-	}
 }
 
 // QueryFunc answers one decoded query: the reply body (encoded as JSON; a
 // json.RawMessage is sent as it is) and the stream sequence the read model
 // had applied when it answered.
 type QueryFunc[Req any] func(ctx context.Context, req Req) (reply any, applied uint64, err error)
-
-// Validator is implemented by query requests that check their own input;
-// an error is answered 400 with its message.
-type Validator interface{ Validate() error }
 
 type queryRoute struct {
 	readModel, query string
@@ -70,32 +59,38 @@ type queryRoute struct {
 // Start; Stop drains it. Several instances share the load through micro's
 // queue group.
 type QueryService struct {
-	cfg    QueryConfig
-	server *rpc.Server
+	cfg     QueryConfig
+	log     *slog.Logger
+	metrics Metrics
+	server  *rpc.Server
 }
 
 // NewQueryService returns a query service on nc.
-func NewQueryService(nc *nats.Conn, cfg QueryConfig) (*QueryService, error) {
+func NewQueryService(nc *nats.Conn, cfg QueryConfig, opts ...Option) (*QueryService, error) {
 	cfg.defaults()
+	o := options{logger: slog.New(slog.DiscardHandler), metrics: nopMetrics{}}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if err := streams.ValidateSubjectPrefix(cfg.SubjectPrefix); err != nil {
 		return nil, fmt.Errorf("projections: query subject prefix: %w", err)
 	}
-	return &QueryService{cfg: cfg, server: rpc.NewServer(nc, rpc.ServerConfig{
+	return &QueryService{cfg: cfg, log: o.logger, metrics: o.metrics, server: rpc.NewServer(nc, rpc.ServerConfig{
 		Name:          cfg.Name,
 		Version:       queryServiceVersion,
 		Description:   "jetflow queries: " + cfg.SubjectPrefix + ".<read_model>.<query>",
 		SubjectPrefix: cfg.SubjectPrefix,
 		Noun:          "query",
-		UnknownCode:   rpc.CodeUnknownQuery,
+		UnknownCode:   wire.CodeUnknownQuery,
 		Concurrency:   cfg.Concurrency,
-		Logger:        cfg.Logger,
+		Logger:        o.logger,
 	})}, nil
 }
 
 // RegisterQuery adds the query <prefix>.<readModel>.<name>; call it before
 // Start. The body is decoded strictly into Req (unknown fields, trailing
 // data and wrong types are 400s; an empty body is {}), then validated when
-// Req implements Validator.
+// Req implements wire.Validator.
 func RegisterQuery[Req any](s *QueryService, readModel, name string, fn QueryFunc[Req]) error {
 	for _, tok := range []string{readModel, name} {
 		if err := streams.ValidateAggregateType(tok); err != nil {
@@ -118,22 +113,22 @@ func RegisterQuery[Req any](s *QueryService, readModel, name string, fn QueryFun
 }
 
 // DecodeQuery decodes and validates a query body the way the service does;
-// the error is an *rpc.Error (400) naming the problem.
+// the error is an *wire.Error (400) naming the problem.
 func DecodeQuery[Req any](data []byte) (Req, error) {
 	var req Req
 	if len(strings.TrimSpace(string(data))) == 0 {
 		data = []byte("{}")
 	}
-	if err := rpc.DecodeStrict(data, &req); err != nil {
-		return req, rpc.Errorf(rpc.StatusInvalid, rpc.CodeValidation, "%v", err)
+	if err := wire.DecodeStrict(data, &req); err != nil {
+		return req, wire.Errorf(wire.StatusInvalid, wire.CodeValidation, "%v", err)
 	}
-	if v, ok := any(&req).(Validator); ok {
+	if v, ok := any(&req).(wire.Validator); ok {
 		if err := v.Validate(); err != nil {
-			var re *rpc.Error
+			var re *wire.Error
 			if errors.As(err, &re) {
 				return req, re
 			}
-			return req, rpc.Errorf(rpc.StatusInvalid, rpc.CodeValidation, "%v", err)
+			return req, wire.Errorf(wire.StatusInvalid, wire.CodeValidation, "%v", err)
 		}
 	}
 	return req, nil
@@ -152,7 +147,7 @@ func (s *QueryService) serve(ctx context.Context, r queryRoute, req rpc.Request)
 	var applied uint64
 	var cause error
 	if len(req.Data) > s.cfg.MaxPayload {
-		cause = rpc.Errorf(rpc.StatusTooLarge, rpc.CodeTooLarge, "request body is %d bytes, at most %d allowed", len(req.Data), s.cfg.MaxPayload)
+		cause = wire.Errorf(wire.StatusTooLarge, wire.CodeTooLarge, "request body is %d bytes, at most %d allowed", len(req.Data), s.cfg.MaxPayload)
 	} else {
 		qctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 		reply, applied, cause = s.run(qctx, r, req.Data)
@@ -161,22 +156,22 @@ func (s *QueryService) serve(ctx context.Context, r queryRoute, req rpc.Request)
 	took := time.Since(start)
 	var resp rpc.Response
 	if applied > 0 {
-		resp.Header = nats.Header{rpc.HeaderSequence: {strconv.FormatUint(applied, 10)}}
+		resp.Header = nats.Header{wire.HeaderSequence: {strconv.FormatUint(applied, 10)}}
 	}
 	if cause == nil {
 		if resp.Body, cause = encodeReply(reply); cause != nil {
-			s.cfg.Logger.Error("query reply not encodable", "query", req.Subject, "error", cause)
+			s.log.Error("query reply not encodable", "query", req.Subject, "error", cause)
 		}
 	}
 	result := "ok"
 	if cause != nil {
 		resp.Err = toQueryError(cause)
 		result = resp.Err.Code
-		if resp.Err.Status >= 500 && resp.Err.Status != rpc.StatusTimeout {
-			s.cfg.Logger.Warn("query failed", "query", req.Subject, "status", resp.Err.Status, "error", cause, "took", took)
+		if resp.Err.Status >= 500 && resp.Err.Status != wire.StatusTimeout {
+			s.log.Warn("query failed", "query", req.Subject, "status", resp.Err.Status, "error", cause, "took", took)
 		}
 	}
-	s.cfg.Metrics.QueryHandled(r.readModel, r.query, result, took)
+	s.metrics.QueryHandled(r.readModel, r.query, result, took)
 	return resp
 }
 
@@ -193,7 +188,7 @@ func encodeReply(reply any) ([]byte, error) {
 func (s *QueryService) run(ctx context.Context, r queryRoute, data []byte) (reply any, applied uint64, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			s.cfg.Logger.Error("query handler panicked", "read_model", r.readModel, "query", r.query, "panic", fmt.Sprint(p))
+			s.log.Error("query handler panicked", "read_model", r.readModel, "query", r.query, "panic", fmt.Sprint(p))
 			err = errQueryPanicked
 		}
 	}()
@@ -204,19 +199,19 @@ var errQueryPanicked = errors.New("query handler panicked")
 
 // queryRefusal maps a handler's QueryError onto its status and code; a
 // Kind of its own (not one of the three) is a refusal of input (400).
-func queryRefusal(e *QueryError) *rpc.Error {
+func queryRefusal(e *QueryError) *wire.Error {
 	switch {
 	case errors.Is(e.Kind, ErrQueryNotFound):
-		return rpc.Errorf(rpc.StatusNotFound, rpc.CodeNotFound, "%s", e.Message)
+		return wire.Errorf(wire.StatusNotFound, wire.CodeNotFound, "%s", e.Message)
 	case errors.Is(e.Kind, ErrQueryConflict):
-		return rpc.Errorf(rpc.StatusConflict, rpc.CodeConflict, "%s", e.Message)
+		return wire.Errorf(wire.StatusConflict, wire.CodeConflict, "%s", e.Message)
 	}
-	return rpc.Errorf(rpc.StatusInvalid, rpc.CodeValidation, "%s", e.Message)
+	return wire.Errorf(wire.StatusInvalid, wire.CodeValidation, "%s", e.Message)
 }
 
 // toQueryError maps a query's error onto the wire contract's codes.
-func toQueryError(err error) *rpc.Error {
-	var re *rpc.Error
+func toQueryError(err error) *wire.Error {
+	var re *wire.Error
 	var behind *BehindError
 	var refused *QueryError
 	switch {
@@ -225,13 +220,13 @@ func toQueryError(err error) *rpc.Error {
 	case errors.As(err, &refused):
 		return queryRefusal(refused)
 	case errors.As(err, &behind):
-		return rpc.Errorf(rpc.StatusTimeout, rpc.CodeBehind,
+		return wire.Errorf(wire.StatusTimeout, wire.CodeBehind,
 			"read model %s is behind: it has applied stream sequence %d, not yet %d; retry later",
 			behind.Projection, behind.Applied, behind.Wanted)
 	case errors.Is(err, ErrNotReady):
-		return rpc.Errorf(rpc.StatusUnavailable, rpc.CodeUnavailable, "%v; retry shortly", err)
+		return wire.Errorf(wire.StatusUnavailable, wire.CodeUnavailable, "%v; retry shortly", err)
 	case errors.Is(err, context.DeadlineExceeded):
-		return rpc.Errorf(rpc.StatusTimeout, rpc.CodeTimeout, "the query did not finish in time")
+		return wire.Errorf(wire.StatusTimeout, wire.CodeTimeout, "the query did not finish in time")
 	}
-	return rpc.Errorf(rpc.StatusInternal, rpc.CodeInternal, "internal error; see the service log")
+	return wire.Errorf(wire.StatusInternal, wire.CodeInternal, "internal error; see the service log")
 }

@@ -67,7 +67,7 @@ func (a *Admin) Rebuild(ctx context.Context, p Projection, progress func(Progres
 		return Meta{}, err
 	}
 	gen := *meta.Rebuild
-	log := a.cfg.Logger.With("projection", p.Name, "generation", gen.Number)
+	log := a.cfg.logger.With("projection", p.Name, "generation", gen.Number)
 	log.Info("rebuild", "bucket", gen.Bucket, "resumed", resumed)
 
 	// Wait a lease TTL at most: a crashed rebuild's lease expires by then.
@@ -187,7 +187,7 @@ func (a *Admin) build(ctx context.Context, p Projection, meta Meta, gen Generati
 			return fmt.Errorf("projections: rebuild of %s stopped (skip the event or fix the handler, then run it again): %w", p.Name, err)
 		}
 		delay := a.cfg.backoff(attempt)
-		a.cfg.Logger.Warn("rebuild pipeline stopped, restarting from its checkpoint", "projection", p.Name, "error", err, "retry_in", delay)
+		a.cfg.logger.Warn("rebuild pipeline stopped, restarting from its checkpoint", "projection", p.Name, "error", err, "retry_in", delay)
 		track.setState(StateRetrying, nil, err.Error())
 		sleep(buildCtx, delay)
 	}

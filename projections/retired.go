@@ -25,7 +25,7 @@ func (m *metaStore) removeRetired(ctx context.Context, name string) error {
 			if ctx.Err() != nil {
 				return fmt.Errorf("projections: removing generation %d of %s: %w", g.Number, name, ctx.Err())
 			}
-			m.cfg.Logger.Warn("retired generation still running; left in place", "projection", name, "generation", g.Number, "error", err)
+			m.cfg.logger.Warn("retired generation still running; left in place", "projection", name, "generation", g.Number, "error", err)
 			continue
 		}
 		if err := m.js.DeleteConsumer(ctx, m.cfg.Streams.EventStream, g.Consumer); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
@@ -41,7 +41,7 @@ func (m *metaStore) removeRetired(ctx context.Context, name string) error {
 		}); err != nil {
 			return err
 		}
-		m.cfg.Logger.Info("removed retired generation", "projection", name, "generation", g.Number, "bucket", g.Bucket)
+		m.cfg.logger.Info("removed retired generation", "projection", name, "generation", g.Number, "bucket", g.Bucket)
 	}
 	return nil
 }

@@ -51,11 +51,11 @@ func (u *unit) setTracker(t *tracker) {
 }
 
 // NewRunner returns a runner of ps on nc; nothing runs until Start.
-func NewRunner(nc *nats.Conn, cfg Config, ps ...Projection) (*Runner, error) {
+func NewRunner(nc *nats.Conn, cfg Config, ps []Projection, opts ...Option) (*Runner, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	cfg = cfg.withDefaults()
+	cfg = cfg.apply(opts).withDefaults()
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, err
@@ -105,7 +105,7 @@ func (r *Runner) Start(ctx context.Context) error {
 		if !slices.Equal(metas[i].Subjects, u.p.Subjects) {
 			// The consumer follows the new subjects from its checkpoint
 			// on; events of them before it were never applied.
-			r.cfg.Logger.Warn("projection subjects changed since its generation was built; rebuild it to apply their earlier events",
+			r.cfg.logger.Warn("projection subjects changed since its generation was built; rebuild it to apply their earlier events",
 				"projection", u.p.Name, "built_with", metas[i].Subjects, "now", u.p.Subjects)
 		}
 	}
@@ -236,7 +236,7 @@ func (r *Runner) supervise(ctx context.Context, u *unit, ready chan<- struct{}) 
 		}
 	}
 	defer signal()
-	log := r.cfg.Logger.With("projection", u.p.Name)
+	log := r.cfg.logger.With("projection", u.p.Name)
 	for attempt := 0; ctx.Err() == nil; attempt++ {
 		meta, metas, ok := r.follow(ctx, u, signal)
 		if ok {
@@ -266,7 +266,7 @@ func (r *Runner) supervise(ctx context.Context, u *unit, ready chan<- struct{}) 
 func (r *Runner) follow(ctx context.Context, u *unit, signal func()) (Meta, <-chan Meta, bool) {
 	retrying := func(err error) {
 		u.tracker().setState(StateRetrying, nil, err.Error())
-		r.cfg.Metrics.StateChanged(u.p.Name, StateRetrying)
+		r.cfg.metrics.StateChanged(u.p.Name, StateRetrying)
 		signal()
 	}
 	metas, err := r.meta.watch(ctx, u.p.Name)
@@ -309,13 +309,13 @@ type genRun struct {
 // generation changes (returning the new meta) or ctx ends (false).
 func (g *genRun) run(ctx context.Context) (Meta, bool) {
 	r, p, gen := g.r, g.u.p, g.meta.Active
-	log := r.cfg.Logger.With("projection", p.Name, "generation", gen.Number)
+	log := r.cfg.logger.With("projection", p.Name, "generation", gen.Number)
 	track := r.newTracker(p, gen, StateStarting)
 	if prev, ok, _ := r.meta.loadStatus(ctx, p.Name, gen.Number); ok {
 		track.resume(prev)
 	}
 	g.u.setTracker(track)
-	r.cfg.Metrics.StateChanged(p.Name, StateStarting)
+	r.cfg.metrics.StateChanged(p.Name, StateStarting)
 
 	// Everything below stops when the generation stops being active.
 	genCtx, stopGen := context.WithCancelCause(ctx)
@@ -334,13 +334,13 @@ func (g *genRun) run(ctx context.Context) (Meta, bool) {
 		standby: func(holder string) {
 			log.Info("projection on standby: another process runs it", "holder", holder)
 			track.setState(StateStandby, nil, "")
-			r.cfg.Metrics.StateChanged(p.Name, StateStandby)
+			r.cfg.metrics.StateChanged(p.Name, StateStandby)
 			g.signal()
 		},
 		// Start does not wait behind a lease that cannot be had.
 		retrying: func(err error) {
 			track.setState(StateRetrying, nil, err.Error())
-			r.cfg.Metrics.StateChanged(p.Name, StateRetrying)
+			r.cfg.metrics.StateChanged(p.Name, StateRetrying)
 			g.signal()
 		},
 	})
@@ -378,7 +378,7 @@ func (g *genRun) run(ctx context.Context) (Meta, bool) {
 		err := pl.provision(genCtx)
 		if err == nil {
 			track.setState(StateRunning, nil, "")
-			r.cfg.Metrics.StateChanged(p.Name, StateRunning)
+			r.cfg.metrics.StateChanged(p.Name, StateRunning)
 			g.signal()
 			err = pl.session(genCtx, false)
 		}
@@ -397,7 +397,7 @@ func (g *genRun) run(ctx context.Context) (Meta, bool) {
 				continue
 			}
 			track.setState(StateFailed, &failed.Failure, "")
-			r.cfg.Metrics.StateChanged(p.Name, StateFailed)
+			r.cfg.metrics.StateChanged(p.Name, StateFailed)
 			g.signal()
 			g.waitForOperator(genCtx, failed.Failure.Sequence, base)
 		default:
@@ -405,7 +405,7 @@ func (g *genRun) run(ctx context.Context) (Meta, bool) {
 			attempt++
 			log.Warn("projection pipeline stopped, restarting from the checkpoint", "error", err, "retry_in", delay)
 			track.setState(StateRetrying, nil, err.Error())
-			r.cfg.Metrics.StateChanged(p.Name, StateRetrying)
+			r.cfg.metrics.StateChanged(p.Name, StateRetrying)
 			g.signal()
 			sleep(genCtx, delay)
 		}
@@ -450,7 +450,7 @@ func (g *genRun) followMeta(ctx context.Context, stop context.CancelCauseFunc, s
 			}
 			pl.setSkips(m.skipsFor(gen))
 			if m.Active.Number != gen {
-				g.r.cfg.Logger.Info("projection switched to a rebuilt generation", "projection", m.Name,
+				g.r.cfg.logger.Info("projection switched to a rebuilt generation", "projection", m.Name,
 					"from", g.meta.Active.Number, "to", m.Active.Number, "bucket", m.Active.Bucket)
 				switched <- m
 				stop(errSwitched)
@@ -504,11 +504,11 @@ func (g *genRun) waitForOperator(ctx context.Context, seq, base uint64) {
 			return
 		case m := <-ch:
 			if m.skips(g.meta.Active.Number, seq) {
-				g.r.cfg.Logger.Warn("operator skips the failed event", "projection", g.u.p.Name, "generation", g.meta.Active.Number, "sequence", seq)
+				g.r.cfg.logger.Warn("operator skips the failed event", "projection", g.u.p.Name, "generation", g.meta.Active.Number, "sequence", seq)
 				return
 			}
 			if m.Resume > base {
-				g.r.cfg.Logger.Info("operator resumes the projection", "projection", g.u.p.Name, "sequence", seq)
+				g.r.cfg.logger.Info("operator resumes the projection", "projection", g.u.p.Name, "sequence", seq)
 				return
 			}
 		}
@@ -528,7 +528,7 @@ func publishStatus(ctx context.Context, meta *metaStore, t *tracker) {
 		case <-t.changed:
 		}
 		s := t.tick(time.Now())
-		meta.cfg.Metrics.Lag(s.Projection, s.Lag)
+		meta.cfg.metrics.Lag(s.Projection, s.Lag)
 		meta.putStatus(ctx, s)
 	}
 }

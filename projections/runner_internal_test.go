@@ -48,7 +48,7 @@ func TestLeaseOfARetiredGenerationIsNotRun(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	r, err := NewRunner(nc, cfg, p)
+	r, err := NewRunner(nc, cfg, []Projection{p})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ accounts { A { jetstream: enabled, users: [
 		KeyOf:  func(streams.Event) (string, error) { return "", nil },
 		Evolve: func(context.Context, streams.Event, *struct{}) (*struct{}, error) { return nil, nil },
 	}}
-	r, err := NewRunner(nc, Config{Streams: scfg, LeaseTTL: time.Second}, p)
+	r, err := NewRunner(nc, Config{Streams: scfg, LeaseTTL: time.Second}, []Projection{p})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -106,7 +106,7 @@ func TestViewNeverGoesBackAtASwitch(t *testing.T) {
 	e.appendNotes(t, "a", "one", "two", "three")
 	r := e.startRunner(t, natstest.Connect(t, e.url), counterProjection(&counterHandler{}))
 	waitFor(t, "gen 1 applied", func() bool { return status(t, r, "counters").LastApplied >= 3 })
-	v, err := projections.NewView(natstest.Connect(t, e.url), e.cfg, counterProjection(nil), newCounterModel, 5*time.Second)
+	v, err := projections.NewView(natstest.Connect(t, e.url), withMaxWait(e.cfg, 5*time.Second), counterProjection(nil), newCounterModel)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +229,7 @@ func TestNothingWrittenOrAckedAfterTheLeaseIsLost(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	logs := &logCapture{}
-	e.cfg.Logger = slog.New(logs)
+	e.log = slog.New(logs)
 	h := &blockHandler{entered: make(chan struct{}), release: make(chan struct{})}
 	r := e.startRunner(t, natstest.Connect(t, e.url), counterProjection(h))
 	first := e.appendNotes(t, "k", "one")
@@ -393,7 +393,7 @@ func TestRunnerTakesBackItsOwnLease(t *testing.T) {
 	e := newEnv(t)
 	e.cfg.LeaseTTL = 3 * time.Second
 	logs := &logCapture{}
-	e.cfg.Logger = slog.New(logs)
+	e.log = slog.New(logs)
 	r := e.startRunner(t, natstest.Connect(t, e.url), counterProjection(&counterHandler{}))
 	owner := status(t, r, "counters").Owner
 	meta, err := e.js.KeyValue(ctxT(t), projections.DefaultMetaBucket)
@@ -452,7 +452,7 @@ func TestViewLoadsAfterItsStartGaveUp(t *testing.T) {
 	e := newEnv(t)
 	last := e.appendNotes(t, "v", "one")
 	e.startRunner(t, natstest.Connect(t, e.url), counterProjection(&counterHandler{}))
-	v, err := projections.NewView(natstest.Connect(t, e.url), e.cfg, counterProjection(&counterHandler{}), newCounterModel, 0)
+	v, err := projections.NewView(natstest.Connect(t, e.url), e.cfg, counterProjection(&counterHandler{}), newCounterModel)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -463,4 +463,9 @@ func TestViewLoadsAfterItsStartGaveUp(t *testing.T) {
 		t.Fatalf("start with an ended ctx: %v", err)
 	}
 	waitFor(t, "the view loaded in the background", func() bool { return v.Ready() && v.Applied() >= last })
+}
+
+func withMaxWait(cfg projections.Config, d time.Duration) projections.Config {
+	cfg.MaxWait = d
+	return cfg
 }

@@ -39,7 +39,7 @@ func TestSkipIsOnlyForTheEventAProjectionFailedAt(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	logs := &lockedBuffer{}
-	e.cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+	e.log = slog.New(slog.NewJSONHandler(logs, nil))
 	h := &counterHandler{}
 	p := counterProjection(h)
 	r := e.startRunner(t, e.nc, p)

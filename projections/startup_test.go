@@ -183,7 +183,7 @@ func within[T any](t *testing.T, d time.Duration, what string, fn func() T) T {
 func TestStartOnAStuckConnectionReturnsWhenItsCtxEnds(t *testing.T) {
 	t.Parallel()
 	s := newStuckEnv(t)
-	r, err := projections.NewRunner(s.nc, s.cfg, counterProjection(&counterHandler{}))
+	r, err := projections.NewRunner(s.nc, s.cfg, []projections.Projection{counterProjection(&counterHandler{})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +214,7 @@ func TestStartWhileTheLeaseCannotBeHad(t *testing.T) {
 	if _, err := s.js.CreateKeyValue(ctxT(t), bucket); err != nil {
 		t.Fatal(err)
 	}
-	r, err := projections.NewRunner(s.nc, s.cfg, counterProjection(&counterHandler{}))
+	r, err := projections.NewRunner(s.nc, s.cfg, []projections.Projection{counterProjection(&counterHandler{})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +250,7 @@ func TestStandbyStopsOnAStuckConnection(t *testing.T) {
 	if _, err := kv.Create(ctxT(t), "counters.lease.g1", []byte("elsewhere:1:x")); err != nil {
 		t.Fatal(err)
 	}
-	r, err := projections.NewRunner(s.nc, s.cfg, counterProjection(&counterHandler{}))
+	r, err := projections.NewRunner(s.nc, s.cfg, []projections.Projection{counterProjection(&counterHandler{})})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,26 +69,22 @@ type View[M Model] struct {
 }
 
 // NewView returns a view of p's read model; newModel makes an empty model
-// for each generation loaded. maxWait bounds min_sequence waits
-// (DefaultMaxWait when zero).
-func NewView[M Model](nc *nats.Conn, cfg Config, p Projection, newModel func() M, maxWait time.Duration) (*View[M], error) {
+// for each generation loaded. cfg.MaxWait bounds min_sequence waits.
+func NewView[M Model](nc *nats.Conn, cfg Config, p Projection, newModel func() M, opts ...Option) (*View[M], error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	cfg = cfg.withDefaults()
+	cfg = cfg.apply(opts).withDefaults()
 	if !validName(p.Name) || len(p.Subjects) == 0 {
 		return nil, fmt.Errorf("%w: a view needs the projection's name and subjects", ErrInvalidProjection)
-	}
-	if maxWait <= 0 {
-		maxWait = DefaultMaxWait
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, err
 	}
 	return &View[M]{
-		nc: nc, js: js, cfg: cfg, p: p, newModel: newModel, maxWait: maxWait,
-		log:     cfg.Logger.With("read_model", p.Name),
+		nc: nc, js: js, cfg: cfg, p: p, newModel: newModel, maxWait: cfg.MaxWait,
+		log:     cfg.logger.With("read_model", p.Name),
 		changed: make(chan struct{}),
 		swapped: make(chan int),
 	}, nil

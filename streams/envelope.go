@@ -10,23 +10,13 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/jetflow/jetflow/wire"
 )
 
-// Wire headers of an event message (DESIGN.md, "Wire contract").
+// headerExpectedLastSubjectSeq is JetStream's expected-sequence check; the
+// event headers are wire's (wire.HeaderEventType…).
 const (
-	HeaderEventID       = "Nats-Msg-Id"
-	HeaderEventType     = "Jetflow-Event-Type"
-	HeaderAggregateType = "Jetflow-Aggregate-Type"
-	HeaderAggregateID   = "Jetflow-Aggregate-Id"
-	HeaderVersion       = "Jetflow-Version"
-	HeaderSchema        = "Jetflow-Schema"
-	HeaderCorrelationID = "Jetflow-Correlation-Id"
-	HeaderCausationID   = "Jetflow-Causation-Id"
-	HeaderUserID        = "Jetflow-User-Id"
-	HeaderSource        = "Jetflow-Source"
-	HeaderOccurredAt    = "Jetflow-Occurred-At"
-	HeaderTraceParent   = "traceparent"
-
 	headerExpectedLastSubjectSeq = "Nats-Expected-Last-Subject-Sequence"
 )
 
@@ -68,18 +58,18 @@ type Event struct {
 // concurrency and batch headers the store adds.
 func (e *Event) header() nats.Header {
 	h := make(nats.Header, 14)
-	h[HeaderEventID] = []string{e.ID}
-	h[HeaderEventType] = []string{e.Type}
-	h[HeaderAggregateType] = []string{e.AggregateType}
-	h[HeaderAggregateID] = []string{e.AggregateID}
-	h[HeaderVersion] = []string{strconv.FormatUint(e.Version, 10)}
-	h[HeaderSchema] = []string{strconv.Itoa(e.Schema)}
-	h[HeaderOccurredAt] = []string{e.OccurredAt.UTC().Format(time.RFC3339Nano)}
-	setIf(h, HeaderCorrelationID, e.Metadata.CorrelationID)
-	setIf(h, HeaderCausationID, e.Metadata.CausationID)
-	setIf(h, HeaderUserID, e.Metadata.UserID)
-	setIf(h, HeaderSource, e.Metadata.Source)
-	setIf(h, HeaderTraceParent, e.Metadata.TraceParent)
+	h[wire.HeaderMsgID] = []string{e.ID}
+	h[wire.HeaderEventType] = []string{e.Type}
+	h[wire.HeaderAggregateType] = []string{e.AggregateType}
+	h[wire.HeaderAggregateID] = []string{e.AggregateID}
+	h[wire.HeaderVersion] = []string{strconv.FormatUint(e.Version, 10)}
+	h[wire.HeaderSchema] = []string{strconv.Itoa(e.Schema)}
+	h[wire.HeaderOccurredAt] = []string{e.OccurredAt.UTC().Format(time.RFC3339Nano)}
+	setIf(h, wire.HeaderCorrelationID, e.Metadata.CorrelationID)
+	setIf(h, wire.HeaderCausationID, e.Metadata.CausationID)
+	setIf(h, wire.HeaderUserID, e.Metadata.UserID)
+	setIf(h, wire.HeaderSource, e.Metadata.Source)
+	setIf(h, wire.HeaderTraceParent, e.Metadata.TraceParent)
 	return h
 }
 
@@ -96,47 +86,47 @@ func DecodeMessage(subject string, h nats.Header, data []byte, sequence uint64) 
 		return Event{}, fmt.Errorf("%w (subject %q, sequence %d): %s", ErrMalformedEvent, subject, sequence, fmt.Sprintf(format, args...))
 	}
 	ev := Event{
-		ID:            h.Get(HeaderEventID),
-		Type:          h.Get(HeaderEventType),
-		AggregateType: h.Get(HeaderAggregateType),
-		AggregateID:   h.Get(HeaderAggregateID),
+		ID:            h.Get(wire.HeaderMsgID),
+		Type:          h.Get(wire.HeaderEventType),
+		AggregateType: h.Get(wire.HeaderAggregateType),
+		AggregateID:   h.Get(wire.HeaderAggregateID),
 		Sequence:      sequence,
 		Metadata: Metadata{
-			CorrelationID: h.Get(HeaderCorrelationID),
-			CausationID:   h.Get(HeaderCausationID),
-			UserID:        h.Get(HeaderUserID),
-			Source:        h.Get(HeaderSource),
-			TraceParent:   h.Get(HeaderTraceParent),
+			CorrelationID: h.Get(wire.HeaderCorrelationID),
+			CausationID:   h.Get(wire.HeaderCausationID),
+			UserID:        h.Get(wire.HeaderUserID),
+			Source:        h.Get(wire.HeaderSource),
+			TraceParent:   h.Get(wire.HeaderTraceParent),
 		},
 	}
 	if ev.ID == "" {
-		return bad("missing header %s", HeaderEventID)
+		return bad("missing header %s", wire.HeaderMsgID)
 	}
 	if ev.Type == "" {
-		return bad("missing header %s", HeaderEventType)
+		return bad("missing header %s", wire.HeaderEventType)
 	}
 	if err := ValidateAggregateType(ev.AggregateType); err != nil {
-		return bad("header %s: %v", HeaderAggregateType, err)
+		return bad("header %s: %v", wire.HeaderAggregateType, err)
 	}
 	if err := validateStoredAggregateID(ev.AggregateID); err != nil {
-		return bad("header %s: %v", HeaderAggregateID, err)
+		return bad("header %s: %v", wire.HeaderAggregateID, err)
 	}
 	if !strings.HasSuffix(subject, "."+ev.AggregateType+"."+ev.AggregateID) {
 		return bad("subject does not end in .%s.%s", ev.AggregateType, ev.AggregateID)
 	}
-	v, err := strconv.ParseUint(h.Get(HeaderVersion), 10, 64)
+	v, err := strconv.ParseUint(h.Get(wire.HeaderVersion), 10, 64)
 	if err != nil || v == 0 {
-		return bad("header %s %q is not a version (1, 2, ...)", HeaderVersion, h.Get(HeaderVersion))
+		return bad("header %s %q is not a version (1, 2, ...)", wire.HeaderVersion, h.Get(wire.HeaderVersion))
 	}
 	ev.Version = v
-	schema, err := strconv.Atoi(h.Get(HeaderSchema))
+	schema, err := strconv.Atoi(h.Get(wire.HeaderSchema))
 	if err != nil || schema < 1 {
-		return bad("header %s %q is not a schema version (1, 2, ...)", HeaderSchema, h.Get(HeaderSchema))
+		return bad("header %s %q is not a schema version (1, 2, ...)", wire.HeaderSchema, h.Get(wire.HeaderSchema))
 	}
 	ev.Schema = schema
-	at, err := time.Parse(time.RFC3339Nano, h.Get(HeaderOccurredAt))
+	at, err := time.Parse(time.RFC3339Nano, h.Get(wire.HeaderOccurredAt))
 	if err != nil {
-		return bad("header %s %q is not an RFC 3339 time", HeaderOccurredAt, h.Get(HeaderOccurredAt))
+		return bad("header %s %q is not an RFC 3339 time", wire.HeaderOccurredAt, h.Get(wire.HeaderOccurredAt))
 	}
 	ev.OccurredAt = at.UTC()
 	if !json.Valid(data) {
@@ -183,22 +173,12 @@ func (e *Event) validateForAppend(i int) error {
 // " x" would be stored as "x" and " " as nothing at all.
 func headerValueProblem(s string) string {
 	switch {
-	case !headerSafe(s):
+	case wire.HasControl(s):
 		return "must not contain control characters"
 	case textproto.TrimString(s) != s:
 		return "must not start or end with blanks"
 	}
 	return ""
-}
-
-// headerSafe rejects what would break or forge a NATS header line.
-func headerSafe(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == 0x7f {
-			return false
-		}
-	}
-	return true
 }
 
 // headerSize is the wire size of h as NATS encodes it.

@@ -7,6 +7,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/jetflow/jetflow/streams"
+	"github.com/jetflow/jetflow/wire"
 )
 
 // FuzzDecodeMessage feeds arbitrary headers and payloads to the decoder: it
@@ -23,9 +24,9 @@ func FuzzDecodeMessage(f *testing.F) {
 	f.Fuzz(func(t *testing.T, subject, id, typ, aggType, aggID, version, schema, at string, data []byte) {
 		h := nats.Header{}
 		for k, v := range map[string]string{
-			streams.HeaderEventID: id, streams.HeaderEventType: typ, streams.HeaderAggregateType: aggType,
-			streams.HeaderAggregateID: aggID, streams.HeaderVersion: version, streams.HeaderSchema: schema,
-			streams.HeaderOccurredAt: at,
+			wire.HeaderMsgID: id, wire.HeaderEventType: typ, wire.HeaderAggregateType: aggType,
+			wire.HeaderAggregateID: aggID, wire.HeaderVersion: version, wire.HeaderSchema: schema,
+			wire.HeaderOccurredAt: at,
 		} {
 			h.Set(k, v)
 		}

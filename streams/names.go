@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/jetflow/jetflow/wire"
 )
 
 // MaxNameBytes bounds aggregate ids and types.
@@ -135,7 +137,7 @@ func ValidateSubjectPrefix(prefix string) error {
 		}
 	}
 	first, _, _ := strings.Cut(prefix, ".")
-	if strings.HasPrefix(first, "$") || first == "_INBOX" || first == "_JETFLOW_INBOX" {
+	if wire.Reserved(first) {
 		return fmt.Errorf("%w %q: %q is reserved for the server and clients", ErrInvalidName, prefix, first)
 	}
 	return nil

@@ -13,12 +13,12 @@ import (
 	"github.com/jetflow/jetflow/aggregates"
 	"github.com/jetflow/jetflow/examples/users"
 	"github.com/jetflow/jetflow/internal/natstest"
-	"github.com/jetflow/jetflow/internal/rpc"
+	"github.com/jetflow/jetflow/wire"
 )
 
 // dup is r as a resend of its command is answered: the same reply, marked
 // as a duplicate.
-func dup(r rpc.CommandReply) rpc.CommandReply {
+func dup(r wire.CommandReply) wire.CommandReply {
 	r.Duplicate = true
 	return r
 }
@@ -35,7 +35,7 @@ func wantReused(t *testing.T, r reply, commandID, what string) {
 	if r.err == nil {
 		t.Fatalf("reuse of %s for a different command answered %+v, want 409", commandID, r.ok)
 	}
-	if r.err.Status != rpc.StatusConflict || r.err.Code != rpc.CodeConflict || r.err.Message != reusedMessage(commandID, what) {
+	if r.err.Status != wire.StatusConflict || r.err.Code != wire.CodeConflict || r.err.Message != reusedMessage(commandID, what) {
 		t.Fatalf("reuse of %s: %d %s %q, want 409 conflict %q", commandID, r.err.Status, r.err.Code, r.err.Message, reusedMessage(commandID, what))
 	}
 }
@@ -51,7 +51,7 @@ func request(nc *nats.Conn, subject string, body any, headers map[string]string)
 	if err != nil {
 		return reply{}, err
 	}
-	if e := rpc.ParseErrorReply(resp); e != nil {
+	if e := wire.ParseErrorReply(resp); e != nil {
 		return reply{err: e}, nil
 	}
 	var r reply
@@ -70,7 +70,7 @@ func TestResendOfTheSameCommandIsMarkedDuplicate(t *testing.T) {
 	n := startNode(t, srv.URL)
 	c := newClient(t, srv.URL)
 	id := c.create("ada").AggregateID
-	hdr := map[string]string{rpc.HeaderCommandID: "upd-ada-1"}
+	hdr := map[string]string{wire.HeaderCommandID: "upd-ada-1"}
 	first := c.mustSend("cmd.user.update", `{"id":"`+id+`","email":"ada@example.org"}`, hdr)
 	if first.Duplicate || first.Version != 2 {
 		t.Fatalf("first run %+v", first)
@@ -80,13 +80,13 @@ func TestResendOfTheSameCommandIsMarkedDuplicate(t *testing.T) {
 	}
 	msg := nats.NewMsg("cmd.user.update")
 	msg.Data = []byte(`{"id":"` + id + `","email":"ada@example.org"}`)
-	msg.Header.Set(rpc.HeaderCommandID, "upd-ada-1")
+	msg.Header.Set(wire.HeaderCommandID, "upd-ada-1")
 	resp, err := c.nc.RequestMsg(msg, 20*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := resp.Header.Get(rpc.HeaderDuplicate); got != "true" || !strings.Contains(string(resp.Data), `"duplicate":true`) {
-		t.Fatalf("resend reply header %s=%q body %s, want true and \"duplicate\":true", rpc.HeaderDuplicate, got, resp.Data)
+	if got := resp.Header.Get(wire.HeaderDuplicate); got != "true" || !strings.Contains(string(resp.Data), `"duplicate":true`) {
+		t.Fatalf("resend reply header %s=%q body %s, want true and \"duplicate\":true", wire.HeaderDuplicate, got, resp.Data)
 	}
 	if strings.Contains(string(newCommandReplyBody(t, c, id)), "duplicate") {
 		t.Fatal("a first run's reply must not mention duplicate")
@@ -101,13 +101,13 @@ func newCommandReplyBody(t *testing.T, c *client, id string) []byte {
 	t.Helper()
 	msg := nats.NewMsg("cmd.user.change_status")
 	msg.Data = []byte(`{"id":"` + id + `","status":"suspended"}`)
-	msg.Header.Set(rpc.HeaderCommandID, "suspend-"+id)
+	msg.Header.Set(wire.HeaderCommandID, "suspend-"+id)
 	resp, err := c.nc.RequestMsg(msg, 20*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.Header.Get(rpc.HeaderDuplicate) != "" {
-		t.Fatalf("a first run's reply has %s", rpc.HeaderDuplicate)
+	if resp.Header.Get(wire.HeaderDuplicate) != "" {
+		t.Fatalf("a first run's reply has %s", wire.HeaderDuplicate)
 	}
 	return resp.Data
 }
@@ -121,7 +121,7 @@ func TestReusedCommandIDWithAnotherBodyIs409(t *testing.T) {
 	n := startNode(t, srv.URL)
 	c := newClient(t, srv.URL)
 	id := c.create("bea").AggregateID
-	hdr := map[string]string{rpc.HeaderCommandID: "upd-bea-1"}
+	hdr := map[string]string{wire.HeaderCommandID: "upd-bea-1"}
 	first := c.mustSend("cmd.user.update", map[string]string{"id": id, "email": "bea@example.org"}, hdr)
 	wantReused(t, c.send("cmd.user.update", map[string]string{"id": id, "email": "bea-other@example.org"}, hdr), "upd-bea-1", "user.update with another body")
 	if again := c.mustSend("cmd.user.update", map[string]string{"id": id, "email": "bea@example.org"}, hdr); again != dup(first) {
@@ -131,7 +131,7 @@ func TestReusedCommandIDWithAnotherBodyIs409(t *testing.T) {
 		t.Fatalf("bea after the refused reuse: %+v %v", inst, err)
 	}
 
-	create := map[string]string{rpc.HeaderCommandID: "create-cid-1"}
+	create := map[string]string{wire.HeaderCommandID: "create-cid-1"}
 	created := c.mustSend("cmd.user.create", map[string]string{"username": "cid", "email": "cid@example.com"}, create)
 	wantReused(t, c.send("cmd.user.create", map[string]string{"username": "cid2", "email": "cid2@example.com"}, create), "create-cid-1", "user.create with another body")
 	if again := c.mustSend("cmd.user.create", map[string]string{"username": "cid", "email": "cid@example.com"}, create); again != dup(created) {
@@ -150,7 +150,7 @@ func TestReusedCommandIDForAnotherCommandIs409(t *testing.T) {
 	n := startNode(t, srv.URL)
 	c := newClient(t, srv.URL)
 	id := c.create("cyd").AggregateID
-	hdr := map[string]string{rpc.HeaderCommandID: "cyd-1"}
+	hdr := map[string]string{wire.HeaderCommandID: "cyd-1"}
 	c.mustSend("cmd.user.update", map[string]string{"id": id, "email": "cyd@example.org"}, hdr)
 	wantReused(t, c.send("cmd.user.change_status", map[string]string{"id": id, "status": "suspended"}, hdr), "cyd-1", "user.update")
 	if inst, err := n.repo.Load(ctx(t), id); err != nil || inst.State.Status != users.StatusActive || inst.Position.Version != 2 {
@@ -165,7 +165,7 @@ func TestReusedCommandIDOfANoOpIs409(t *testing.T) {
 	n := startNode(t, srv.URL)
 	c := newClient(t, srv.URL)
 	id := c.create("dov").AggregateID
-	hdr := map[string]string{rpc.HeaderCommandID: "dov-active-1"}
+	hdr := map[string]string{wire.HeaderCommandID: "dov-active-1"}
 	first := c.mustSend("cmd.user.change_status", map[string]string{"id": id, "status": "active"}, hdr)
 	wantReused(t, c.send("cmd.user.change_status", map[string]string{"id": id, "status": "suspended"}, hdr), "dov-active-1", "user.change_status with another body")
 	if again := c.mustSend("cmd.user.change_status", map[string]string{"id": id, "status": "active"}, hdr); again != dup(first) {
@@ -186,12 +186,12 @@ func TestConcurrentCreatesSharingACommandIDWithDifferentBodies(t *testing.T) {
 	startNode(t, srv.URL)
 	c := newClient(t, srv.URL)
 	replies := concurrentCreates(t, c.nc, "create-many-1", func(i int) string { return fmt.Sprintf("eve_%02d", i) })
-	var won []rpc.CommandReply
+	var won []wire.CommandReply
 	for i, r := range replies {
 		switch {
 		case r.err == nil:
 			won = append(won, r.ok)
-		case r.err.Status != rpc.StatusConflict || r.err.Code != rpc.CodeConflict ||
+		case r.err.Status != wire.StatusConflict || r.err.Code != wire.CodeConflict ||
 			!strings.HasPrefix(r.err.Message, "Jetflow-Command-Id create-many-1 was already used for a different command ("):
 			t.Errorf("create %d: %d %s %q, want 409 conflict naming the command id", i, r.err.Status, r.err.Code, r.err.Message)
 		}
@@ -217,7 +217,7 @@ func TestConcurrentIdenticalCreatesSharingACommandID(t *testing.T) {
 	c := newClient(t, srv.URL)
 	replies := concurrentCreates(t, c.nc, "create-fay-1", func(int) string { return "fay" })
 	dups := 0
-	var want rpc.CommandReply
+	var want wire.CommandReply
 	for i, r := range replies {
 		if r.err != nil {
 			t.Fatalf("create %d: %+v", i, r.err)
@@ -253,7 +253,7 @@ func concurrentCreates(t *testing.T, nc *nats.Conn, commandID string, username f
 			<-start
 			u := username(i)
 			replies[i], errs[i] = request(nc, "cmd.user.create", map[string]string{"username": u, "email": u + "@example.com"},
-				map[string]string{rpc.HeaderCommandID: commandID})
+				map[string]string{wire.HeaderCommandID: commandID})
 		})
 	}
 	close(start)
@@ -274,13 +274,13 @@ func TestReusedCommandIDIsRecognisedAfterAReload(t *testing.T) {
 	srv := natstest.RunServer(t)
 	n := startNode(t, srv.URL, aggregates.WithCacheSize(0))
 	c := newClient(t, srv.URL)
-	create := map[string]string{rpc.HeaderCommandID: "create-gus-1"}
+	create := map[string]string{wire.HeaderCommandID: "create-gus-1"}
 	created := c.mustSend("cmd.user.create", map[string]string{"username": "gus", "email": "gus@example.com"}, create)
 	id := created.AggregateID
 	for i := range 8 { // versions 2 to 9
 		c.mustSend("cmd.user.change_status", map[string]string{"id": id, "status": []string{"inactive", "active"}[i%2]}, nil)
 	}
-	upd := map[string]string{rpc.HeaderCommandID: "upd-gus-1"}
+	upd := map[string]string{wire.HeaderCommandID: "upd-gus-1"}
 	updated := c.mustSend("cmd.user.update", map[string]string{"id": id, "email": "gus@example.org"}, upd) // version 10: snapshot
 	c.mustSend("cmd.user.change_status", map[string]string{"id": id, "status": "suspended"}, nil)
 	if snap, err := n.p.Snapshots.Load(ctx(t), users.AggregateType, id); err != nil || snap.Version != 10 {
@@ -315,7 +315,7 @@ func TestReusedCommandIDBeyondTheRememberedResultsIsNotAnsweredWithTheFirstReply
 	n := startNode(t, srv.URL)
 	c := newClient(t, srv.URL)
 	id := c.create("hal").AggregateID
-	hdr := map[string]string{rpc.HeaderCommandID: "upd-hal-1"}
+	hdr := map[string]string{wire.HeaderCommandID: "upd-hal-1"}
 	first := c.mustSend("cmd.user.update", map[string]string{"id": id, "email": "hal-first@example.com"}, hdr)
 	for i := range 65 {
 		c.mustSend("cmd.user.update", map[string]string{"id": id, "email": fmt.Sprintf("hal_%d@example.com", i)}, nil)

@@ -12,8 +12,8 @@ import (
 	"github.com/jetflow/jetflow/aggregates"
 	"github.com/jetflow/jetflow/examples/users"
 	"github.com/jetflow/jetflow/internal/natstest"
-	"github.com/jetflow/jetflow/internal/rpc"
 	"github.com/jetflow/jetflow/streams"
+	"github.com/jetflow/jetflow/wire"
 )
 
 func TestCommandsWriteEventsWithEveryHeader(t *testing.T) {
@@ -23,12 +23,12 @@ func TestCommandsWriteEventsWithEveryHeader(t *testing.T) {
 	c := newClient(t, srv.URL)
 	trace := "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 	created := c.mustSend("cmd.user.create", map[string]string{"username": "alice", "email": "alice@example.com"},
-		map[string]string{rpc.HeaderCorrelationID: "corr-42", rpc.HeaderUserID: "admin-1", rpc.HeaderTraceParent: trace})
+		map[string]string{wire.HeaderCorrelationID: "corr-42", wire.HeaderUserID: "admin-1", wire.HeaderTraceParent: trace})
 	if created.Version != 1 || created.AggregateID == "" {
 		t.Fatalf("create reply %+v", created)
 	}
 	id := created.AggregateID
-	updated := c.mustSend("cmd.user.update", map[string]string{"id": id, "email": "alice@example.org"}, map[string]string{rpc.HeaderCommandID: "cmd-upd-1"})
+	updated := c.mustSend("cmd.user.update", map[string]string{"id": id, "email": "alice@example.org"}, map[string]string{wire.HeaderCommandID: "cmd-upd-1"})
 	changed := c.mustSend("cmd.user.change_status", map[string]string{"id": id, "status": "suspended"}, nil)
 	if updated.Version != 2 || changed.Version != 3 || changed.Sequence <= updated.Sequence {
 		t.Fatalf("replies: %+v %+v", updated, changed)
@@ -271,7 +271,7 @@ func TestCreateWithoutIDResentWithItsCommandIDCreatesOnce(t *testing.T) {
 	startNode(t, srv.URL)
 	c := newClient(t, srv.URL)
 	body := map[string]string{"username": "zoe", "email": "zoe@example.com"}
-	hdr := map[string]string{rpc.HeaderCommandID: "create-zoe-1"}
+	hdr := map[string]string{wire.HeaderCommandID: "create-zoe-1"}
 	first := c.mustSend("cmd.user.create", body, hdr)
 	for range 6 {
 		if again := c.mustSend("cmd.user.create", body, hdr); again != dup(first) {
@@ -281,7 +281,7 @@ func TestCreateWithoutIDResentWithItsCommandIDCreatesOnce(t *testing.T) {
 	if evs := eventsOf(t, n, first.AggregateID); len(evs) != 1 {
 		t.Fatalf("%d events for %s, want 1", len(evs), first.AggregateID)
 	}
-	second := c.mustSend("cmd.user.create", map[string]string{"username": "zoe2", "email": "zoe2@example.com"}, map[string]string{rpc.HeaderCommandID: "create-zoe-2"})
+	second := c.mustSend("cmd.user.create", map[string]string{"username": "zoe2", "email": "zoe2@example.com"}, map[string]string{wire.HeaderCommandID: "create-zoe-2"})
 	plain1 := c.mustSend("cmd.user.create", body, nil)
 	plain2 := c.mustSend("cmd.user.create", body, nil)
 	ids := map[string]bool{first.AggregateID: true, second.AggregateID: true, plain1.AggregateID: true, plain2.AggregateID: true}
@@ -353,7 +353,7 @@ func TestResendOfANoOpWritesNothing(t *testing.T) {
 	n := startNode(t, srv.URL)
 	c := newClient(t, srv.URL)
 	id := c.create("xia").AggregateID
-	hdr := map[string]string{rpc.HeaderCommandID: "activate-xia-1"}
+	hdr := map[string]string{wire.HeaderCommandID: "activate-xia-1"}
 	body := map[string]string{"id": id, "status": "active"}
 	first := c.mustSend("cmd.user.change_status", body, hdr)
 	c.mustSend("cmd.user.change_status", map[string]string{"id": id, "status": "suspended"}, nil)
@@ -374,7 +374,7 @@ func TestResendBeyondTheRememberedResultsWritesNothing(t *testing.T) {
 	n := startNode(t, srv.URL)
 	c := newClient(t, srv.URL)
 	id := c.create("wes").AggregateID
-	hdr := map[string]string{rpc.HeaderCommandID: "upd-wes-1"}
+	hdr := map[string]string{wire.HeaderCommandID: "upd-wes-1"}
 	body := map[string]string{"id": id, "email": "wes-first@example.com"}
 	first := c.mustSend("cmd.user.update", body, hdr)
 	for i := range 65 {
@@ -382,7 +382,7 @@ func TestResendBeyondTheRememberedResultsWritesNothing(t *testing.T) {
 	}
 	r := c.send("cmd.user.update", body, hdr)
 	if r.err != nil {
-		t.Fatalf("resend of %s after 65 commands: %d %s %q (first reply %+v)", hdr[rpc.HeaderCommandID], r.err.Status, r.err.Code, r.err.Message, first)
+		t.Fatalf("resend of %s after 65 commands: %d %s %q (first reply %+v)", hdr[wire.HeaderCommandID], r.err.Status, r.err.Code, r.err.Message, first)
 	}
 	if r.ok != dup(first) {
 		t.Fatalf("resend reply %+v, first %+v; %d events", r.ok, first, len(eventsOf(t, n, id)))

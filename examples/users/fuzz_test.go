@@ -6,8 +6,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/jetflow/jetflow/examples/users"
-	"github.com/jetflow/jetflow/internal/rpc"
 	"github.com/jetflow/jetflow/streams"
+	"github.com/jetflow/jetflow/wire"
 )
 
 // FuzzCommandDecoders feeds arbitrary bodies to the strict decoder and the
@@ -27,17 +27,17 @@ func FuzzCommandDecoders(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var c users.Create
-		if rpc.DecodeStrict(body, &c) == nil && c.Validate() == nil {
+		if wire.DecodeStrict(body, &c) == nil && c.Validate() == nil {
 			if len(c.Username) < 3 || len(c.Username) > 32 || c.Email == "" {
 				t.Fatalf("accepted invalid create %+v", c)
 			}
 		}
 		var u users.Update
-		if rpc.DecodeStrict(body, &u) == nil && u.Validate() == nil && u.Username == nil && u.Email == nil {
+		if wire.DecodeStrict(body, &u) == nil && u.Validate() == nil && u.Username == nil && u.Email == nil {
 			t.Fatalf("accepted an empty update %+v", u)
 		}
 		var s users.ChangeStatus
-		if rpc.DecodeStrict(body, &s) == nil && s.Validate() == nil {
+		if wire.DecodeStrict(body, &s) == nil && s.Validate() == nil {
 			if !users.ValidStatus(s.Status) {
 				t.Fatalf("accepted status %q", s.Status)
 			}

@@ -13,9 +13,9 @@ import (
 	"github.com/jetflow/jetflow/examples/users"
 	"github.com/jetflow/jetflow/internal/natstest"
 	"github.com/jetflow/jetflow/internal/platform"
-	"github.com/jetflow/jetflow/internal/rpc"
 	"github.com/jetflow/jetflow/projections"
 	"github.com/jetflow/jetflow/streams"
+	"github.com/jetflow/jetflow/wire"
 )
 
 // node is one jetflow process serving the User commands.
@@ -71,8 +71,8 @@ func newClient(t *testing.T, url string) *client {
 }
 
 type reply struct {
-	ok  rpc.CommandReply
-	err *rpc.Error
+	ok  wire.CommandReply
+	err *wire.Error
 }
 
 func (c *client) send(subject string, body any, headers map[string]string) reply {
@@ -93,7 +93,7 @@ func (c *client) send(subject string, body any, headers map[string]string) reply
 	if err != nil {
 		c.t.Fatalf("request %s: %v", subject, err)
 	}
-	if e := rpc.ParseErrorReply(resp); e != nil {
+	if e := wire.ParseErrorReply(resp); e != nil {
 		return reply{err: e}
 	}
 	var r reply
@@ -103,7 +103,7 @@ func (c *client) send(subject string, body any, headers map[string]string) reply
 	return r
 }
 
-func (c *client) mustSend(subject string, body any, headers map[string]string) rpc.CommandReply {
+func (c *client) mustSend(subject string, body any, headers map[string]string) wire.CommandReply {
 	c.t.Helper()
 	r := c.send(subject, body, headers)
 	if r.err != nil {
@@ -112,13 +112,13 @@ func (c *client) mustSend(subject string, body any, headers map[string]string) r
 	return r.ok
 }
 
-func (c *client) create(name string) rpc.CommandReply {
+func (c *client) create(name string) wire.CommandReply {
 	c.t.Helper()
 	return c.mustSend("cmd.user.create", map[string]string{"username": name, "email": name + "@example.com"}, nil)
 }
 
 func expect(v uint64) map[string]string {
-	return map[string]string{rpc.HeaderExpectedVersion: strconv.FormatUint(v, 10)}
+	return map[string]string{wire.HeaderExpectedVersion: strconv.FormatUint(v, 10)}
 }
 
 func eventsOf(t *testing.T, n *node, id string) []streams.Event {
@@ -166,7 +166,7 @@ func startReadSide(t *testing.T, n *node) *readSide {
 	t.Helper()
 	rs := &readSide{cfg: testProjectionConfig()}
 	var err error
-	if rs.runner, err = projections.NewRunner(n.p.Conn, rs.cfg, users.Projection(rs.cfg.Streams)); err != nil {
+	if rs.runner, err = projections.NewRunner(n.p.Conn, rs.cfg, []projections.Projection{users.Projection(rs.cfg.Streams)}); err != nil {
 		t.Fatal(err)
 	}
 	if err := rs.runner.Start(ctx(t)); err != nil {
@@ -177,7 +177,7 @@ func startReadSide(t *testing.T, n *node) *readSide {
 			t.Errorf("stop runner: %v", err)
 		}
 	})
-	if rs.view, err = users.NewView(n.p.Conn, rs.cfg, 0); err != nil {
+	if rs.view, err = users.NewView(n.p.Conn, rs.cfg); err != nil {
 		t.Fatal(err)
 	}
 	if err := rs.view.Start(ctx(t)); err != nil {
@@ -203,7 +203,7 @@ func startReadSide(t *testing.T, n *node) *readSide {
 
 // query sends a query and decodes a success into out; it returns the
 // error reply, if any.
-func (c *client) query(subject string, body any, out any) *rpc.Error {
+func (c *client) query(subject string, body any, out any) *wire.Error {
 	c.t.Helper()
 	msg := nats.NewMsg(subject)
 	switch b := body.(type) {
@@ -216,7 +216,7 @@ func (c *client) query(subject string, body any, out any) *rpc.Error {
 	if err != nil {
 		c.t.Fatalf("query %s: %v", subject, err)
 	}
-	if e := rpc.ParseErrorReply(resp); e != nil {
+	if e := wire.ParseErrorReply(resp); e != nil {
 		return e
 	}
 	if out != nil {

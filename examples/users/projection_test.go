@@ -19,8 +19,8 @@ import (
 
 	"github.com/jetflow/jetflow/examples/users"
 	"github.com/jetflow/jetflow/internal/natstest"
-	"github.com/jetflow/jetflow/internal/rpc"
 	"github.com/jetflow/jetflow/projections"
+	"github.com/jetflow/jetflow/wire"
 )
 
 // waitUntil polls a runner's own state, which has no event to wait on.
@@ -78,7 +78,7 @@ func (w *loadWriter) run(stop <-chan struct{}) {
 			id := w.ids[w.rng.IntN(len(w.ids))]
 			subject, body = "cmd.user.change_status", map[string]string{"id": id, "status": mixedStatus(i / 3)}
 		}
-		var reply rpc.CommandReply
+		var reply wire.CommandReply
 		if err := w.request(subject, body, &reply); err != nil {
 			w.errs <- err
 			return
@@ -108,7 +108,7 @@ func (w *loadWriter) request(subject string, body any, out any) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", subject, err)
 	}
-	if e := rpc.ParseErrorReply(resp); e != nil {
+	if e := wire.ParseErrorReply(resp); e != nil {
 		return fmt.Errorf("%s: %w", subject, e)
 	}
 	return json.Unmarshal(resp.Data, out)
@@ -216,7 +216,7 @@ func TestKilledRunnerConvergesToReplay(t *testing.T) {
 	proj := users.Projection(cfg.Streams)
 
 	nc1 := natstest.Connect(t, srv.URL)
-	r1, err := projections.NewRunner(nc1, cfg, proj)
+	r1, err := projections.NewRunner(nc1, cfg, []projections.Projection{proj})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +235,7 @@ func TestKilledRunnerConvergesToReplay(t *testing.T) {
 	_ = r1.Stop(killed)
 	killedAt := runnerStatus(t, r1).LastApplied
 
-	r2, err := projections.NewRunner(natstest.Connect(t, srv.URL), cfg, proj)
+	r2, err := projections.NewRunner(natstest.Connect(t, srv.URL), cfg, []projections.Projection{proj})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +255,7 @@ func TestKilledRunnerConvergesToReplay(t *testing.T) {
 // startQueriesOnly serves the users queries on n without a runner of its own.
 func startQueriesOnly(t *testing.T, n *node, cfg projections.Config) {
 	t.Helper()
-	view, err := users.NewView(n.p.Conn, cfg, 10*time.Second)
+	view, err := users.NewView(n.p.Conn, withMaxWait(cfg, 10*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,4 +347,9 @@ func TestRebuildUnderLoad(t *testing.T) {
 	}
 	sameRecords(t, bucketRecords(t, n, "rm_users_g2"), replay(t, n))
 	t.Logf("%d users checked; stream at %d", count.Load(), last)
+}
+
+func withMaxWait(cfg projections.Config, d time.Duration) projections.Config {
+	cfg.MaxWait = d
+	return cfg
 }

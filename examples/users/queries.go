@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -115,10 +114,10 @@ func appendListReply(items []json.RawMessage, page, perPage, total int) []byte {
 // View is the users read model kept in memory for queries.
 type View = projections.View[*Directory]
 
-// NewView returns a view of the users read model; maxWait bounds
-// min_sequence waits (projections.DefaultMaxWait when zero).
-func NewView(nc *nats.Conn, cfg projections.Config, maxWait time.Duration) (*View, error) {
-	return projections.NewView(nc, cfg, Projection(cfg.Streams), NewDirectory, maxWait)
+// NewView returns a view of the users read model; cfg.MaxWait bounds
+// min_sequence waits.
+func NewView(nc *nats.Conn, cfg projections.Config, opts ...projections.Option) (*View, error) {
+	return projections.NewView(nc, cfg, Projection(cfg.Streams), NewDirectory, opts...)
 }
 
 // RegisterQueries adds query.users.get and query.users.list to svc.

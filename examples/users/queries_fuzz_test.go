@@ -5,9 +5,9 @@ import (
 	"testing"
 
 	"github.com/jetflow/jetflow/examples/users"
-	"github.com/jetflow/jetflow/internal/rpc"
 	"github.com/jetflow/jetflow/projections"
 	"github.com/jetflow/jetflow/streams"
+	"github.com/jetflow/jetflow/wire"
 )
 
 // FuzzQueryDecoders feeds arbitrary bodies to the decoders of
@@ -47,6 +47,6 @@ func FuzzQueryDecoders(f *testing.F) {
 }
 
 func is400(err error) bool {
-	var e *rpc.Error
-	return errors.As(err, &e) && e.Status == rpc.StatusInvalid && e.Message != ""
+	var e *wire.Error
+	return errors.As(err, &e) && e.Status == wire.StatusInvalid && e.Message != ""
 }

@@ -9,7 +9,7 @@ import (
 
 	"github.com/jetflow/jetflow/consumers"
 	"github.com/jetflow/jetflow/internal/natstest"
-	"github.com/jetflow/jetflow/internal/rpc"
+	"github.com/jetflow/jetflow/wire"
 )
 
 // A traceparent sent with a command reaches its stored event, the worker
@@ -55,7 +55,7 @@ func TestTraceParentFollowsAChangeEndToEnd(t *testing.T) {
 
 	c := newClient(t, srv.URL)
 	created := c.mustSend("cmd.user.create", map[string]string{"username": "tracy", "email": "tracy@example.com"},
-		map[string]string{rpc.HeaderTraceParent: trace})
+		map[string]string{wire.HeaderTraceParent: trace})
 	if got := eventsOf(t, n, created.AggregateID)[0].Metadata.TraceParent; got != trace {
 		t.Fatalf("stored event traceparent %q", got)
 	}
@@ -83,7 +83,7 @@ func TestMalformedTraceParentIsDropped(t *testing.T) {
 		"01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-" + strings.Repeat("x\x01", 200), // long, control characters
 	} {
 		r := c.mustSend("cmd.user.create", map[string]string{"username": fmt.Sprintf("tom%d", i), "email": "tom@example.com"},
-			map[string]string{rpc.HeaderTraceParent: tp})
+			map[string]string{wire.HeaderTraceParent: tp})
 		evs := eventsOf(t, n, r.AggregateID)
 		if len(evs) != 1 || evs[0].Metadata.TraceParent != "" {
 			t.Fatalf("stored event metadata %+v, want no traceparent", evs[0].Metadata)

@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
+	"log/slog"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetflow/jetflow/aggregates"
 	"github.com/jetflow/jetflow/consumers"
@@ -47,7 +48,7 @@ type ReadModel struct {
 	Projection func(streams.Config) projections.Projection
 	// NewView, when set, keeps the read model in memory and answers its
 	// queries; p is the projection with the overrides applied.
-	NewView func(nc *nats.Conn, cfg projections.Config, p projections.Projection, maxWait time.Duration) (View, error)
+	NewView func(nc *nats.Conn, cfg projections.Config, p projections.Projection, opts ...projections.Option) (View, error)
 }
 
 // View is a read model held in memory with the queries it answers.
@@ -61,9 +62,21 @@ type View interface {
 // Worker is a subscription serve runs with the domain's own handler.
 type Worker struct {
 	Name string
-	// Subscription describes it for the event store layout in use (a
-	// subscription to the event stream needs its name and prefix).
-	Subscription func(streams.Config) consumers.Subscription
+	// Subscription describes it for the running platform: a subscription
+	// to the event stream needs the stream's name and prefix, a handler
+	// that sends commands or publishes needs the connection.
+	Subscription func(Runtime) consumers.Subscription
+}
+
+// Runtime is what serve has started that a domain's handlers may use.
+type Runtime struct {
+	Conn      *nats.Conn
+	JetStream jetstream.JetStream
+	Streams   streams.Config
+	// CommandPrefix and QueryPrefix are the configured subject prefixes of
+	// the command and query services.
+	CommandPrefix, QueryPrefix string
+	Logger                     *slog.Logger
 }
 
 // Validate reports every missing name, missing builder and duplicate.

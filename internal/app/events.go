@@ -16,6 +16,7 @@ import (
 
 	"github.com/jetflow/jetflow/internal/config"
 	"github.com/jetflow/jetflow/streams"
+	"github.com/jetflow/jetflow/wire"
 )
 
 func newEventsCmd() *cobra.Command {
@@ -145,7 +146,7 @@ func noEvents(ctx context.Context, js jetstream.JetStream, stream, subject strin
 	case err != nil:
 		return "", err
 	}
-	count := last.Header.Get(streams.HeaderVersion) // 1-based: the last version is the count
+	count := last.Header.Get(wire.HeaderVersion) // 1-based: the last version is the count
 	if _, perr := strconv.ParseUint(count, 10, 64); perr != nil {
 		count = "some"
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/jetflow/jetflow/internal/natstest"
-	"github.com/jetflow/jetflow/internal/rpc"
+	"github.com/jetflow/jetflow/wire"
 )
 
 // runRoot runs `jetflow args…` as main does and returns stdout, stderr
@@ -118,7 +118,7 @@ func TestSendExpectedVersionOnlyWhenGiven(t *testing.T) {
 			t.Fatalf("%v: %v %s", tc.args, err, stderr)
 		}
 		h := <-got
-		if v, ok := h[rpc.HeaderExpectedVersion]; ok != tc.wantHeader || (ok && v[0] != tc.want) {
+		if v, ok := h[wire.HeaderExpectedVersion]; ok != tc.wantHeader || (ok && v[0] != tc.want) {
 			t.Errorf("%v: header %v, want present=%v %q", tc.args, v, tc.wantHeader, tc.want)
 		}
 	}

@@ -6,7 +6,7 @@ import (
 	"log/slog"
 	"strings"
 
-	"github.com/jetflow/jetflow/internal/logctx"
+	"github.com/jetflow/jetflow/logctx"
 )
 
 // newLogger builds the process logger from --log-level and --log-format.

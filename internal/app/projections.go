@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -45,7 +48,7 @@ func (f *projFlags) open(cmd *cobra.Command) (*projections.Admin, config.Config,
 	}
 	ctx, cancel := context.WithTimeout(cmd.Context(), f.cf.timeout)
 	defer cancel()
-	admin, err := projections.NewAdmin(ctx, nc, projectionsConfig(cfg, nil))
+	admin, err := projections.NewAdmin(ctx, nc, projectionsConfig(cfg))
 	if err != nil {
 		nc.Close()
 		return nil, cfg, nil, err
@@ -60,7 +63,7 @@ func newProjectionsCmd(d *Domain) *cobra.Command {
 		Long: "Works directly against JetStream (consumers, buckets and the jetflow_projections meta bucket);\n" +
 			"a running `jetflow serve` picks skip, resume and a rebuild's switch up from the meta bucket.",
 	}
-	cmd.AddCommand(newProjectionsStatusCmd(d), newProjectionsRebuildCmd(d), newProjectionsSkipCmd(), newProjectionsResumeCmd())
+	cmd.AddCommand(newProjectionsStatusCmd(d), newProjectionsRebuildCmd(d), newProjectionsSkipCmd(d), newProjectionsResumeCmd(d))
 	return cmd
 }
 
@@ -98,7 +101,7 @@ func newProjectionsStatusCmd(d *Domain) *cobra.Command {
 			for _, n := range names {
 				r, err := admin.Report(ctx, n)
 				if err != nil {
-					return err
+					return withKnownProjections(ctx, err, admin, readModels(cfg, d))
 				}
 				reports = append(reports, r)
 			}
@@ -272,7 +275,7 @@ func (r *rebuildProgress) finish() {
 	}
 }
 
-func newProjectionsSkipCmd() *cobra.Command {
+func newProjectionsSkipCmd(d *Domain) *cobra.Command {
 	var f projFlags
 	cmd := &cobra.Command{
 		Use:     "skip <name> <sequence>",
@@ -284,7 +287,7 @@ func newProjectionsSkipCmd() *cobra.Command {
 			if err != nil || seq == 0 {
 				return fmt.Errorf("sequence %q: want a stream sequence (1, 2, ...)", args[1])
 			}
-			admin, _, closeFn, err := f.open(cmd)
+			admin, cfg, closeFn, err := f.open(cmd)
 			if err != nil {
 				return err
 			}
@@ -296,7 +299,7 @@ func newProjectionsSkipCmd() *cobra.Command {
 					cmd.SilenceUsage = true
 					return fmt.Errorf("%w\n(nothing was changed; `jetflow projections status %s` shows where it stands)", err, args[0])
 				}
-				return err
+				return withKnownProjections(ctx, err, admin, readModels(cfg, d))
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: event %d will be skipped\n", args[0], seq)
 			return nil
@@ -306,14 +309,14 @@ func newProjectionsSkipCmd() *cobra.Command {
 	return cmd
 }
 
-func newProjectionsResumeCmd() *cobra.Command {
+func newProjectionsResumeCmd(d *Domain) *cobra.Command {
 	var f projFlags
 	cmd := &cobra.Command{
 		Use:   "resume <name>",
 		Short: "Retry the event a failed projection stopped at (after fixing the cause)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			admin, _, closeFn, err := f.open(cmd)
+			admin, cfg, closeFn, err := f.open(cmd)
 			if err != nil {
 				return err
 			}
@@ -321,10 +324,7 @@ func newProjectionsResumeCmd() *cobra.Command {
 			ctx, cancel := context.WithTimeout(cmd.Context(), f.cf.timeout)
 			defer cancel()
 			if _, err := admin.Resume(ctx, args[0]); err != nil {
-				if errors.Is(err, projections.ErrUnknownProjection) {
-					return fmt.Errorf("%w (see `jetflow projections status`)", err)
-				}
-				return err
+				return withKnownProjections(ctx, err, admin, readModels(cfg, d))
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: resume requested\n", args[0])
 			return nil
@@ -332,4 +332,25 @@ func newProjectionsResumeCmd() *cobra.Command {
 	}
 	f.register(cmd)
 	return cmd
+}
+
+// withKnownProjections adds to an unknown-projection error the names that
+// are known: those this binary registers and those the meta bucket holds.
+func withKnownProjections(ctx context.Context, err error, admin *projections.Admin, registered []projections.Projection) error {
+	if !errors.Is(err, projections.ErrUnknownProjection) {
+		return err
+	}
+	known := map[string]bool{}
+	for _, p := range registered {
+		known[p.Name] = true
+	}
+	if names, nerr := admin.Names(ctx); nerr == nil {
+		for _, n := range names {
+			known[n] = true
+		}
+	}
+	if len(known) == 0 {
+		return fmt.Errorf("%w; this deployment has no projection", err)
+	}
+	return fmt.Errorf("%w; known: %s", err, strings.Join(slices.Sorted(maps.Keys(known)), ", "))
 }

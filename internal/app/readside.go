@@ -11,14 +11,14 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/jetflow/jetflow/internal/config"
-	"github.com/jetflow/jetflow/internal/observability"
+	"github.com/jetflow/jetflow/metrics"
 	"github.com/jetflow/jetflow/projections"
 )
 
 // projectionsConfig is the projections' layout and tuning from the
 // configuration; serve and `jetflow projections` must agree on it.
-func projectionsConfig(cfg config.Config, log *slog.Logger) projections.Config {
-	return projections.Config{Streams: streamsConfig(cfg), Logger: log}
+func projectionsConfig(cfg config.Config) projections.Config {
+	return projections.Config{Streams: streamsConfig(cfg), MaxWait: cfg.Queries.MinSequenceWait}
 }
 
 // readModels are the projections the domain registered, with their
@@ -74,16 +74,16 @@ type namedView struct {
 // before it starts answering (503 until loaded) anyway.
 const viewLoadWait = 30 * time.Second
 
-func startReadSide(ctx context.Context, nc *nats.Conn, cfg config.Config, d *Domain, log *slog.Logger, metrics *observability.Metrics) (*readSide, error) {
-	pcfg := projectionsConfig(cfg, log)
-	pcfg.Metrics = metrics
+func startReadSide(ctx context.Context, nc *nats.Conn, cfg config.Config, d *Domain, log *slog.Logger, metrics *metrics.Prometheus) (*readSide, error) {
+	pcfg := projectionsConfig(cfg)
+	obs := []projections.Option{projections.WithLogger(log), projections.WithMetrics(metrics)}
 	rs := &readSide{}
 	ps := readModels(cfg, d)
 	if len(ps) == 0 {
 		return rs, nil
 	}
 	var err error
-	if rs.runner, err = projections.NewRunner(nc, pcfg, ps...); err != nil {
+	if rs.runner, err = projections.NewRunner(nc, pcfg, ps, obs...); err != nil {
 		return nil, err
 	}
 	if err := rs.runner.Start(ctx); err != nil {
@@ -93,7 +93,7 @@ func startReadSide(ctx context.Context, nc *nats.Conn, cfg config.Config, d *Dom
 		if r.NewView == nil {
 			continue
 		}
-		v, err := r.NewView(nc, pcfg, ps[i], cfg.Queries.MinSequenceWait)
+		v, err := r.NewView(nc, pcfg, ps[i], obs...)
 		if err != nil {
 			rs.stop(ctx)
 			return nil, fmt.Errorf("read model %s: %w", r.Name, err)
@@ -113,9 +113,8 @@ func startReadSide(ctx context.Context, nc *nats.Conn, cfg config.Config, d *Dom
 		return rs, nil
 	}
 	if rs.queries, err = projections.NewQueryService(nc, projections.QueryConfig{
-		Name: cfg.Queries.Service, SubjectPrefix: cfg.Queries.SubjectPrefix, Timeout: cfg.Queries.Timeout, Logger: log,
-		Metrics: metrics,
-	}); err != nil {
+		Name: cfg.Queries.Service, SubjectPrefix: cfg.Queries.SubjectPrefix, Timeout: cfg.Queries.Timeout,
+	}, obs...); err != nil {
 		rs.stop(ctx)
 		return nil, err
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jetflow/jetflow/internal/config"
-	"github.com/jetflow/jetflow/internal/rpc"
+	"github.com/jetflow/jetflow/wire"
 )
 
 func newSendCmd() *cobra.Command {
@@ -43,11 +43,11 @@ func newSendCmd() *cobra.Command {
 			defer nc.Close()
 			msg := nats.NewMsg(prefix + "." + args[0])
 			msg.Data = []byte(args[1])
-			setIf(msg.Header, rpc.HeaderCommandID, commandID)
-			setIf(msg.Header, rpc.HeaderCorrelationID, correlationID)
-			setIf(msg.Header, rpc.HeaderUserID, userID)
+			setIf(msg.Header, wire.HeaderCommandID, commandID)
+			setIf(msg.Header, wire.HeaderCorrelationID, correlationID)
+			setIf(msg.Header, wire.HeaderUserID, userID)
 			if cmd.Flags().Changed("expected-version") {
-				msg.Header.Set(rpc.HeaderExpectedVersion, strconv.FormatInt(expectedVersion, 10))
+				msg.Header.Set(wire.HeaderExpectedVersion, strconv.FormatInt(expectedVersion, 10))
 			}
 			return request(cmd, nc, msg, cf)
 		},
@@ -75,7 +75,7 @@ func request(cmd *cobra.Command, nc *nats.Conn, msg *nats.Msg, cf clientFlags) e
 	case err != nil:
 		return fmt.Errorf("%s: %w", msg.Subject, err)
 	}
-	if e := rpc.ParseErrorReply(reply); e != nil {
+	if e := wire.ParseErrorReply(reply); e != nil {
 		fmt.Fprintf(cmd.ErrOrStderr(), "error %d %s: %s\n", e.Status, e.Code, e.Message)
 		return ErrReported
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/jetflow/jetflow/consumers"
@@ -19,6 +20,7 @@ import (
 	"github.com/jetflow/jetflow/internal/observability"
 	"github.com/jetflow/jetflow/internal/platform"
 	"github.com/jetflow/jetflow/streams"
+	"github.com/jetflow/jetflow/wire"
 )
 
 func newServeCmd(d *Domain) *cobra.Command {
@@ -72,7 +74,7 @@ func streamsConfig(cfg config.Config) streams.Config {
 func startPlatform(ctx context.Context, cfg config.Config, name string, log *slog.Logger) (*platform.Platform, error) {
 	pc := platform.Config{
 		// The services' private inbox (inbox.go, deploy/nats/accounts.conf).
-		ConnectOptions: append(natsOptions(cfg.NATS), nats.CustomInboxPrefix(serviceInboxPrefix)),
+		ConnectOptions: append(natsOptions(cfg.NATS), nats.CustomInboxPrefix(wire.ServiceInboxPrefix)),
 		Streams:        streamsConfig(cfg),
 		Name:           name,
 		Logger:         log,
@@ -118,7 +120,7 @@ func Serve(ctx context.Context, cfg config.Config, d *Domain, opts *ServeOptions
 			return err
 		}
 	}
-	metrics := observability.NewMetrics()
+	registry, metrics := observability.NewRegistry()
 	p, err := startPlatform(ctx, cfg, "jetflow-serve", log)
 	if err != nil {
 		return err
@@ -136,7 +138,7 @@ func Serve(ctx context.Context, cfg config.Config, d *Domain, opts *ServeOptions
 	// Metrics and health first: probes get an answer (not ready, naming
 	// what is still starting) however long the start takes.
 	var reads atomic.Pointer[readSide]
-	stopObs, metricsAddr, err := serveObservability(cfg, metrics, log,
+	stopObs, metricsAddr, err := serveObservability(cfg, registry, log,
 		observability.Check{Name: "nats", Check: func(context.Context) error {
 			if !p.Conn.IsConnected() {
 				return errors.New("not connected to NATS")
@@ -195,7 +197,7 @@ func Serve(ctx context.Context, cfg config.Config, d *Domain, opts *ServeOptions
 
 // serveObservability serves /metrics, /healthz and /readyz on the metrics
 // address and, when it differs, on the health address too.
-func serveObservability(cfg config.Config, metrics *observability.Metrics, log *slog.Logger, checks ...observability.Check) (stop func(), first string, err error) {
+func serveObservability(cfg config.Config, registry prometheus.Gatherer, log *slog.Logger, checks ...observability.Check) (stop func(), first string, err error) {
 	var servers []*observability.Server
 	stop = func() {
 		for _, srv := range slices.Backward(servers) {
@@ -210,7 +212,7 @@ func serveObservability(cfg config.Config, metrics *observability.Metrics, log *
 		if addr == "" {
 			continue
 		}
-		srv, err := observability.NewServer(addr, metrics, log)
+		srv, err := observability.NewServer(addr, registry, log)
 		if err != nil {
 			stop()
 			return nil, "", err

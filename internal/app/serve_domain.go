@@ -10,8 +10,8 @@ import (
 	"github.com/jetflow/jetflow/aggregates"
 	"github.com/jetflow/jetflow/consumers"
 	"github.com/jetflow/jetflow/internal/config"
-	"github.com/jetflow/jetflow/internal/observability"
 	"github.com/jetflow/jetflow/internal/platform"
+	"github.com/jetflow/jetflow/metrics"
 )
 
 func (d *Domain) aggregates() []Aggregate {
@@ -30,7 +30,7 @@ func (d *Domain) workers() []Worker {
 
 // startCommands serves the commands of every registered aggregate on one
 // command service; with none registered there is no service to run.
-func startCommands(p *platform.Platform, cfg config.Config, d *Domain, log *slog.Logger, metrics *observability.Metrics) (stop func(context.Context) error, err error) {
+func startCommands(p *platform.Platform, cfg config.Config, d *Domain, log *slog.Logger, metrics *metrics.Prometheus) (stop func(context.Context) error, err error) {
 	nothing := func(context.Context) error { return nil }
 	if len(d.aggregates()) == 0 {
 		log.Warn("no aggregate registered: serving no commands")
@@ -38,8 +38,8 @@ func startCommands(p *platform.Platform, cfg config.Config, d *Domain, log *slog
 	}
 	svc, err := aggregates.NewService(p.Conn, aggregates.ServiceConfig{
 		Name: cfg.Commands.Service, SubjectPrefix: cfg.Commands.SubjectPrefix, MaxPayload: cfg.Commands.MaxPayload,
-		Timeout: cfg.Commands.Timeout, Logger: log, Metrics: metrics,
-	})
+		Timeout: cfg.Commands.Timeout,
+	}, aggregates.WithLogger(log), aggregates.WithMetrics(metrics))
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +61,7 @@ func startCommands(p *platform.Platform, cfg config.Config, d *Domain, log *slog
 // startWorkers provisions the registered topics and runs the registered
 // workers, each with panic recovery, logging, metrics and the DLQ; stop
 // lets in-flight messages finish within the shutdown grace.
-func startWorkers(ctx context.Context, p *platform.Platform, cfg config.Config, d *Domain, log *slog.Logger, metrics *observability.Metrics) (stop func(), err error) {
+func startWorkers(ctx context.Context, p *platform.Platform, cfg config.Config, d *Domain, log *slog.Logger, metrics *metrics.Prometheus) (stop func(), err error) {
 	if d != nil {
 		for _, t := range d.Topics {
 			if _, err := consumers.EnsureTopic(ctx, p.JS, t); err != nil {
@@ -77,18 +77,22 @@ func startWorkers(ctx context.Context, p *platform.Platform, cfg config.Config, 
 		}
 		wg.Wait()
 	}
-	opts := []consumers.WorkerOption{consumers.WithLogger(log), consumers.WithObserver(metrics)}
+	opts := []consumers.WorkerOption{consumers.WithLogger(log), consumers.WithMetrics(metrics)}
 	if cfg.DLQ.Enabled {
 		opts = append(opts, consumers.WithDLQ(consumers.DLQConfig{Stream: cfg.DLQ.Stream, Retention: cfg.DLQ.Retention, Replicas: cfg.DLQ.Replicas}))
 	} else {
 		opts = append(opts, consumers.WithoutDLQ())
 	}
 	for _, reg := range d.workers() {
-		sub := reg.Subscription(streamsConfig(cfg))
+		sub := reg.Subscription(Runtime{
+			Conn: p.Conn, JetStream: p.JS, Streams: streamsConfig(cfg),
+			CommandPrefix: cfg.Commands.SubjectPrefix, QueryPrefix: cfg.Queries.SubjectPrefix,
+			Logger: log.With(slog.String("worker", reg.Name)),
+		})
 		if sub.Name == "" {
 			sub.Name = reg.Name
 		}
-		mws := []consumers.Middleware{consumers.Recover(), consumers.Logging(log.With(slog.String("subscription", sub.Name))), consumers.Metrics(metrics)}
+		mws := []consumers.Middleware{consumers.Recover(), consumers.Logging(log.With(slog.String("subscription", sub.Name)))}
 		sub.Middleware = append(mws, sub.Middleware...)
 		w, err := consumers.NewWorker(p.JS, sub, opts...)
 		if err == nil {

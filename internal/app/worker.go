@@ -15,6 +15,7 @@ import (
 	"github.com/jetflow/jetflow/consumers"
 	"github.com/jetflow/jetflow/internal/config"
 	"github.com/jetflow/jetflow/internal/observability"
+	"github.com/jetflow/jetflow/wire"
 )
 
 // workerFlags describe one subscription on the command line; --config
@@ -90,7 +91,7 @@ func newWorkerCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			opts = append(opts, nats.Name("jetflow-worker"), nats.MaxReconnects(-1), nats.CustomInboxPrefix(serviceInboxPrefix))
+			opts = append(opts, nats.Name("jetflow-worker"), nats.MaxReconnects(-1), nats.CustomInboxPrefix(wire.ServiceInboxPrefix))
 			if user, password := orEnv(f.natsUser, "JETFLOW_NATS_USER"), orEnv(f.natsPassword, "JETFLOW_NATS_PASSWORD"); user != "" {
 				opts = append(opts, nats.UserInfo(user, password))
 			}
@@ -107,10 +108,9 @@ func newWorkerCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			metrics := observability.NewMetrics()
-			cfg.Middleware = append(cfg.Middleware, consumers.Metrics(metrics))
+			registry, metrics := observability.NewRegistry()
 			if f.metricsListen != "" {
-				obs, err := observability.NewServer(f.metricsListen, metrics, logger)
+				obs, err := observability.NewServer(f.metricsListen, registry, logger)
 				if err != nil {
 					return err
 				}
@@ -124,11 +124,11 @@ func newWorkerCmd() *cobra.Command {
 				defer stopWithin(logger, "metrics server", obs.Stop)
 				logger.Info("metrics and health", "url", "http://"+obs.Addr()+"/metrics")
 			}
-			wopts := []consumers.WorkerOption{consumers.WithObserver(metrics)}
+			wopts := []consumers.WorkerOption{consumers.WithLogger(logger), consumers.WithMetrics(metrics)}
 			if f.update {
 				wopts = append(wopts, consumers.WithSubscriptionUpdate())
 			}
-			err = consumers.RunWorkers(cmd.Context(), js, cfg, logger, wopts...)
+			err = consumers.RunWorkers(cmd.Context(), js, cfg, wopts...)
 			if errors.Is(err, consumers.ErrSubscriptionChanged) && !f.update {
 				return fmt.Errorf("%w\n(nothing was changed; to apply the new definition stop every worker of the subscription "+
 					"and start one with --update-subscription, see --help for what a changed --subject skips)", err)

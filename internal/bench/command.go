@@ -12,8 +12,8 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/jetflow/jetflow/internal/platform"
-	"github.com/jetflow/jetflow/internal/rpc"
 	"github.com/jetflow/jetflow/streams"
+	"github.com/jetflow/jetflow/wire"
 )
 
 // ErrNoDomain is returned by scenarios that need a domain when none is set.
@@ -48,15 +48,15 @@ func (n *commandNode) Close() {
 }
 
 // sendCommand sends one command and fails on an error reply.
-func sendCommand(ctx context.Context, nc *nats.Conn, subject string, body []byte) (rpc.CommandReply, error) {
+func sendCommand(ctx context.Context, nc *nats.Conn, subject string, body []byte) (wire.CommandReply, error) {
 	msg, err := nc.RequestWithContext(ctx, subject, body)
 	if err != nil {
-		return rpc.CommandReply{}, err
+		return wire.CommandReply{}, err
 	}
-	if e := rpc.ParseErrorReply(msg); e != nil {
-		return rpc.CommandReply{}, fmt.Errorf("%s: %w", subject, e)
+	if e := wire.ParseErrorReply(msg); e != nil {
+		return wire.CommandReply{}, fmt.Errorf("%s: %w", subject, e)
 	}
-	var r rpc.CommandReply
+	var r wire.CommandReply
 	err = json.Unmarshal(msg.Data, &r)
 	return r, err
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/synadia-io/orbit.go/jetstreamext"
 
 	"github.com/jetflow/jetflow/streams"
+	"github.com/jetflow/jetflow/wire"
 )
 
 var benchEventData = json.RawMessage(`{"username":"alice","email":"alice@example.com"}`)
@@ -68,14 +69,14 @@ var rawIDs atomic.Uint64
 
 func rawEnvelope(subject string, version uint64) nats.Header {
 	return nats.Header{
-		streams.HeaderEventID:       {"raw-" + strconv.FormatUint(rawIDs.Add(1), 10) + "-0000-7000-8000-000000000000"},
-		streams.HeaderEventType:     {"bench.happened"},
-		streams.HeaderAggregateType: {"rawbench"},
-		streams.HeaderAggregateID:   {subject[len("events.rawbench."):]},
-		streams.HeaderVersion:       {strconv.FormatUint(version, 10)},
-		streams.HeaderSchema:        {"1"},
-		streams.HeaderOccurredAt:    {time.Now().UTC().Format(time.RFC3339Nano)},
-		streams.HeaderSource:        {streams.DefaultSource},
+		wire.HeaderMsgID:         {"raw-" + strconv.FormatUint(rawIDs.Add(1), 10) + "-0000-7000-8000-000000000000"},
+		wire.HeaderEventType:     {"bench.happened"},
+		wire.HeaderAggregateType: {"rawbench"},
+		wire.HeaderAggregateID:   {subject[len("events.rawbench."):]},
+		wire.HeaderVersion:       {strconv.FormatUint(version, 10)},
+		wire.HeaderSchema:        {"1"},
+		wire.HeaderOccurredAt:    {time.Now().UTC().Format(time.RFC3339Nano)},
+		wire.HeaderSource:        {streams.DefaultSource},
 	}
 }
 

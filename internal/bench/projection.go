@@ -11,9 +11,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/jetflow/jetflow/internal/jsasync"
 	"github.com/jetflow/jetflow/projections"
 	"github.com/jetflow/jetflow/streams"
+	"github.com/jetflow/jetflow/wire"
 )
 
 const (
@@ -138,16 +138,16 @@ func seedEvents(ctx context.Context, js jetstream.JetStream, dom ReadDomain, scf
 		ev := dom.SeedEvent(u, n)
 		at = at.Add(time.Millisecond)
 		msg := &nats.Msg{Subject: scfg.SubjectPrefix + "." + ev.AggregateType + "." + ev.AggregateID, Data: ev.Data, Header: nats.Header{
-			streams.HeaderEventID:       {fmt.Sprintf("seed-%d-%d", u, n)},
-			streams.HeaderEventType:     {ev.Type},
-			streams.HeaderAggregateType: {ev.AggregateType},
-			streams.HeaderAggregateID:   {ev.AggregateID},
-			streams.HeaderVersion:       {strconv.Itoa(n + 1)},
-			streams.HeaderSchema:        {"1"},
-			streams.HeaderOccurredAt:    {at.Format(time.RFC3339Nano)},
-			streams.HeaderSource:        {"bench"},
+			wire.HeaderMsgID:         {fmt.Sprintf("seed-%d-%d", u, n)},
+			wire.HeaderEventType:     {ev.Type},
+			wire.HeaderAggregateType: {ev.AggregateType},
+			wire.HeaderAggregateID:   {ev.AggregateID},
+			wire.HeaderVersion:       {strconv.Itoa(n + 1)},
+			wire.HeaderSchema:        {"1"},
+			wire.HeaderOccurredAt:    {at.Format(time.RFC3339Nano)},
+			wire.HeaderSource:        {"bench"},
 		}}
-		_, err := jsasync.Publish(ctx, pjs, msg) // waits out a stall, as the jetflow side does
+		_, err := streams.PublishAsync(ctx, pjs, msg) // waits out a stall, as the jetflow side does
 		return err
 	}
 	switch shape {
@@ -219,10 +219,10 @@ func catchUpProjection(ctx context.Context, env *Env, dom ReadDomain, scfg strea
 		return projectionRun{}, err
 	}
 	defer nc.Close()
-	cfg := projections.Config{Streams: scfg, Logger: env.Logger}
+	cfg := projections.Config{Streams: scfg}
 	p := dom.Projection(cfg.Streams)
 	p.Name = name
-	r, err := projections.NewRunner(nc, cfg, p)
+	r, err := projections.NewRunner(nc, cfg, []projections.Projection{p}, projections.WithLogger(env.Logger))
 	if err != nil {
 		return projectionRun{}, err
 	}

@@ -11,7 +11,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetflow/jetflow/consumers"
-	"github.com/jetflow/jetflow/internal/jsasync"
+	"github.com/jetflow/jetflow/streams"
+	"github.com/jetflow/jetflow/wire"
 )
 
 // benchMsgData is a 128-byte JSON payload, a typical integration message.
@@ -85,16 +86,16 @@ func timedPublish(ctx context.Context, p *pubEnv, d time.Duration, pub func(ctx 
 // rawPublish is the raw side of the scenario: js.PublishMsgAsync of the
 // message jetflow would write, through jsasync as consumers.Publisher does,
 // so a stalled window is waited out the same way on both sides.
-func rawPublish(js jsasync.Publisher, subject string, withIDs bool, prefix string) func(ctx context.Context, i int) error {
+func rawPublish(js streams.AsyncPublisher, subject string, withIDs bool, prefix string) func(ctx context.Context, i int) error {
 	return func(ctx context.Context, i int) error {
 		m := &nats.Msg{Subject: subject, Data: benchMsgData}
 		if withIDs {
 			m.Header = nats.Header{
-				consumers.HeaderMsgID:         {prefix + strconv.Itoa(i)},
-				consumers.HeaderCorrelationID: {"corr-" + strconv.Itoa(i)},
+				wire.HeaderMsgID:         {prefix + strconv.Itoa(i)},
+				wire.HeaderCorrelationID: {"corr-" + strconv.Itoa(i)},
 			}
 		}
-		_, err := jsasync.Publish(ctx, js, m)
+		_, err := streams.PublishAsync(ctx, js, m)
 		return err
 	}
 }

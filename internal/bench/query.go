@@ -9,8 +9,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/jetflow/jetflow/internal/rpc"
 	"github.com/jetflow/jetflow/projections"
+	"github.com/jetflow/jetflow/wire"
 )
 
 const (
@@ -135,9 +135,9 @@ func runQuery(ctx context.Context, env *Env) (Result, error) {
 // startReads runs the domain's projection until it has applied last, then
 // its queries, on the node's connection; it returns the bucket queried.
 func startReads(ctx context.Context, env *Env, dom ReadDomain, node *commandNode, last uint64) (func(context.Context) error, string, error) {
-	cfg := projections.Config{Streams: node.p.Store.Config(), Logger: env.Logger}
+	cfg := projections.Config{Streams: node.p.Store.Config()}
 	p := dom.Projection(cfg.Streams)
-	runner, err := projections.NewRunner(node.p.Conn, cfg, p)
+	runner, err := projections.NewRunner(node.p.Conn, cfg, []projections.Projection{p}, projections.WithLogger(env.Logger))
 	if err != nil {
 		return nil, "", err
 	}
@@ -176,7 +176,7 @@ func queryOnce(ctx context.Context, nc *nats.Conn, subject string, body []byte, 
 	if err != nil {
 		return err
 	}
-	if e := rpc.ParseErrorReply(msg); e != nil {
+	if e := wire.ParseErrorReply(msg); e != nil {
 		return fmt.Errorf("%s: %w", subject, e)
 	}
 	if out != nil {

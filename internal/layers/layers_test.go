@@ -13,36 +13,41 @@ const module = "github.com/jetflow/jetflow"
 // layer of each package, by import path below the module; a package may
 // import only packages of a lower layer. docs/architecture.md says why.
 var layer = map[string]int{
-	// Plumbing every layer may use: wire vocabulary, context keys, the
-	// embedded server.
-	"internal/logctx":     0,
-	"internal/tracectx":   0,
-	"internal/jsasync":    0,
-	"internal/rpc":        0,
-	"internal/natsserver": 0,
-	"internal/natstest":   1, // tests' servers, over natsserver
+	// The wire contract's vocabulary, and log attributes carried in a
+	// context: what every other package may use.
+	"wire":   0,
+	"logctx": 0,
+	// Request/reply over NATS with that vocabulary: services and clients.
+	"rpc":    1,
+	"client": 1,
 	// The event store.
 	"streams": 2,
 	// The libraries over it, independent of each other.
 	"aggregates":  3,
 	"projections": 3,
 	"consumers":   3,
-	// What assembles a running system from the libraries.
-	"internal/platform":      4,
-	"internal/config":        4,
-	"internal/observability": 4,
-	"internal/bench":         5, // measures the assembled system
-	"internal/app":           6, // the command line and serve runtime
+	// The Prometheus adapter of the libraries' Metrics hooks.
+	"metrics": 4,
+	// What assembles a running system from the public packages; nothing
+	// public imports it but the application package.
+	"internal/natsserver":    5, // the embedded server and its store lock
+	"internal/config":        5, // jetflow.tsk and JETFLOW_*
+	"internal/observability": 5, // /metrics, /healthz, /readyz
+	"internal/natstest":      6, // tests' servers, over natsserver
+	"internal/platform":      6, // connecting or starting the server, provisioning
+	"internal/bench":         7, // measures the assembled system
+	"internal/app":           8, // the command line and serve runtime
 	// The public application package, over the runtime.
-	"": 7,
+	"": 9,
 	// Users' code and the test kit, written only against public packages.
-	"jetflowtest":    8,
-	"examples/users": 8,
+	"jetflowtest":    10,
+	"examples/users": 10,
 	// The users domain as the bench's domain, for the jetflow binary.
-	"internal/bench/userbench": 9,
-	// Binaries and deployment.
-	"cmd/jetflow": 10,
-	"deploy":      10,
+	"internal/bench/userbench": 11,
+	// Binaries, deployment, and the docs' tests.
+	"cmd/jetflow": 12,
+	"deploy":      12,
+	"docs":        12,
 }
 
 type pkg struct {

@@ -1,6 +1,7 @@
-// Package observability owns what operators watch: the Prometheus metrics
-// of every part of jetflow (one registry, implementing the Metrics hooks the
-// packages expose), Go runtime metrics, and the HTTP endpoints /metrics,
-// /healthz (the process is up) and /readyz (NATS connected, streams
-// provisioned, projections healthy and caught up).
+// Package observability owns what operators probe: the HTTP endpoints
+// /metrics (what a prometheus.Gatherer holds: the metrics package's
+// collectors, the Go runtime's and the process's), /healthz (the process is
+// up) and /readyz (every readiness check holds: NATS connected, streams
+// provisioned, projections healthy and caught up). It also builds the
+// registry a jetflow process serves.
 package observability

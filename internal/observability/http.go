@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -32,16 +33,16 @@ type Server struct {
 	done    chan struct{}
 }
 
-// NewServer listens on addr (host:port; port 0 picks one). Add readiness
-// checks, then Start.
-func NewServer(addr string, m *Metrics, log *slog.Logger) (*Server, error) {
+// NewServer listens on addr (host:port; port 0 picks one) and serves the
+// metrics g gathers. Add readiness checks, then Start.
+func NewServer(addr string, g prometheus.Gatherer, log *slog.Logger) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("observability: listen %s: %w", addr, err)
 	}
 	s := &Server{ln: ln, log: log, done: make(chan struct{})}
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

@@ -28,8 +28,8 @@ func get(t *testing.T, url string) (int, string) {
 
 func TestEndpointsServeMetricsHealthAndReadiness(t *testing.T) {
 	t.Parallel()
-	m := observability.NewMetrics()
-	srv, err := observability.NewServer("127.0.0.1:0", m, slog.New(slog.DiscardHandler))
+	reg, m := observability.NewRegistry()
+	srv, err := observability.NewServer("127.0.0.1:0", reg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

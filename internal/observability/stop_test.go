@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jetflow/jetflow/internal/observability"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // TestStopWithoutStartReleasesTheAddress: a server built but never started
@@ -15,7 +16,7 @@ import (
 // within its context and releases the listening port.
 func TestStopWithoutStartReleasesTheAddress(t *testing.T) {
 	t.Parallel()
-	srv, err := observability.NewServer("127.0.0.1:0", observability.NewMetrics(), slog.New(slog.DiscardHandler))
+	srv, err := observability.NewServer("127.0.0.1:0", prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

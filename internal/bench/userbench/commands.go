@@ -19,7 +19,7 @@ func (usersBenchDomain) StartCommands(p *platform.Platform, log *slog.Logger) (f
 	if err != nil {
 		return nil, err
 	}
-	svc, err := aggregates.NewService(p.Conn, aggregates.ServiceConfig{Logger: log})
+	svc, err := aggregates.NewService(p.Conn, aggregates.ServiceConfig{}, aggregates.WithLogger(log))
 	if err != nil {
 		return nil, err
 	}

@@ -43,7 +43,7 @@ func (usersBenchDomain) SeedEvent(u, n int) bench.SeedEvent {
 }
 
 func (usersBenchDomain) StartQueries(ctx context.Context, nc *nats.Conn, cfg projections.Config, log *slog.Logger) (func(context.Context) error, error) {
-	view, err := users.NewView(nc, cfg, 0)
+	view, err := users.NewView(nc, cfg, projections.WithLogger(log))
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +51,7 @@ func (usersBenchDomain) StartQueries(ctx context.Context, nc *nats.Conn, cfg pro
 		view.Stop()
 		return nil, err
 	}
-	svc, err := projections.NewQueryService(nc, projections.QueryConfig{Logger: log})
+	svc, err := projections.NewQueryService(nc, projections.QueryConfig{}, projections.WithLogger(log))
 	if err == nil {
 		err = users.RegisterQueries(svc, view)
 	}

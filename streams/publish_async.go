@@ -1,4 +1,4 @@
-package jsasync
+package streams
 
 import (
 	"context"
@@ -9,19 +9,20 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Publisher is the part of jetstream.JetStream that publishes asynchronously.
-type Publisher interface {
+// AsyncPublisher is the part of jetstream.JetStream that publishes
+// asynchronously.
+type AsyncPublisher interface {
 	PublishMsgAsync(msg *nats.Msg, opts ...jetstream.PublishOpt) (jetstream.PubAckFuture, error)
 }
 
-// Publish publishes m asynchronously and returns its ack's future. When the
+// PublishAsync publishes m asynchronously and returns its ack's future. When the
 // in-flight limit (jetstream.WithPublishAsyncMaxPending) is reached,
 // nats.go waits its stall wait (jetstream.WithStallWait, default 200ms)
-// for acks and then gives up with jetstream.ErrTooManyStalledMsgs; Publish
-// tries again, for as long as ctx lets it, so a server that lags slows the
+// for acks and then gives up with jetstream.ErrTooManyStalledMsgs;
+// PublishAsync tries again, for as long as ctx lets it, so a server that lags slows the
 // caller down rather than failing it. It returns ctx's error, wrapped with
 // the stall, when ctx ends first, and any other error at once.
-func Publish(ctx context.Context, js Publisher, m *nats.Msg, opts ...jetstream.PublishOpt) (jetstream.PubAckFuture, error) {
+func PublishAsync(ctx context.Context, js AsyncPublisher, m *nats.Msg, opts ...jetstream.PublishOpt) (jetstream.PubAckFuture, error) {
 	for {
 		f, err := js.PublishMsgAsync(m, opts...)
 		if err == nil {

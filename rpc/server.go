@@ -6,13 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
+
+	"github.com/jetflow/jetflow/wire"
 )
 
 // Request is one request, detached from micro so that it can be answered
@@ -27,7 +28,7 @@ type Request struct {
 type Response struct {
 	Body   []byte
 	Header nats.Header // extra reply headers (correlation id, sequence…)
-	Err    *Error
+	Err    *wire.Error
 }
 
 // Route is one endpoint of a Server.
@@ -51,18 +52,11 @@ type ServerConfig struct {
 	// Concurrency bounds the requests handled at once.
 	Concurrency int
 	// ReplyPrefixes are the subject prefixes a reply may go to (default
-	// DefaultReplyPrefixes). NATS checks a requester's right to publish to
-	// the request subject, not to its reply subject, and the reply is
-	// published with the service's rights: a request whose reply subject
-	// is not an inbox could write into the event store or a topic. Such a
-	// request is not handled.
+	// wire.ReplyPrefixes(), which says why); a request whose reply subject
+	// is not under one is not handled.
 	ReplyPrefixes []string
 	Logger        *slog.Logger
 }
-
-// DefaultReplyPrefixes are the inboxes of NATS clients and jetflow's own
-// services.
-var DefaultReplyPrefixes = []string{"_INBOX.", "_JETFLOW_INBOX."}
 
 // Server runs a NATS micro service whose handlers run on a bounded pool:
 // micro calls an endpoint's handler serially, one request at a time, which
@@ -96,7 +90,7 @@ func NewServer(nc *nats.Conn, cfg ServerConfig) *Server {
 		cfg.Concurrency = 256
 	}
 	if len(cfg.ReplyPrefixes) == 0 {
-		cfg.ReplyPrefixes = DefaultReplyPrefixes
+		cfg.ReplyPrefixes = wire.ReplyPrefixes()
 	}
 	return &Server{nc: nc, cfg: cfg, routes: map[string]Route{}, counters: map[string]*endpointCounters{}, reqs: newRequests()}
 }
@@ -233,7 +227,7 @@ func (s *Server) dispatch(mreq micro.Request) {
 	if !s.reqs.begin() {
 		// Only a request that outlived the stop's quiet period gets here.
 		if reply != "" {
-			_ = s.nc.PublishMsg(Response{Err: Errorf(StatusUnavailable, CodeUnavailable, "the %s service is stopping; send the request again", s.cfg.Name)}.message(reply))
+			_ = s.nc.PublishMsg(Response{Err: wire.Errorf(wire.StatusUnavailable, wire.CodeUnavailable, "the %s service is stopping; send the request again", s.cfg.Name)}.message(reply))
 		}
 		return
 	}
@@ -260,21 +254,19 @@ func (s *Server) handle(req Request) (resp Response) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.cfg.Logger.Error("handler panicked", "subject", req.Subject, "panic", fmt.Sprint(p))
-			resp = Response{Err: Errorf(StatusInternal, CodeInternal, "internal error; see the service log")}
+			resp = Response{Err: wire.Errorf(wire.StatusInternal, wire.CodeInternal, "internal error; see the service log")}
 		}
 	}()
 	return s.routes[req.Subject].Handle(s.baseCtx, req)
 }
 
 func (r Response) message(subject string) *nats.Msg {
-	msg := &nats.Msg{Subject: subject, Header: r.Header, Data: r.Body}
-	if r.Err != nil {
-		if msg.Header == nil {
-			msg.Header = nats.Header{}
-		}
-		msg.Header.Set(micro.ErrorHeader, r.Err.Message)
-		msg.Header.Set(micro.ErrorCodeHeader, strconv.Itoa(r.Err.Status))
-		msg.Data = r.Err.Body()
+	if r.Err == nil {
+		return &nats.Msg{Subject: subject, Header: r.Header, Data: r.Body}
+	}
+	msg := r.Err.Reply(subject)
+	for k, vs := range r.Header {
+		msg.Header[k] = append(msg.Header[k], vs...)
 	}
 	return msg
 }
@@ -288,8 +280,8 @@ func (s *Server) unknown(msg *nats.Msg) {
 		known = append(known, subject)
 	}
 	slices.Sort(known)
-	_ = RespondErrorMsg(msg, Errorf(StatusNotFound, s.cfg.UnknownCode, "unknown %s %q; known %s: %s",
-		s.cfg.Noun, msg.Subject, plural(s.cfg.Noun), strings.Join(known, ", ")))
+	_ = s.nc.PublishMsg(wire.Errorf(wire.StatusNotFound, s.cfg.UnknownCode, "unknown %s %q; known %s: %s",
+		s.cfg.Noun, msg.Subject, plural(s.cfg.Noun), strings.Join(known, ", ")).Reply(msg.Reply))
 }
 
 // plural is the English plural of a noun such as "command" or "query".

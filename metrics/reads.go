@@ -1,4 +1,4 @@
-package observability
+package metrics
 
 import (
 	"time"
@@ -26,7 +26,7 @@ type readMetrics struct {
 	queries  *prometheus.HistogramVec
 }
 
-func newReadMetrics(reg prometheus.Registerer) *readMetrics {
+func newReadMetrics() *readMetrics {
 	r := &readMetrics{
 		applied: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "jetflow_projection_events_applied_total", Help: "Events applied to a read model (writes confirmed, events acked).",
@@ -50,37 +50,40 @@ func newReadMetrics(reg prometheus.Registerer) *readMetrics {
 			Name: "jetflow_query_duration_seconds", Help: "Queries answered, by read model, query and result (ok or the error code).", Buckets: latencyBuckets,
 		}, []string{"read_model", "query", "result"}),
 	}
-	reg.MustRegister(r.applied, r.skipped, r.failures, r.batches, r.lag, r.state, r.queries)
 	return r
 }
 
+func (r *readMetrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{r.applied, r.skipped, r.failures, r.batches, r.lag, r.state, r.queries}
+}
+
 // EventsApplied implements projections.Metrics.
-func (m *Metrics) EventsApplied(projection string, n int) {
+func (m *Prometheus) EventsApplied(projection string, n int) {
 	m.reads.applied.WithLabelValues(projection).Add(float64(n))
 }
 
 // EventsSkipped implements projections.Metrics.
-func (m *Metrics) EventsSkipped(projection, reason string, n int) {
+func (m *Prometheus) EventsSkipped(projection, reason string, n int) {
 	m.reads.skipped.WithLabelValues(projection, reason).Add(float64(n))
 }
 
 // HandlerFailed implements projections.Metrics.
-func (m *Metrics) HandlerFailed(projection, eventType string) {
+func (m *Prometheus) HandlerFailed(projection, eventType string) {
 	m.reads.failures.WithLabelValues(projection, eventType).Inc()
 }
 
 // BatchConfirmed implements projections.Metrics.
-func (m *Metrics) BatchConfirmed(projection string, _ int, took time.Duration) {
+func (m *Prometheus) BatchConfirmed(projection string, _ int, took time.Duration) {
 	m.reads.batches.WithLabelValues(projection).Observe(took.Seconds())
 }
 
 // Lag implements projections.Metrics.
-func (m *Metrics) Lag(projection string, pending uint64) {
+func (m *Prometheus) Lag(projection string, pending uint64) {
 	m.reads.lag.WithLabelValues(projection).Set(float64(pending))
 }
 
 // StateChanged implements projections.Metrics.
-func (m *Metrics) StateChanged(projection string, state projections.State) {
+func (m *Prometheus) StateChanged(projection string, state projections.State) {
 	for _, s := range projectionStates {
 		v := 0.0
 		if s == state {
@@ -90,7 +93,7 @@ func (m *Metrics) StateChanged(projection string, state projections.State) {
 	}
 }
 
-// QueryHandled implements projections.QueryMetrics.
-func (m *Metrics) QueryHandled(readModel, query, result string, took time.Duration) {
+// QueryHandled implements projections.Metrics.
+func (m *Prometheus) QueryHandled(readModel, query, result string, took time.Duration) {
 	m.reads.queries.WithLabelValues(readModel, query, result).Observe(took.Seconds())
 }

@@ -1,4 +1,4 @@
-package rpc_test
+package wire_test
 
 import (
 	"errors"
@@ -8,7 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/jetflow/jetflow/internal/rpc"
+	"github.com/jetflow/jetflow/wire"
 )
 
 // FuzzDecodeStrict: any body either decodes into exactly one object or is
@@ -28,7 +28,7 @@ func FuzzDecodeStrict(f *testing.F) {
 			A string `json:"a"`
 			N int    `json:"n"`
 		}
-		err := rpc.DecodeStrict(body, &v)
+		err := wire.DecodeStrict(body, &v)
 		if err != nil && err.Error() == "" {
 			t.Fatal("an error without a message")
 		}
@@ -55,7 +55,7 @@ func FuzzParseErrorReply(f *testing.F) {
 			msg.Header.Set("Nats-Service-Error-Code", code)
 			msg.Header.Set("Nats-Service-Error", desc)
 		}
-		if e := rpc.ParseErrorReply(msg); (code != "") != (e != nil) {
+		if e := wire.ParseErrorReply(msg); (code != "") != (e != nil) {
 			t.Fatalf("code header %q gave %v", code, e)
 		}
 	})
@@ -74,7 +74,7 @@ func TestDecodeStrictNamesTheProblem(t *testing.T) {
 		`{"min":-5}`:                    `field "min" must be a whole number from 0 (64 bits), got number -5`,
 		`{"F":"x"}`:                     `field "F" must be a number, got string`,
 	} {
-		if err := rpc.DecodeStrict([]byte(body), &n); err == nil || err.Error() != want {
+		if err := wire.DecodeStrict([]byte(body), &n); err == nil || err.Error() != want {
 			t.Errorf("%s: %v, want %q", body, err, want)
 		}
 	}
@@ -93,7 +93,7 @@ func TestDecodeStrictNamesTheProblem(t *testing.T) {
 		`{"A":"x"}`:         `unknown field "A" (names are case-sensitive: "a")`,
 		`{"a":"x","a":"y"}`: `field "a" given twice`,
 	} {
-		err := rpc.DecodeStrict([]byte(body), &v)
+		err := wire.DecodeStrict([]byte(body), &v)
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want one mentioning %q", body, err, want)
 		}
@@ -122,11 +122,11 @@ func TestDecodeStrictRefusesTextThatIsNotUnicode(t *testing.T) {
 		"  {\"id\":\"a\",\"data\":{\"\xff\":1}}": `not valid UTF-8 at byte 21 (field "data")`,
 		"{\"id\":\"a\"}\xff":                     `request body is not valid UTF-8 at byte 10`,
 	} {
-		err := rpc.DecodeStrict([]byte(body), &v)
-		if !errors.Is(err, rpc.ErrInvalidUnicode) || !strings.Contains(err.Error(), want) {
+		err := wire.DecodeStrict([]byte(body), &v)
+		if !errors.Is(err, wire.ErrInvalidUnicode) || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want ErrInvalidUnicode mentioning %q", body, err, want)
 		}
-		var ue *rpc.UnicodeError
+		var ue *wire.UnicodeError
 		if !errors.As(err, &ue) {
 			t.Errorf("%q: %T is not a *UnicodeError", body, err)
 		}
@@ -139,7 +139,7 @@ func TestDecodeStrictRefusesTextThatIsNotUnicode(t *testing.T) {
 		`{"id":"\ufffd"}`:       "\ufffd",
 		"{\"id\":\"é😀\"}":       "é😀",
 	} {
-		if err := rpc.DecodeStrict([]byte(body), &v); err != nil || v.ID != want {
+		if err := wire.DecodeStrict([]byte(body), &v); err != nil || v.ID != want {
 			t.Errorf("%q: %q, %v; want %q", body, v.ID, err, want)
 		}
 	}

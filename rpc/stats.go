@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/micro"
+
+	"github.com/jetflow/jetflow/wire"
 )
 
 // EndpointStats is what one endpoint did since the service started,
@@ -33,7 +35,7 @@ func (c *endpointCounters) begin() {
 	c.mu.Unlock()
 }
 
-func (c *endpointCounters) end(took time.Duration, e *Error) {
+func (c *endpointCounters) end(took time.Duration, e *wire.Error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.s.InFlight--

@@ -1,11 +1,11 @@
-package rpc_test
+package wire_test
 
 import (
 	"bytes"
 	"encoding/json"
 	"testing"
 
-	"github.com/jetflow/jetflow/internal/rpc"
+	"github.com/jetflow/jetflow/wire"
 )
 
 // A command embedding a *pointer* to a shared struct: encoding/json
@@ -29,7 +29,7 @@ func TestDecodeStrictPromotesEmbeddedPointerFields(t *testing.T) {
 		t.Fatalf("encoding/json reference: %v %+v", err, ref)
 	}
 	var v reviewExportedPtrEmbed
-	if err := rpc.DecodeStrict(body, &v); err != nil {
+	if err := wire.DecodeStrict(body, &v); err != nil {
 		t.Fatalf("DecodeStrict refused a body encoding/json accepts (embedded *struct field): %v", err)
 	}
 	if v.ReviewExportedBase == nil || v.Tenant != "t1" {
@@ -55,7 +55,7 @@ func (c *selfDecoding) UnmarshalJSON(b []byte) error {
 
 func TestDecodeStrictLeavesKeysToACustomUnmarshaler(t *testing.T) {
 	var v selfDecoding
-	if err := rpc.DecodeStrict([]byte(`{"id":"x"}`), &v); err != nil {
+	if err := wire.DecodeStrict([]byte(`{"id":"x"}`), &v); err != nil {
 		t.Fatalf("DecodeStrict refused a body the type's own UnmarshalJSON accepts: %v", err)
 	}
 	if v.id != "x" {

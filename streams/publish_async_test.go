@@ -1,4 +1,4 @@
-package jsasync
+package streams
 
 import (
 	"context"
@@ -30,7 +30,7 @@ func slowStream(t *testing.T, nc *nats.Conn, subject string, delay time.Duration
 }
 
 // With the in-flight window full for longer than nats.go's stall wait
-// (200ms), Publish keeps waiting instead of failing with
+// (200ms), PublishAsync keeps waiting instead of failing with
 // ErrTooManyStalledMsgs, and gives up when ctx ends.
 func TestPublishWaitsOutStall(t *testing.T) {
 	t.Parallel()
@@ -44,7 +44,7 @@ func TestPublishWaitsOutStall(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for i := range 2 {
-		f, err := Publish(ctx, js, &nats.Msg{Subject: "slow", Data: []byte("x")})
+		f, err := PublishAsync(ctx, js, &nats.Msg{Subject: "slow", Data: []byte("x")})
 		if err != nil {
 			t.Fatalf("publish %d: %v", i, err)
 		}
@@ -57,13 +57,13 @@ func TestPublishWaitsOutStall(t *testing.T) {
 		}
 	}
 
-	if _, err := Publish(ctx, js, &nats.Msg{Subject: "never", Data: []byte("x")}); err != nil {
+	if _, err := PublishAsync(ctx, js, &nats.Msg{Subject: "never", Data: []byte("x")}); err != nil {
 		t.Fatal(err)
 	}
 	short, cancelShort := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancelShort()
 	start := time.Now()
-	_, err = Publish(short, js, &nats.Msg{Subject: "never", Data: []byte("x")})
+	_, err = PublishAsync(short, js, &nats.Msg{Subject: "never", Data: []byte("x")})
 	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
 		t.Fatalf("stalled past ctx: %v, want the deadline and the stall", err)
 	}

@@ -1,23 +1,23 @@
-package tracectx_test
+package wire_test
 
 import (
 	"context"
 	"testing"
 
-	"github.com/jetflow/jetflow/internal/tracectx"
+	"github.com/jetflow/jetflow/wire"
 )
 
 func TestCarryAndParse(t *testing.T) {
 	t.Parallel()
 	tp := "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-	ctx := tracectx.With(context.Background(), tp)
-	if tracectx.From(ctx) != tp || tracectx.From(context.Background()) != "" {
+	ctx := wire.WithTraceParent(context.Background(), tp)
+	if wire.TraceParent(ctx) != tp || wire.TraceParent(context.Background()) != "" {
 		t.Fatal("traceparent not carried")
 	}
-	if tracectx.With(ctx, "") != ctx {
+	if wire.WithTraceParent(ctx, "") != ctx {
 		t.Fatal("an empty traceparent must not replace the carried one")
 	}
-	if id := tracectx.TraceID(tp); id != "4bf92f3577b34da6a3ce929d0e0e4736" {
+	if id := wire.TraceID(tp); id != "4bf92f3577b34da6a3ce929d0e0e4736" {
 		t.Fatalf("trace id %q", id)
 	}
 	for _, bad := range []string{"", "00-abc-def-01", "garbage",
@@ -29,14 +29,14 @@ func TestCarryAndParse(t *testing.T) {
 		"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0g",
 		"00-4bf92f3577b34da6a3ce929d0e0e4736x00f067aa0ba902b7-01",
 	} {
-		if tracectx.TraceID(bad) != "" || tracectx.Valid(bad) {
+		if wire.TraceID(bad) != "" || wire.ValidTraceParent(bad) {
 			t.Fatalf("%q accepted as a traceparent", bad)
 		}
 	}
-	if tracectx.Valid("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-future") {
+	if wire.ValidTraceParent("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-future") {
 		t.Fatal("a later version's extra field that is not hex must be refused")
 	}
-	if !tracectx.Valid("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-ab12") {
+	if !wire.ValidTraceParent("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-ab12") {
 		t.Fatal("a later version's extra field must be accepted")
 	}
 }
@@ -48,9 +48,9 @@ func FuzzTraceParent(f *testing.F) {
 	f.Add("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x")
 	f.Add("00-abc-def-01")
 	f.Fuzz(func(t *testing.T, tp string) {
-		id := tracectx.TraceID(tp)
-		if tracectx.Valid(tp) != (id != "") || (id != "" && len(id) != 32) {
-			t.Fatalf("%q: valid %v, trace id %q", tp, tracectx.Valid(tp), id)
+		id := wire.TraceID(tp)
+		if wire.ValidTraceParent(tp) != (id != "") || (id != "" && len(id) != 32) {
+			t.Fatalf("%q: valid %v, trace id %q", tp, wire.ValidTraceParent(tp), id)
 		}
 	})
 }

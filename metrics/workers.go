@@ -1,4 +1,4 @@
-package observability
+package metrics
 
 import (
 	"time"
@@ -15,7 +15,7 @@ type workerMetrics struct {
 	deadLetters *prometheus.CounterVec
 }
 
-func newWorkerMetrics(reg prometheus.Registerer) *workerMetrics {
+func newWorkerMetrics() *workerMetrics {
 	w := &workerMetrics{
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "jetflow_worker_messages_total", Help: "Messages a worker finished with, by subscription and result (acked, retried, dead_lettered, filtered, expired, skipped, returned).",
@@ -27,20 +27,23 @@ func newWorkerMetrics(reg prometheus.Registerer) *workerMetrics {
 			Name: "jetflow_dead_letters_total", Help: "Messages dead-lettered by workers, by subscription.",
 		}, []string{"subscription"}),
 	}
-	reg.MustRegister(w.messages, w.handler, w.deadLetters)
 	return w
 }
 
-// ObserveOutcome implements consumers.WorkerObserver.
-func (m *Metrics) ObserveOutcome(subscription string, o consumers.Outcome) {
+func (w *workerMetrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{w.messages, w.handler, w.deadLetters}
+}
+
+// ObserveOutcome implements consumers.Metrics.
+func (m *Prometheus) ObserveOutcome(subscription string, o consumers.Outcome) {
 	m.workers.messages.WithLabelValues(subscription, string(o)).Inc()
 	if o == consumers.OutcomeDeadLettered {
 		m.workers.deadLetters.WithLabelValues(subscription).Inc()
 	}
 }
 
-// ObserveHandler implements consumers.HandlerObserver.
-func (m *Metrics) ObserveHandler(subscription string, d time.Duration, err error) {
+// ObserveHandler implements consumers.Metrics.
+func (m *Prometheus) ObserveHandler(subscription string, d time.Duration, err error) {
 	result := "ok"
 	if err != nil {
 		result = "error"

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jetflow/jetflow/internal/logctx"
+	"github.com/jetflow/jetflow/logctx"
 )
 
 func TestContextAttributesReachEveryLine(t *testing.T) {

@@ -10,7 +10,8 @@ import (
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/jetflow/jetflow/internal/natstest"
-	"github.com/jetflow/jetflow/internal/rpc"
+	"github.com/jetflow/jetflow/rpc"
+	"github.com/jetflow/jetflow/wire"
 )
 
 func TestServerRoutesRecoversAndNamesUnknownSubjects(t *testing.T) {
@@ -59,12 +60,12 @@ func TestServerRoutesRecoversAndNamesUnknownSubjects(t *testing.T) {
 		t.Fatal(err)
 	}
 	client := srv.Connect(t)
-	ask := func(subject string) (string, *rpc.Error) {
+	ask := func(subject string) (string, *wire.Error) {
 		msg, err := client.Request(subject, []byte("hi"), 5*time.Second)
 		if err != nil {
 			t.Fatalf("%s: %v", subject, err)
 		}
-		return string(msg.Data), rpc.ParseErrorReply(msg)
+		return string(msg.Data), wire.ParseErrorReply(msg)
 	}
 	if body, e := ask("t.echo"); e != nil || body != "hi" {
 		t.Fatalf("echo: %q %v", body, e)
@@ -120,7 +121,7 @@ func TestServerStatsReachMicroStats(t *testing.T) {
 	})
 	err := s.Add(rpc.Route{Subject: "st.check", Name: "check", Handle: func(_ context.Context, req rpc.Request) rpc.Response {
 		if string(req.Data) == "bad" {
-			return rpc.Response{Err: rpc.Errorf(400, "validation", "bad input")}
+			return rpc.Response{Err: wire.Errorf(400, "validation", "bad input")}
 		}
 		time.Sleep(2 * time.Millisecond)
 		return rpc.Response{Body: []byte("ok")}

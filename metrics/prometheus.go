@@ -1,17 +1,19 @@
-package observability
+package metrics
 
 import (
+	"fmt"
 	"time"
 
+	"github.com/jetflow/jetflow/aggregates"
+	"github.com/jetflow/jetflow/consumers"
+	"github.com/jetflow/jetflow/projections"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
-// Metrics is jetflow's Prometheus registry and the collectors the packages
-// report to through their Metrics interfaces.
-type Metrics struct {
-	Registry *prometheus.Registry
-
+// Prometheus reports what jetflow does as Prometheus metrics: it
+// implements aggregates.Metrics, projections.Metrics and consumers.Metrics,
+// so one value goes to every part through their WithMetrics options.
+type Prometheus struct {
 	commands        *prometheus.CounterVec
 	commandDuration *prometheus.HistogramVec
 	conflicts       *prometheus.CounterVec
@@ -21,13 +23,22 @@ type Metrics struct {
 	reads           *readMetrics
 }
 
+var (
+	_ aggregates.Metrics  = (*Prometheus)(nil)
+	_ projections.Metrics = (*Prometheus)(nil)
+	_ consumers.Metrics   = (*Prometheus)(nil)
+)
+
 // latencyBuckets span 100µs to ~10s, where command and query latencies live.
 var latencyBuckets = prometheus.ExponentialBuckets(0.0001, 2.5, 14)
 
-// NewMetrics registers every collector on a new registry, with the Go
-// runtime and process collectors.
-func NewMetrics() *Metrics {
-	m := &Metrics{Registry: prometheus.NewRegistry()}
+// NewPrometheus registers jetflow's collectors (every metric is named
+// jetflow_…) on reg and returns what reports to them. It fails, naming the
+// collector, when reg already has one of them: give each Prometheus its
+// own registry, or share one Prometheus. The Go runtime and process
+// collectors are the program's to register.
+func NewPrometheus(reg prometheus.Registerer) (*Prometheus, error) {
+	m := &Prometheus{}
 	m.commands = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "jetflow_commands_total", Help: "Commands handled, by aggregate type, command and result (ok or the error code).",
 	}, []string{"aggregate_type", "command", "result"})
@@ -43,33 +54,48 @@ func NewMetrics() *Metrics {
 	m.snapshots = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "jetflow_snapshots_taken_total", Help: "Aggregate snapshots saved.",
 	}, []string{"aggregate_type"})
-	m.workers = newWorkerMetrics(m.Registry)
-	m.reads = newReadMetrics(m.Registry)
-	m.Registry.MustRegister(
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.commands, m.commandDuration, m.conflicts, m.eventsAppended, m.snapshots,
-	)
-	return m
+	m.workers = newWorkerMetrics()
+	m.reads = newReadMetrics()
+	collectors := append([]prometheus.Collector{m.commands, m.commandDuration, m.conflicts, m.eventsAppended, m.snapshots},
+		append(m.workers.collectors(), m.reads.collectors()...)...)
+	for _, c := range collectors {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("metrics: register %s: %w", describe(c), err)
+		}
+	}
+	return m, nil
+}
+
+// describe names a collector by its metric.
+func describe(c prometheus.Collector) string {
+	ch := make(chan *prometheus.Desc, 1)
+	go func() { c.Describe(ch); close(ch) }()
+	var name string
+	for d := range ch {
+		if name == "" {
+			name = d.String()
+		}
+	}
+	return name
 }
 
 // CommandHandled implements aggregates.Metrics.
-func (m *Metrics) CommandHandled(aggregateType, command, result string, took time.Duration) {
+func (m *Prometheus) CommandHandled(aggregateType, command, result string, took time.Duration) {
 	m.commands.WithLabelValues(aggregateType, command, result).Inc()
 	m.commandDuration.WithLabelValues(aggregateType, command).Observe(took.Seconds())
 }
 
 // AppendConflict implements aggregates.Metrics.
-func (m *Metrics) AppendConflict(aggregateType string) {
+func (m *Prometheus) AppendConflict(aggregateType string) {
 	m.conflicts.WithLabelValues(aggregateType).Inc()
 }
 
 // EventsAppended implements aggregates.Metrics.
-func (m *Metrics) EventsAppended(aggregateType string, n int) {
+func (m *Prometheus) EventsAppended(aggregateType string, n int) {
 	m.eventsAppended.WithLabelValues(aggregateType).Add(float64(n))
 }
 
 // SnapshotTaken implements aggregates.Metrics.
-func (m *Metrics) SnapshotTaken(aggregateType string) {
+func (m *Prometheus) SnapshotTaken(aggregateType string) {
 	m.snapshots.WithLabelValues(aggregateType).Inc()
 }
