@@ -124,14 +124,19 @@ func (a *App) Worker(name string, subscription func(rt Runtime) consumers.Subscr
 		return
 	}
 	a.domain.Workers = append(a.domain.Workers, app.Worker{Name: name, Subscription: func(rt app.Runtime) consumers.Subscription {
-		return subscription(Runtime{
-			Conn: rt.Conn, JetStream: rt.JetStream, Streams: rt.Streams,
-			CommandPrefix: rt.CommandPrefix, QueryPrefix: rt.QueryPrefix, Logger: rt.Logger,
-		})
+		return subscription(publicRuntime(rt))
 	}})
 }
 
-// Runtime is what a running platform lends a worker's handler.
+func publicRuntime(rt app.Runtime) Runtime {
+	return Runtime{
+		Conn: rt.Conn, JetStream: rt.JetStream, Streams: rt.Streams,
+		CommandPrefix: rt.CommandPrefix, QueryPrefix: rt.QueryPrefix, Logger: rt.Logger,
+	}
+}
+
+// Runtime is what a running platform lends a worker's handler or a
+// component.
 type Runtime struct {
 	// Conn is serve's NATS connection; handlers must not close it.
 	Conn      *nats.Conn
@@ -143,7 +148,9 @@ type Runtime struct {
 	// command and query services (commands.subject_prefix,
 	// queries.subject_prefix).
 	CommandPrefix, QueryPrefix string
-	// Logger is serve's logger, with the worker's name.
+	// Logger is serve's logger, with the worker's (or component's) name;
+	// lines logged with the context of a command or a message carry its
+	// correlation id.
 	Logger *slog.Logger
 }
 

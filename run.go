@@ -33,8 +33,9 @@ type runOptions struct {
 func WithConfigFile(path string) RunOption { return func(o *runOptions) { o.file = path } }
 
 // WithSetting sets one configuration key, as `jetflow config` names them
-// ("server.listen", "projections.orders.max_retries"); it wins over the
-// file and JETFLOW_* variables. Setting nats.url connects to that server
+// ("server.listen", "projections.orders.max_retries", or "shop.max_lines"
+// of a section registered with Settings); it wins over the file and
+// JETFLOW_* variables. Setting nats.url connects to that server
 // instead of starting the embedded one, as --nats-url does.
 func WithSetting(key, value string) RunOption {
 	return func(o *runOptions) { o.settings = append(o.settings, app.Setting{Key: key, Value: value}) }
@@ -50,7 +51,10 @@ func OnReady(fn func(Started)) RunOption { return func(o *runOptions) { o.onRead
 // Run starts the platform with the registered parts — what `jetflow
 // serve` does — and blocks until ctx ends, then stops every part within
 // its shutdown bound. It returns registration and configuration errors
-// before starting anything; a clean stop returns nil.
+// before starting anything, and nil after a clean stop. When a part fails
+// to start, or ends on its own while running (its connection closed, a
+// consumer deleted, a component's error), Run stops every other part and
+// returns a *lifecycle.MemberError naming it.
 func (a *App) Run(ctx context.Context, opts ...RunOption) error {
 	var o runOptions
 	for _, opt := range opts {
@@ -59,7 +63,7 @@ func (a *App) Run(ctx context.Context, opts ...RunOption) error {
 	if err := a.validate(); err != nil {
 		return err
 	}
-	cfg, err := app.LoadConfig(o.file, o.settings)
+	cfg, err := a.domain.LoadConfig(o.file, o.settings)
 	if err != nil {
 		return err
 	}

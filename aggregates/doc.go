@@ -19,4 +19,10 @@
 // Jetflow-Command-Id returns the first reply and writes nothing. Event ids of
 // such commands are derived from the command id (UUIDv5), so a resend racing
 // its own first attempt is deduplicated by the event store as well.
+//
+// To start: a state with Apply, a Repository over a streams.Store and
+// deciders run with Execute, as the package example does; commands served
+// over NATS are CommandSpecs added with Register to a Service. In a whole
+// application, jetflow.Aggregate registers the state and its commands,
+// and jetflowtest.Given tests a command's decision without a server.
 package aggregates

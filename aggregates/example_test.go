@@ -4,13 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetflow/jetflow/aggregates"
-	"github.com/jetflow/jetflow/internal/natsserver"
+	"github.com/jetflow/jetflow/jetflowtest"
 	"github.com/jetflow/jetflow/streams"
 )
 
@@ -50,11 +49,16 @@ func Withdraw(amount int) aggregates.Decider[*Account] {
 // command service (aggregates.NewService, aggregates.Register) serves the
 // same deciders over NATS.
 func Example() {
-	dir, _ := os.MkdirTemp("", "jetflow-example-")
-	defer os.RemoveAll(dir)
-	srv, _ := natsserver.Start(natsserver.Config{StoreDir: dir})
-	defer natsserver.Stop(srv)
-	nc, _ := nats.Connect(srv.ClientURL())
+	// An embedded JetStream server; a program connects to its own NATS.
+	srv, err := jetflowtest.StartServer()
+	if err != nil {
+		panic(err)
+	}
+	defer srv.Close()
+	nc, err := nats.Connect(srv.URL())
+	if err != nil {
+		panic(err)
+	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
 	ctx := context.Background()
@@ -69,7 +73,7 @@ func Example() {
 	}
 	out, _ := repo.Execute(ctx, "acc-7", aggregates.Command{ID: "deposit-1"}, deposit)
 	fmt.Println("version", out.Version)
-	_, err := repo.Execute(ctx, "acc-7", aggregates.Command{ID: "withdraw-1"}, Withdraw(80))
+	_, err = repo.Execute(ctx, "acc-7", aggregates.Command{ID: "withdraw-1"}, Withdraw(80))
 	fmt.Println(err)
 	out, _ = repo.Execute(ctx, "acc-7", aggregates.Command{ID: "withdraw-2"}, Withdraw(30))
 	acc, _ := repo.Load(ctx, "acc-7")

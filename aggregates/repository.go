@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 
 	"github.com/jetflow/jetflow/streams"
 )
@@ -33,11 +34,11 @@ func NewRepository[S State](aggregateType string, newState func() S, store Event
 	if err := streams.ValidateAggregateType(aggregateType); err != nil {
 		return nil, err
 	}
-	if store == nil || newState == nil {
+	if isNil(store) || newState == nil {
 		return nil, fmt.Errorf("aggregates: repository of %s needs an event store and a state constructor", aggregateType)
 	}
-	if s, ok := snaps.(*streams.Snapshots); ok && s == nil {
-		snaps = nil // a nil *Snapshots in the interface would not compare nil
+	if isNil(snaps) {
+		snaps = nil // a nil pointer in the interface would not compare nil
 	}
 	o := repoOptions{
 		snapshotEvery: DefaultSnapshotEvery, snapshotSchema: 1, cacheSize: DefaultCacheSize,
@@ -137,4 +138,14 @@ func (r *Repository[S]) snapshot(ctx context.Context, inst *Instance[S], refresh
 func (r *Repository[S]) snapshotDue(before, after uint64) bool {
 	n := uint64(r.opts.snapshotEvery)
 	return r.snaps != nil && n > 0 && before/n != after/n
+}
+
+// isNil reports whether v is nil or holds a nil pointer: "no snapshots"
+// is often passed as a typed nil (a *streams.Snapshots never made).
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	rv := reflect.ValueOf(v)
+	return rv.Kind() == reflect.Pointer && rv.IsNil()
 }

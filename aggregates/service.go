@@ -63,6 +63,9 @@ type Service struct {
 	log    *slog.Logger
 	obs    Metrics
 	server *rpc.Server
+	// repos are the repositories commands were registered with, by
+	// aggregate type (the first one of each): what Position loads with.
+	repos map[string]positioner
 }
 
 // NewService returns a command service on nc.
@@ -119,6 +122,12 @@ func Register[S State, C any](s *Service, repo *Repository[S], spec CommandSpec[
 		return fmt.Errorf("aggregates: command %s.%s needs AggregateID and Decide", repo.Type(), spec.Name)
 	}
 	subject := s.cfg.SubjectPrefix + "." + repo.Type() + "." + spec.Name
+	if _, ok := s.repos[repo.Type()]; !ok {
+		if s.repos == nil {
+			s.repos = map[string]positioner{}
+		}
+		s.repos[repo.Type()] = repo
+	}
 	r := route{aggregateType: repo.Type(), command: spec.Name, h: &commandHandler[S, C]{repo: repo, spec: spec, name: repo.Type() + "." + spec.Name}}
 	return s.server.Add(rpc.Route{
 		Subject:  subject,
@@ -175,8 +184,16 @@ func newAggregateID(aggregateType string, cmd Command) (id string, isNew bool) {
 	return streams.NewEventID(), true
 }
 
-// Start adds the micro service and its endpoints.
-func (s *Service) Start() error { return s.server.Start() }
+// Start adds the micro service and its endpoints; it returns once the
+// NATS server has them (ctx bounds that wait).
+func (s *Service) Start(ctx context.Context) error { return s.server.Start(ctx) }
 
 // Stop stops taking commands and waits for those in flight to be answered.
 func (s *Service) Stop(ctx context.Context) error { return s.server.Stop(ctx) }
+
+// Done is closed once the service has ended: stopped, or failed (its
+// connection closed, a subscription refused).
+func (s *Service) Done() <-chan struct{} { return s.server.Done() }
+
+// Err says why the service ended on its own; nil after Stop.
+func (s *Service) Err() error { return s.server.Err() }

@@ -81,7 +81,7 @@ func setup(t *testing.T) (*nats.Conn, *aggregates.Repository[*counter], *aggrega
 	}); err == nil {
 		t.Fatal("registering a command twice must fail")
 	}
-	if err := svc.Start(); err != nil {
+	if err := svc.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = svc.Stop(context.Background()) })
@@ -278,7 +278,7 @@ func TestEveryLogLineOfACommandCarriesItsCorrelationID(t *testing.T) {
 			return []aggregates.Change{{Type: "counter.added", Data: c}}, nil
 		},
 	}))
-	must(svc.Start())
+	must(svc.Start(context.Background()))
 	t.Cleanup(func() { _ = svc.Stop(ctx) })
 	client := natstest.Connect(t, srv.URL)
 	for i, body := range []string{`{"id":"x","by":1}`, `{"id":"x","by":-1}`} {

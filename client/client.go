@@ -100,12 +100,25 @@ func setHeader(name, value string) CommandOption {
 // *wire.Error.
 func (c *Client) Send(ctx context.Context, name string, body any, opts ...CommandOption) (wire.CommandReply, error) {
 	var reply wire.CommandReply
-	if err := checkName(name, "<aggregate type>.<command>", "order.place"); err != nil {
+	data, err := c.SendRaw(ctx, name, body, opts...)
+	if err != nil {
 		return reply, err
+	}
+	if err := json.Unmarshal(data, &reply); err != nil {
+		return reply, fmt.Errorf("client: reply of %s.%s: %w", c.commandPrefix, name, err)
+	}
+	return reply, nil
+}
+
+// SendRaw is Send returning the reply's body as the service sent it, for
+// a caller that passes it on undecoded (`jetflow send` prints it).
+func (c *Client) SendRaw(ctx context.Context, name string, body any, opts ...CommandOption) (json.RawMessage, error) {
+	if err := checkName(name, "<aggregate type>.<command>", "order.place"); err != nil {
+		return nil, err
 	}
 	data, err := encode(body)
 	if err != nil {
-		return reply, fmt.Errorf("client: command %s: %w", name, err)
+		return nil, fmt.Errorf("client: command %s: %w", name, err)
 	}
 	msg := nats.NewMsg(c.commandPrefix + "." + name)
 	msg.Data = data
@@ -114,12 +127,9 @@ func (c *Client) Send(ctx context.Context, name string, body any, opts ...Comman
 	}
 	resp, err := c.Request(ctx, msg)
 	if err != nil {
-		return reply, err
+		return nil, err
 	}
-	if err := json.Unmarshal(resp.Data, &reply); err != nil {
-		return reply, fmt.Errorf("client: reply of %s: %w", msg.Subject, err)
-	}
-	return reply, nil
+	return resp.Data, nil
 }
 
 // Query sends the query name ("<read model>.<query>": "orders.by_customer")

@@ -87,4 +87,11 @@
 // letter id) and Jetflow-Replay-For (the subscription; the topic's other
 // subscriptions skip it), then removes the dead letter. Messages of other
 // streams (EVENTS) are never republished. Discard deletes one dead letter.
+//
+// # Getting started
+//
+// EnsureTopic creates a topic, NewWorker runs a Subscription's handler and
+// NewPublisher publishes to it, as the package example shows. In a whole
+// application, jetflow.App.Topic and jetflow.App.Worker register them and
+// the platform adds logging, metrics and the dead-letter queue.
 package consumers

@@ -3,27 +3,29 @@ package consumers_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetflow/jetflow/consumers"
-	"github.com/jetflow/jetflow/internal/natsserver"
+	"github.com/jetflow/jetflow/jetflowtest"
 )
 
 // A topic, a subscription with a payload filter, and a publish.
 func Example() {
-	dir, _ := os.MkdirTemp("", "jetflow-example-")
-	defer os.RemoveAll(dir)
-	srv, err := natsserver.Start(natsserver.Config{StoreDir: dir})
+	// An embedded JetStream server; a program connects to its own NATS.
+	srv, err := jetflowtest.StartServer()
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer natsserver.Stop(srv)
-	nc, _ := nats.Connect(srv.ClientURL())
+	defer srv.Close()
+	nc, err := nats.Connect(srv.URL())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
 	ctx := context.Background()

@@ -72,9 +72,29 @@ func RunWorkers(ctx context.Context, js RunJetStream, cfg WorkerConfig, opts ...
 		workers = append(workers, w)
 	}
 	logger.Info("workers running", slog.Int("subscriptions", len(workers)))
-	<-ctx.Done()
+	// The first worker to end on its own ends them all: a worker that no
+	// longer receives must not go unnoticed behind the others.
+	ended := make(chan *Worker, len(workers))
+	quit := make(chan struct{})
+	defer close(quit)
+	for _, w := range workers {
+		go func() {
+			select {
+			case <-w.Done():
+				ended <- w
+			case <-quit:
+			}
+		}()
+	}
+	var failure error
+	select {
+	case <-ctx.Done():
+	case w := <-ended:
+		failure = w.Err()
+		logger.Error("worker ended; stopping the others", slog.String("subscription", w.Subscription().Name), slog.Any("error", failure))
+	}
 	logger.Info("shutting down workers", slog.Duration("grace", cfg.ShutdownGrace))
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownGrace)
 	defer cancel()
-	return stopAll(sctx)
+	return errors.Join(failure, stopAll(sctx))
 }

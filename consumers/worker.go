@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/jetflow/jetflow/lifecycle"
 	"github.com/jetflow/jetflow/logctx"
 	"github.com/jetflow/jetflow/wire"
 
@@ -48,7 +49,8 @@ type Worker struct {
 	cancel  context.CancelFunc
 	hard    atomic.Bool   // the grace period ended: return, don't handle
 	ticks   atomic.Uint64 // watchdog ticks so far: the clock of progress acks
-	done    chan struct{}
+	done    chan struct{} // closed when Stop has finished
+	ending  lifecycle.Ending
 	stopErr error
 	wdQuit  chan struct{}
 	wdDone  chan struct{}
@@ -102,8 +104,15 @@ func (w *Worker) Subscription() Subscription { return w.sub }
 // Stats returns the outcome counts so far.
 func (w *Worker) Stats() Stats { return w.stats.snapshot() }
 
-// Done is closed when the worker has stopped.
-func (w *Worker) Done() <-chan struct{} { return w.done }
+// Done is closed once the worker has ended: stopped by Stop, or failed on
+// its own (Err says why). Call Stop after a failure too: it returns what
+// was pulled and releases the worker's goroutines.
+func (w *Worker) Done() <-chan struct{} { return w.ending.Done() }
+
+// Err says why the worker ended on its own: one of its consumers was
+// deleted, or its connection closed. It is nil while it runs and after a
+// Stop that no failure preceded.
+func (w *Worker) Err() error { return w.ending.Err() }
 
 // Start provisions the DLQ stream (unless disabled) and the subscription's
 // consumers, then starts consuming. A subscription whose stored consumers
@@ -168,11 +177,19 @@ func (w *Worker) Start(ctx context.Context) error {
 }
 
 func (w *Worker) onConsumeError(_ jetstream.ConsumeContext, err error) {
-	if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
-		w.log.Error("consumer gone; this level stops receiving", slog.String("error", err.Error()))
-		return
+	switch {
+	case errors.Is(err, jetstream.ErrConsumerDeleted), errors.Is(err, jetstream.ErrConsumerNotFound):
+		// A level that no longer receives would starve silently: the
+		// worker ends, and whoever runs it restarts it (which creates the
+		// consumer again) or stops.
+		if w.ending.Fail(fmt.Errorf("consumers: subscription %s: consumer gone: %w", w.sub.Name, err)) {
+			w.log.Error("consumer gone; the worker ends", slog.String("error", err.Error()))
+		}
+	case errors.Is(err, jetstream.ErrConnectionClosed):
+		w.ending.Fail(fmt.Errorf("consumers: subscription %s: %w", w.sub.Name, err))
+	default:
+		w.log.Debug("consume", slog.String("error", err.Error()))
 	}
-	w.log.Debug("consume", slog.String("error", err.Error()))
 }
 
 // Stop stops pulling and lets in-flight and already-pulled messages finish
@@ -238,20 +255,25 @@ func (w *Worker) Stop(ctx context.Context) error {
 	w.stopErr = err
 	w.mu.Unlock()
 	close(w.done)
+	w.ending.Stopped()
 	w.log.Info("worker stopped", slog.Bool("graceful", err == nil))
 	return err
 }
 
-// Run starts the worker, waits for ctx to end, then stops it with the
-// shutdown grace period.
+// Run starts the worker and runs it until ctx ends or the worker ends on
+// its own, then stops it with the shutdown grace period. It returns the
+// worker's failure (Err), or Stop's error.
 func (w *Worker) Run(ctx context.Context) error {
 	if err := w.Start(ctx); err != nil {
 		return err
 	}
-	<-ctx.Done()
+	select {
+	case <-ctx.Done():
+	case <-w.Done():
+	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.opts.grace)
 	defer cancel()
-	return w.Stop(sctx)
+	return errors.Join(w.Err(), w.Stop(sctx))
 }
 
 // morePending reports whether the consumer had more messages to deliver

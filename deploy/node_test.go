@@ -52,7 +52,7 @@ func startNode(t *testing.T, url string, replicas int) *platform.Platform {
 	if err := users.RegisterCommands(svc, repo); err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.Start(); err != nil {
+	if err := svc.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {

@@ -5,7 +5,13 @@
 //   - Servers: RunServer starts a real embedded JetStream server on a random
 //     loopback port with a temporary store dir, and RunCluster a 3-node
 //     cluster; both are torn down by t.Cleanup, leaving no goroutine and no
-//     file behind. Nothing in jetflow mocks NATS.
+//     file behind. Nothing in jetflow mocks NATS. Where there is no
+//     *testing.T (an Example function, a small program, a main that demos
+//     a domain), StartServer starts the same server and its Close stops it
+//     and removes its temporary store dir.
+//   - The app harness: RunApp runs a registered jetflow.App for a test as
+//     `jetflow serve` runs it, on an embedded server of its own; Send and
+//     Query go to it over NATS, WaitCaughtUp waits for a projection.
 //   - The aggregate fixture, in the Given / When / Then style and without a
 //     server: Given replays past events into a fresh state, When runs a
 //     command the way the command service would (its Validate, then the
@@ -16,6 +22,10 @@
 //     a projections.Handler in stream order and ThenRecord or ThenNoRecord
 //     check the read model's records.
 //   - Event and EventOf build the events both fixtures take.
+//   - In-memory stores: NewEventStore and NewSnapshotStore keep the promises
+//     of streams.Store and streams.Snapshots (a conformance suite runs both
+//     on the same table), so an aggregates.Repository runs without a
+//     server; FailNextAppend and LoseNextAck make appends fail on purpose.
 //
 // A test of a command:
 //

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jetflow/jetflow"
 	"github.com/jetflow/jetflow/aggregates"
 	"github.com/jetflow/jetflow/projections"
 	"github.com/jetflow/jetflow/streams"
@@ -178,3 +179,62 @@ var summaries = projections.JSONHandler[Summary]{
 		return s, nil
 	},
 }
+
+// accountApp registers the account domain on an App, as a program's main
+// would: the account commands (account.open, .deposit, .withdraw,
+// .close), and the read model "accounts" (the summaries, held in memory)
+// with the query accounts.get.
+func accountApp() *jetflow.App {
+	app := jetflow.New()
+	jetflow.Aggregate(app, "account", NewAccount, func(svc *aggregates.Service, repo *aggregates.Repository[*Account]) error {
+		return errors.Join(
+			aggregates.Register(svc, repo, openSpec),
+			aggregates.Register(svc, repo, depositSpec),
+			aggregates.Register(svc, repo, withdrawSpec),
+			aggregates.Register(svc, repo, closeSpec),
+		)
+	})
+	jetflow.ReadModel(app, "accounts", func(cfg streams.Config) projections.Projection {
+		return projections.Projection{Subjects: []string{cfg.SubjectPrefix + ".account.>"}, Handler: summaries}
+	}, newAccounts, func(svc *projections.QueryService, view *projections.View[*accounts]) error {
+		return projections.RegisterQuery(svc, "accounts", "get", func(ctx context.Context, req GetAccount) (any, uint64, error) {
+			var s Summary
+			applied, err := view.Read(ctx, req.MinSequence, func(m *accounts) error {
+				found, ok := m.byKey[projections.Key(req.ID)]
+				if !ok {
+					return projections.NotFound("no account %s", req.ID)
+				}
+				s = found
+				return nil
+			})
+			return s, applied, err
+		})
+	})
+	return app
+}
+
+// GetAccount is the request of accounts.get.
+type GetAccount struct {
+	ID string `json:"id"`
+	// MinSequence makes the reply wait until the read model has applied
+	// this stream sequence (a command reply's Sequence).
+	MinSequence uint64 `json:"min_sequence,omitempty"`
+}
+
+// accounts is the read model in memory: the summaries by record key.
+type accounts struct {
+	byKey map[string]Summary
+}
+
+func newAccounts() *accounts { return &accounts{byKey: map[string]Summary{}} }
+
+func (m *accounts) Put(key string, value []byte) error {
+	var s Summary
+	if err := json.Unmarshal(value, &s); err != nil {
+		return fmt.Errorf("record %s: %w", key, err)
+	}
+	m.byKey[key] = s
+	return nil
+}
+
+func (m *accounts) Delete(key string) { delete(m.byKey, key) }

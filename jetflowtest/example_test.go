@@ -2,14 +2,20 @@ package jetflowtest_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/jetflow/jetflow/aggregates"
 	"github.com/jetflow/jetflow/jetflowtest"
 	"github.com/jetflow/jetflow/streams"
+	"github.com/jetflow/jetflow/wire"
 )
 
 // The examples use the account domain of domain_test.go: an Account state
@@ -147,6 +153,87 @@ func ExampleRunServer() {
 	fmt.Println("version", res.Version, "sequence", res.LastSequence)
 	// Output:
 	// version 2 sequence 2
+}
+
+// A server where there is no test: in an Example, a small program or a
+// main that demos a domain. Close stops it and removes its temporary
+// store dir.
+func ExampleStartServer() {
+	srv, err := jetflowtest.StartServer()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer srv.Close()
+	nc, err := nats.Connect(srv.URL())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	cfg := streams.DefaultConfig()
+	if err := streams.Provision(ctx, js, cfg); err != nil {
+		fmt.Println(err)
+		return
+	}
+	store, err := streams.NewStore(js, cfg)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	res, err := store.Append(ctx, "account", "a1", streams.Position{},
+		streams.Event{Type: "account.opened", Data: json.RawMessage(`{"owner":"ada"}`)})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("version", res.Version, "sequence", res.LastSequence)
+	// Output:
+	// version 1 sequence 1
+}
+
+// A whole app in a test, as `jetflow serve` runs it: accountApp registers
+// the account commands and the read model "accounts" with its query
+// accounts.get (see domain_test.go). Send and Query go over NATS as any
+// client's requests do.
+func ExampleRunApp() {
+	t := newExampleT() // in a test: func TestAccounts(t *testing.T)
+	defer t.done()
+
+	app := jetflowtest.RunApp(t, accountApp())
+	app.MustSend("account.open", Open{ID: "a1", Owner: "ada"})
+	deposited := app.MustSend("account.deposit", Deposit{ID: "a1", Amount: 50})
+	fmt.Println("deposited: version", deposited.Version, "sequence", deposited.Sequence)
+
+	// A refusal is a *wire.Error, matched with errors.Is.
+	_, err := app.Send("account.withdraw", Withdraw{ID: "a1", Amount: 80})
+	fmt.Println(errors.Is(err, wire.ErrConflict), err)
+
+	// The projection has applied every event stored so far: its records
+	// are in its bucket.
+	rep := app.WaitCaughtUp("accounts")
+	fmt.Println("accounts applied up to sequence", rep.Active.AckFloor)
+
+	// A query reads its own write: min_sequence waits until the read
+	// model has applied the deposit.
+	var s Summary
+	if err := app.Query("accounts.get", GetAccount{ID: "a1", MinSequence: deposited.Sequence}, &s); err != nil {
+		t.Fatalf("query: %v", err)
+	}
+	fmt.Println(s.Owner, s.Balance)
+	// Output:
+	// deposited: version 2 sequence 2
+	// true 409 conflict: balance 50 is less than 80
+	// accounts applied up to sequence 2
+	// ada 50
 }
 
 // A cluster for the few tests that need one (R3 streams, a node going

@@ -1,8 +1,11 @@
 package jetflowtest
 
 import (
+	"fmt"
 	"log/slog"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -13,13 +16,18 @@ import (
 	"github.com/jetflow/jetflow/internal/natstest"
 )
 
-// Server is a real embedded JetStream server started for one test.
+// Server is a real embedded JetStream server, started for one test by
+// RunServer or for a program, an Example or a demo by StartServer.
 type Server struct {
 	s        *natstest.Server
 	storeDir string
+	// ownDir: StartServer created storeDir, and Close removes it.
+	ownDir   bool
+	closeDir sync.Once
+	closeErr error
 }
 
-// ServerOption configures RunServer.
+// ServerOption configures RunServer and StartServer.
 type ServerOption func(*serverOptions)
 
 type serverOptions struct {
@@ -27,9 +35,10 @@ type serverOptions struct {
 	logger   *slog.Logger
 }
 
-// WithStoreDir keeps JetStream's files in dir instead of a temporary dir
-// of the test, so a second server on dir (after Shutdown) finds what the
-// first one stored. The test owns dir: RunServer does not remove it.
+// WithStoreDir keeps JetStream's files in dir instead of a temporary dir,
+// so a second server on dir (after Shutdown or Close) finds what the
+// first one stored. The caller owns dir: neither RunServer nor Close
+// removes it.
 func WithStoreDir(dir string) ServerOption {
 	return func(o *serverOptions) { o.storeDir = dir }
 }
@@ -58,6 +67,42 @@ func RunServer(t testing.TB, opts ...ServerOption) *Server {
 	return &Server{s: s, storeDir: o.storeDir}
 }
 
+// StartServer starts a JetStream server on a random loopback port, as
+// RunServer does, where there is no *testing.T to tear it down: in an
+// Example function, a small program, a main that demos a domain. Its
+// store is a new temporary dir unless WithStoreDir names one. It returns
+// once the server accepts connections. The caller stops it with Close,
+// which also removes the temporary store dir:
+//
+//	srv, err := jetflowtest.StartServer()
+//	if err != nil {
+//		return err
+//	}
+//	defer srv.Close()
+//	nc, err := nats.Connect(srv.URL())
+func StartServer(opts ...ServerOption) (*Server, error) {
+	var o serverOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	own := o.storeDir == ""
+	if own {
+		dir, err := os.MkdirTemp("", "jetflowtest-")
+		if err != nil {
+			return nil, fmt.Errorf("jetflowtest: store dir: %w", err)
+		}
+		o.storeDir = dir
+	}
+	srv, err := natsserver.Start(natsserver.Config{StoreDir: o.storeDir, Logger: o.logger})
+	if err != nil {
+		if own {
+			_ = os.RemoveAll(o.storeDir)
+		}
+		return nil, fmt.Errorf("jetflowtest: start server: %w", err)
+	}
+	return &Server{s: &natstest.Server{Server: srv, URL: srv.ClientURL()}, storeDir: o.storeDir, ownDir: own}, nil
+}
+
 // URL is the nats:// address clients connect to.
 func (s *Server) URL() string { return s.s.URL }
 
@@ -80,9 +125,26 @@ func (s *Server) JetStream(t testing.TB) (*nats.Conn, jetstream.JetStream) {
 
 // Shutdown stops the server now and waits until it has stopped and its
 // store dir is free, to test what clients do when the server goes away, or
-// to start another server on the same store (WithStoreDir). Calling it
-// again, or the cleanup after it, does nothing more.
+// to start another server on the same store (WithStoreDir). It keeps the
+// store dir. Calling it again, or the cleanup after it, does nothing more.
 func (s *Server) Shutdown() { natsserver.Stop(s.s.Server) }
+
+// Close shuts the server down as Shutdown does, then removes the
+// temporary store dir StartServer created; a dir given with WithStoreDir
+// stays, and so does the dir of a server from RunServer (the test removes
+// it). Clients still connected lose the connection. Calling it again
+// returns what the first call did.
+func (s *Server) Close() error {
+	s.Shutdown()
+	s.closeDir.Do(func() {
+		if s.ownDir {
+			if err := os.RemoveAll(s.storeDir); err != nil {
+				s.closeErr = fmt.Errorf("jetflowtest: remove store dir: %w", err)
+			}
+		}
+	})
+	return s.closeErr
+}
 
 // NATS is the underlying nats-server, for what this kit does not wrap
 // (monitoring, JetStream state, account limits).

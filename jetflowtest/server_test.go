@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetflow/jetflow/internal/natsserver"
 	"github.com/jetflow/jetflow/jetflowtest"
 	"github.com/jetflow/jetflow/streams"
 )
@@ -123,6 +125,51 @@ func TestServerShutdownAndRestartOnTheSameStore(t *testing.T) {
 	}
 	info, err := st.Info(ctx)
 	if err != nil || info.State.Msgs != 1 {
+		t.Fatalf("event stream after restart: %v, %+v", err, info)
+	}
+}
+
+// A server on a store dir of the caller's: Close leaves the dir and what
+// it holds, for the next server on it, and a second server is refused the
+// dir while the first runs.
+func TestStartServerKeepsAGivenStoreDir(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	srv, err := jetflowtest.StartServer(jetflowtest.WithStoreDir(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	if srv.StoreDir() != dir || !strings.HasPrefix(srv.URL(), "nats://127.0.0.1:") {
+		t.Errorf("store dir %q, URL %q; want %q on loopback", srv.StoreDir(), srv.URL(), dir)
+	}
+	useServer(t, srv)
+	if second, err := jetflowtest.StartServer(jetflowtest.WithStoreDir(dir)); !errors.Is(err, natsserver.ErrStoreLocked) {
+		if second != nil {
+			_ = second.Close()
+		}
+		t.Fatalf("second server on the same store dir: %v, want it refused", err)
+	}
+	if err := srv.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "jetstream")); err != nil {
+		t.Fatalf("store after Close: %v, want it kept", err)
+	}
+
+	again, err := jetflowtest.StartServer(jetflowtest.WithStoreDir(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = again.Close() })
+	_, js := again.JetStream(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	st, err := js.Stream(ctx, streams.DefaultEventStream)
+	if err != nil {
+		t.Fatalf("event stream after restart: %v", err)
+	}
+	if info, err := st.Info(ctx); err != nil || info.State.Msgs != 1 {
 		t.Fatalf("event stream after restart: %v, %+v", err, info)
 	}
 }

@@ -58,4 +58,11 @@
 // active bucket's watch, and follows the meta bucket to swap to a rebuilt
 // bucket once that one is loaded and has caught up with the old one. QueryService serves queries over NATS
 // micro; a query's min_sequence waits (bounded) for the view's checkpoint.
+//
+// # Getting started
+//
+// A Projection with a JSONHandler, run by a Runner, as the Runner example
+// shows. In a whole application, jetflow.ReadModel registers a projection
+// with its in-memory model and queries (jetflow.App.Projection one without
+// queries), and jetflowtest.GivenEvents tests a handler without a server.
 package projections

@@ -4,14 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/jetflow/jetflow/internal/natsserver"
+	"github.com/jetflow/jetflow/jetflowtest"
 	"github.com/jetflow/jetflow/projections"
 	"github.com/jetflow/jetflow/streams"
 )
@@ -19,11 +18,16 @@ import (
 // A read model of order totals per customer: every order.placed event adds
 // to its customer's record in the bucket rm_totals.
 func ExampleRunner() {
-	dir, _ := os.MkdirTemp("", "jetflow-example-")
-	defer os.RemoveAll(dir)
-	srv, _ := natsserver.Start(natsserver.Config{StoreDir: dir})
-	defer natsserver.Stop(srv)
-	nc, _ := nats.Connect(srv.ClientURL())
+	// An embedded JetStream server; a program connects to its own NATS.
+	srv, err := jetflowtest.StartServer()
+	if err != nil {
+		panic(err)
+	}
+	defer srv.Close()
+	nc, err := nats.Connect(srv.URL())
+	if err != nil {
+		panic(err)
+	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
 	ctx := context.Background()

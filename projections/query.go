@@ -134,11 +134,19 @@ func DecodeQuery[Req any](data []byte) (Req, error) {
 	return req, nil
 }
 
-// Start adds the micro service and its endpoints.
-func (s *QueryService) Start() error { return s.server.Start() }
+// Start adds the micro service and its endpoints; it returns once the
+// NATS server has them (ctx bounds that wait).
+func (s *QueryService) Start(ctx context.Context) error { return s.server.Start(ctx) }
 
 // Stop stops taking queries and waits for those in flight to be answered.
 func (s *QueryService) Stop(ctx context.Context) error { return s.server.Stop(ctx) }
+
+// Done is closed once the service has ended: stopped, or failed (its
+// connection closed, a subscription refused).
+func (s *QueryService) Done() <-chan struct{} { return s.server.Done() }
+
+// Err says why the service ended on its own; nil after Stop.
+func (s *QueryService) Err() error { return s.server.Err() }
 
 // serve answers one query.
 func (s *QueryService) serve(ctx context.Context, r queryRoute, req rpc.Request) rpc.Response {

@@ -39,7 +39,7 @@ func TestQueryRefusalsKeepTheirKindOnTheWire(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.Start(); err != nil {
+	if err := svc.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = svc.Stop(context.Background()) })

@@ -10,6 +10,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetflow/jetflow/lifecycle"
 )
 
 // Runner keeps projections' read models current. Each projection follows
@@ -28,6 +30,8 @@ type Runner struct {
 	cancel  context.CancelFunc
 	hard    chan struct{}
 	wg      sync.WaitGroup
+	unwatch func()
+	ending  lifecycle.Ending
 }
 
 // unit is one projection under the runner.
@@ -113,6 +117,9 @@ func (r *Runner) Start(ctx context.Context) error {
 	runCtx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	r.started = true
+	// A projection that fails waits for an operator and the runner goes
+	// on; a closed connection ends everything the runner does.
+	r.unwatch = lifecycle.WatchConn(r.nc, func(err error) { r.ending.Fail(fmt.Errorf("projections: runner: %w", err)) })
 	ready := make(chan struct{}, len(r.units))
 	for i, u := range r.units {
 		u.setTracker(r.newTracker(u.p, metas[i].Active, StateStarting))
@@ -127,6 +134,7 @@ func (r *Runner) Start(ctx context.Context) error {
 			// ends once the connection gives it back (a later Stop waits
 			// for it).
 			cancel()
+			r.unwatch()
 			r.mu.Unlock()
 			err := r.waitStopped(windDown)
 			r.mu.Lock()
@@ -165,11 +173,13 @@ func (r *Runner) waitStopped(d time.Duration) error {
 // more than a moment.
 func (r *Runner) Stop(ctx context.Context) error {
 	r.mu.Lock()
-	cancel := r.cancel
+	cancel, unwatch := r.cancel, r.unwatch
 	r.mu.Unlock()
+	defer r.ending.Stopped()
 	if cancel == nil {
 		return nil
 	}
+	unwatch()
 	cancel()
 	done := make(chan struct{})
 	go func() { r.wg.Wait(); close(done) }()
@@ -181,6 +191,14 @@ func (r *Runner) Stop(ctx context.Context) error {
 		return errors.Join(fmt.Errorf("projections: stop: in-flight writes abandoned: %w", ctx.Err()), err)
 	}
 }
+
+// Done is closed once the runner has ended: stopped, or failed because
+// its connection closed. A projection that fails does not end the runner:
+// it waits for an operator (Status, Admin.Skip, Admin.Resume).
+func (r *Runner) Done() <-chan struct{} { return r.ending.Done() }
+
+// Err says why the runner ended on its own; nil after Stop.
+func (r *Runner) Err() error { return r.ending.Err() }
 
 func (r *Runner) abandon() {
 	r.mu.Lock()

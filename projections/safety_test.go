@@ -110,10 +110,7 @@ func TestViewNeverGoesBackAtASwitch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := v.Start(ctxT(t)); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(v.Stop)
+	startView(t, v)
 
 	var late atomic.Uint64
 	var violation atomic.Value
@@ -445,9 +442,9 @@ func TestAdminRefusesNamesThatAreNotProjections(t *testing.T) {
 	}
 }
 
-// A view whose Start gave up (its ctx ended before it could even open the
-// meta record) keeps trying in the background and serves once loaded.
-func TestViewLoadsAfterItsStartGaveUp(t *testing.T) {
+// A view loads in the background: a wait for it that gives up leaves it
+// loading, and it serves once loaded.
+func TestViewLoadsAfterAWaitGaveUp(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	last := e.appendNotes(t, "v", "one")
@@ -456,13 +453,56 @@ func TestViewLoadsAfterItsStartGaveUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(v.Stop)
 	gone, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := v.Start(gone); !errors.Is(err, context.Canceled) {
+	if err := v.Start(gone); err != nil {
 		t.Fatalf("start with an ended ctx: %v", err)
 	}
+	t.Cleanup(func() { _ = v.Stop(context.Background()) })
+	if err := v.WaitLoaded(gone); !errors.Is(err, context.Canceled) {
+		t.Fatalf("wait with an ended ctx: %v", err)
+	}
 	waitFor(t, "the view loaded in the background", func() bool { return v.Ready() && v.Applied() >= last })
+}
+
+// A view whose connection closes ends on its own, saying why, and a wait
+// for it returns.
+func TestViewEndsWhenItsConnectionCloses(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.startRunner(t, natstest.Connect(t, e.url), counterProjection(&counterHandler{}))
+	nc := natstest.Connect(t, e.url)
+	v, err := projections.NewView(nc, e.cfg, counterProjection(&counterHandler{}), newCounterModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	startView(t, v)
+	nc.Close()
+	select {
+	case <-v.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the view did not end 10s after its connection closed")
+	}
+	if !errors.Is(v.Err(), nats.ErrConnectionClosed) {
+		t.Fatalf("Err = %v, want ErrConnectionClosed", v.Err())
+	}
+}
+
+// startView starts v, waits until it is loaded, and stops it at the end of
+// the test.
+func startView[M projections.Model](t *testing.T, v *projections.View[M]) {
+	t.Helper()
+	if err := v.Start(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := v.Stop(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	if err := v.WaitLoaded(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func withMaxWait(cfg projections.Config, d time.Duration) projections.Config {

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetflow/jetflow/lifecycle"
 	"github.com/jetflow/jetflow/streams"
 )
 
@@ -64,8 +65,11 @@ type View[M Model] struct {
 	changed chan struct{} // closed and replaced whenever applied moves or the model swaps
 	swapped chan int      // a generation's model was swapped in
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	life    sync.Mutex // guards cancel and unwatch
+	cancel  context.CancelFunc
+	unwatch func()
+	wg      sync.WaitGroup
+	ending  lifecycle.Ending
 }
 
 // NewView returns a view of p's read model; newModel makes an empty model
@@ -90,12 +94,27 @@ func NewView[M Model](nc *nats.Conn, cfg Config, p Projection, newModel func() M
 	}, nil
 }
 
-// Start follows the meta record and waits until the active generation is
-// loaded or ctx ends (the view keeps loading in the background then).
-func (v *View[M]) Start(ctx context.Context) error {
+// Start starts loading the read model in the background and following
+// it, and returns at once: what cannot be reached yet (the meta bucket, a
+// bucket being rebuilt) is tried again until Stop. Until a generation is
+// loaded, Read answers ErrNotReady; WaitLoaded waits for it. The view ends
+// on its own (Done, Err) when its connection closes.
+func (v *View[M]) Start(context.Context) error {
+	v.life.Lock()
+	defer v.life.Unlock()
+	if v.cancel != nil {
+		return fmt.Errorf("projections: view %s started twice", v.p.Name)
+	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	v.cancel = cancel
+	v.unwatch = lifecycle.WatchConn(v.nc, func(err error) { v.ending.Fail(fmt.Errorf("projections: view %s: %w", v.p.Name, err)) })
 	v.wg.Go(func() { v.run(runCtx) })
+	return nil
+}
+
+// WaitLoaded waits until a generation of the read model is loaded and
+// served, or ctx ends (its error, wrapped), or the view ends.
+func (v *View[M]) WaitLoaded(ctx context.Context) error {
 	for {
 		v.mu.RLock()
 		ready, ch := v.ready, v.changed
@@ -105,8 +124,13 @@ func (v *View[M]) Start(ctx context.Context) error {
 		}
 		select {
 		case <-ch:
+		case <-v.ending.Done():
+			if err := v.ending.Err(); err != nil {
+				return err
+			}
+			return fmt.Errorf("projections: view %s: %w", v.p.Name, ErrNotReady)
 		case <-ctx.Done():
-			return fmt.Errorf("projections: view %s: %w", v.p.Name, ctx.Err())
+			return fmt.Errorf("projections: view %s not loaded: %w", v.p.Name, ctx.Err())
 		}
 	}
 }
@@ -144,13 +168,34 @@ func (v *View[M]) Ready() bool {
 	return v.ready
 }
 
-// Stop stops following the bucket; reads keep answering from memory.
-func (v *View[M]) Stop() {
-	if v.cancel != nil {
-		v.cancel()
+// Stop stops following the bucket and waits, until ctx ends, for the
+// view's goroutines to return; reads keep answering from memory.
+func (v *View[M]) Stop(ctx context.Context) error {
+	v.life.Lock()
+	cancel, unwatch := v.cancel, v.unwatch
+	v.life.Unlock()
+	defer v.ending.Stopped()
+	if cancel == nil {
+		return nil
 	}
-	v.wg.Wait()
+	unwatch()
+	cancel()
+	stopped := make(chan struct{})
+	go func() { v.wg.Wait(); close(stopped) }()
+	select {
+	case <-stopped:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("projections: view %s: stop: %w", v.p.Name, ctx.Err())
+	}
 }
+
+// Done is closed once the view has ended: stopped, or failed because its
+// connection closed.
+func (v *View[M]) Done() <-chan struct{} { return v.ending.Done() }
+
+// Err says why the view ended on its own; nil after Stop.
+func (v *View[M]) Err() error { return v.ending.Err() }
 
 // Applied returns the checkpoint of the generation being served.
 func (v *View[M]) Applied() uint64 {

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 
+	"github.com/jetflow/jetflow/lifecycle"
 	"github.com/jetflow/jetflow/wire"
 )
 
@@ -79,6 +80,8 @@ type Server struct {
 	reqs     *requests
 	baseCtx  context.Context
 	cancel   context.CancelFunc
+	stopping bool
+	ending   lifecycle.Ending
 }
 
 // NewServer returns a server on nc; add routes, then Start.
@@ -136,11 +139,14 @@ func literalUnder(subject, prefix string) bool {
 // let the catch-all take a known endpoint's request.
 func (s *Server) unknownQueueGroup() string { return s.cfg.Name + "-unknown" }
 
-// Start adds the micro service, its endpoints and the catch-all.
-func (s *Server) Start() error {
+// Start adds the micro service, its endpoints and the catch-all, and
+// returns once the server has its subscriptions (ctx bounds that wait).
+// The service ends on its own (Done, Err) when its connection closes or
+// the server refuses it a subscription.
+func (s *Server) Start(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.svc != nil {
+	if s.svc != nil || s.stopping {
 		return fmt.Errorf("rpc: %s already started", s.cfg.Name)
 	}
 	s.baseCtx, s.cancel = context.WithCancel(context.Background())
@@ -148,6 +154,8 @@ func (s *Server) Start() error {
 	svc, err := micro.AddService(s.nc, micro.Config{
 		Name: s.cfg.Name, Version: s.cfg.Version, Description: s.cfg.Description,
 		StatsHandler: s.microStats,
+		DoneHandler:  s.microDone,
+		ErrorHandler: s.microError,
 	})
 	if err != nil {
 		return fmt.Errorf("rpc: start %s: %w", s.cfg.Name, err)
@@ -162,7 +170,9 @@ func (s *Server) Start() error {
 	s.catchAll, err = s.nc.QueueSubscribe(s.cfg.SubjectPrefix+".>", s.unknownQueueGroup(), s.unknown)
 	if err == nil {
 		// The server must have the subscriptions before callers send.
-		err = s.nc.Flush()
+		fctx, cancel := withDefaultTimeout(ctx, flushTimeout)
+		err = s.nc.FlushWithContext(fctx)
+		cancel()
 	}
 	if err != nil {
 		if s.catchAll != nil {
@@ -188,18 +198,18 @@ const flushTimeout = 5 * time.Second
 // more at most; a handler that ignores its context is left behind.
 func (s *Server) Stop(ctx context.Context) error {
 	s.mu.Lock()
-	svc, catchAll := s.svc, s.catchAll
+	svc, catchAll, stopping := s.svc, s.catchAll, s.stopping
+	s.stopping = true
 	s.mu.Unlock()
-	if svc == nil {
+	if svc == nil || stopping {
+		s.ending.Stopped()
 		return nil
 	}
+	defer s.ending.Stopped()
 	errs := []error{catchAll.Drain(), svc.Stop()}
 	// After this round trip the server has dropped the subscriptions, and
 	// every request it sent before is in this connection's buffers.
-	fctx, cancel := ctx, context.CancelFunc(func() {})
-	if _, ok := ctx.Deadline(); !ok { // nats insists on one
-		fctx, cancel = context.WithTimeout(ctx, flushTimeout)
-	}
+	fctx, cancel := withDefaultTimeout(ctx, flushTimeout)
 	err := s.nc.FlushWithContext(fctx)
 	cancel()
 	if err != nil && ctx.Err() == nil && !errors.Is(err, nats.ErrConnectionClosed) {
@@ -215,6 +225,43 @@ func (s *Server) Stop(ctx context.Context) error {
 	s.reqs.close()
 	s.cancel()
 	return errors.Join(errs...)
+}
+
+// Done is closed once the service has ended: stopped, or failed.
+func (s *Server) Done() <-chan struct{} { return s.ending.Done() }
+
+// Err says why the service ended on its own (nil after Stop).
+func (s *Server) Err() error { return s.ending.Err() }
+
+// microDone is called when micro's service stops: after Stop, or when
+// the connection closed under it, which ends the server.
+func (s *Server) microDone(micro.Service) {
+	s.mu.Lock()
+	stopping := s.stopping
+	s.mu.Unlock()
+	if !stopping {
+		s.ending.Fail(fmt.Errorf("rpc: %s stopped under it: %w", s.cfg.Name, nats.ErrConnectionClosed))
+	}
+}
+
+// microError handles an asynchronous error on one of the service's
+// subscriptions: a subscription the server refuses leaves an endpoint
+// deaf, which ends the server; anything else (a slow consumer) is logged.
+func (s *Server) microError(_ micro.Service, err *micro.NATSError) {
+	if strings.Contains(strings.ToLower(err.Description), "permissions violation") {
+		s.ending.Fail(fmt.Errorf("rpc: %s: subscription to %s refused: %w", s.cfg.Name, err.Subject, err))
+		return
+	}
+	s.cfg.Logger.Warn("service subscription error", "service", s.cfg.Name, "subject", err.Subject, "error", err.Description)
+}
+
+// withDefaultTimeout bounds ctx by d when it has no deadline: nats.go's
+// context calls insist on one.
+func withDefaultTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, d)
 }
 
 func (s *Server) dispatch(mreq micro.Request) {

@@ -56,7 +56,7 @@ func TestServerRoutesRecoversAndNamesUnknownSubjects(t *testing.T) {
 			t.Fatalf("Add(%q) = %v, want a refusal naming the subject", bad.Subject, err)
 		}
 	}
-	if err := s.Start(); err != nil {
+	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	client := srv.Connect(t)
@@ -129,7 +129,7 @@ func TestServerStatsReachMicroStats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Start(); err != nil {
+	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Stop(context.Background()) })
@@ -180,7 +180,7 @@ func TestRequestsWithAForeignReplySubjectAreRefused(t *testing.T) {
 	}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Start(); err != nil {
+	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Stop(context.Background()) })

@@ -27,7 +27,7 @@ func TestStopAnswersRequestsQueuedForASlot(t *testing.T) {
 	}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Start(); err != nil {
+	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	client := srv.Connect(t)
@@ -79,7 +79,7 @@ func TestStopIsBoundedByItsContext(t *testing.T) {
 	}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Start(); err != nil {
+	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if err := srv.Connect(t).PublishRequest("k.stuck", "_INBOX.none", nil); err != nil {

@@ -244,10 +244,38 @@ func apiErrorCode(err error) jetstream.ErrorCode {
 // prepare fills the envelopes and builds the messages, checking everything
 // that can be checked before a byte is sent.
 func (s *Store) prepare(aggregateType, aggregateID, subject string, after Position, events []Event) ([]Event, []*nats.Msg, error) {
-	maxPayload := int(s.js.Conn().MaxPayload())
-	now := s.now().UTC()
+	stored, err := PrepareAppend(AppendDefaults{
+		Now: s.now().UTC(), Source: s.source, MaxPayload: int(s.js.Conn().MaxPayload()),
+	}, aggregateType, aggregateID, after, events)
+	if err != nil {
+		return nil, nil, err
+	}
+	msgs := make([]*nats.Msg, len(stored))
+	for i := range stored {
+		msgs[i] = &nats.Msg{Subject: subject, Header: stored[i].header(), Data: stored[i].Data}
+	}
+	return stored, msgs, nil
+}
+
+// AppendDefaults are what PrepareAppend fills in and bounds by.
+type AppendDefaults struct {
+	// Now is the occurred-at of events without one.
+	Now time.Time
+	// Source is the source of events without one.
+	Source string
+	// MaxPayload bounds one event's message, headers included (0: none).
+	MaxPayload int
+}
+
+// PrepareAppend returns events as Append stores them after position after
+// of the aggregate — ids (UUIDv7), versions, schema 1, occurred-at and
+// source filled in where missing — or the error Append returns for them
+// before anything is sent: an invalid event (ErrInvalidEvent, naming it and
+// what is wrong), two events with one id, an event too large
+// (*PayloadTooLargeError). A store of another kind (the test kit's
+// in-memory one) calls it so that both fill and refuse alike.
+func PrepareAppend(d AppendDefaults, aggregateType, aggregateID string, after Position, events []Event) ([]Event, error) {
 	stored := make([]Event, len(events))
-	msgs := make([]*nats.Msg, len(events))
 	var ids map[string]int
 	if len(events) > 1 {
 		ids = make(map[string]int, len(events))
@@ -264,31 +292,30 @@ func (s *Store) prepare(aggregateType, aggregateID, subject string, after Positi
 			ev.Schema = 1
 		}
 		if ev.OccurredAt.IsZero() {
-			ev.OccurredAt = now
+			ev.OccurredAt = d.Now.UTC()
 		}
 		if ev.Metadata.Source == "" {
-			ev.Metadata.Source = s.source
+			ev.Metadata.Source = d.Source
 		}
 		if err := ev.validateForAppend(i); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if ids != nil {
 			// The server refuses the whole batch, with an error that does
 			// not say why.
 			if j, ok := ids[ev.ID]; ok {
-				return nil, nil, fmt.Errorf("%w: events %d and %d have the same id %q", ErrInvalidEvent, j, i, ev.ID)
+				return nil, fmt.Errorf("%w: events %d and %d have the same id %q", ErrInvalidEvent, j, i, ev.ID)
 			}
 			ids[ev.ID] = i
 		}
-		msg := &nats.Msg{Subject: subject, Header: ev.header(), Data: ev.Data}
-		// Room for the expectation and batch headers added later.
+		// Room for the expectation and batch headers added when sent.
 		const reserved = 160
-		if size := headerSize(msg.Header) + len(msg.Data) + reserved; maxPayload > 0 && size > maxPayload {
-			return nil, nil, &PayloadTooLargeError{Index: i, Size: size, Max: maxPayload}
+		if size := ev.messageSize() + reserved; d.MaxPayload > 0 && size > d.MaxPayload {
+			return nil, &PayloadTooLargeError{Index: i, Size: size, Max: d.MaxPayload}
 		}
-		stored[i], msgs[i] = ev, msg
+		stored[i] = ev
 	}
-	return stored, msgs, nil
+	return stored, nil
 }
 
 func finish(stored []Event, first uint64) AppendResult {

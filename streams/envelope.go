@@ -73,6 +73,32 @@ func (e *Event) header() nats.Header {
 	return h
 }
 
+// messageSize is the wire size of the event's message, its headers as
+// header() sets them and NATS encodes them, without building them.
+func (e *Event) messageSize() int {
+	n := len("NATS/1.0\r\n\r\n") + len(e.Data)
+	field := func(key string, valueLen int) {
+		if valueLen > 0 {
+			n += len(key) + len(": ") + valueLen + len("\r\n")
+		}
+	}
+	add := func(key, value string) { field(key, len(value)) }
+	var num [32]byte // room for a number or a time, without allocating
+	add(wire.HeaderMsgID, e.ID)
+	add(wire.HeaderEventType, e.Type)
+	add(wire.HeaderAggregateType, e.AggregateType)
+	add(wire.HeaderAggregateID, e.AggregateID)
+	field(wire.HeaderVersion, len(strconv.AppendUint(num[:0], e.Version, 10)))
+	field(wire.HeaderSchema, len(strconv.AppendInt(num[:0], int64(e.Schema), 10)))
+	field(wire.HeaderOccurredAt, len(e.OccurredAt.UTC().AppendFormat(num[:0], time.RFC3339Nano)))
+	add(wire.HeaderCorrelationID, e.Metadata.CorrelationID)
+	add(wire.HeaderCausationID, e.Metadata.CausationID)
+	add(wire.HeaderUserID, e.Metadata.UserID)
+	add(wire.HeaderSource, e.Metadata.Source)
+	add(wire.HeaderTraceParent, e.Metadata.TraceParent)
+	return n
+}
+
 func setIf(h nats.Header, key, value string) {
 	if value != "" {
 		h[key] = []string{value}
@@ -179,17 +205,6 @@ func headerValueProblem(s string) string {
 		return "must not start or end with blanks"
 	}
 	return ""
-}
-
-// headerSize is the wire size of h as NATS encodes it.
-func headerSize(h nats.Header) int {
-	n := len("NATS/1.0\r\n\r\n")
-	for k, vs := range h {
-		for _, v := range vs {
-			n += len(k) + len(": ") + len(v) + len("\r\n")
-		}
-	}
-	return n
 }
 
 // Position is the aggregate's position right after this stored event.

@@ -5,22 +5,26 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/jetflow/jetflow/internal/natsserver"
+	"github.com/jetflow/jetflow/jetflowtest"
 	"github.com/jetflow/jetflow/streams"
 )
 
 // Appending with the expected position, and what a stale writer gets.
 func ExampleStore_Append() {
-	dir, _ := os.MkdirTemp("", "jetflow-example-")
-	defer os.RemoveAll(dir)
-	srv, _ := natsserver.Start(natsserver.Config{StoreDir: dir})
-	defer natsserver.Stop(srv)
-	nc, _ := nats.Connect(srv.ClientURL())
+	// An embedded JetStream server; a program connects to its own NATS.
+	srv, err := jetflowtest.StartServer()
+	if err != nil {
+		panic(err)
+	}
+	defer srv.Close()
+	nc, err := nats.Connect(srv.URL())
+	if err != nil {
+		panic(err)
+	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
 	ctx := context.Background()

@@ -43,7 +43,7 @@ func startNode(t *testing.T, url string, opts ...aggregates.RepositoryOption) *n
 	if err := users.RegisterCommands(svc, repo); err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.Start(); err != nil {
+	if err := svc.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -183,14 +183,17 @@ func startReadSide(t *testing.T, n *node) *readSide {
 	if err := rs.view.Start(ctx(t)); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(rs.view.Stop)
+	t.Cleanup(func() { _ = rs.view.Stop(context.Background()) })
+	if err := rs.view.WaitLoaded(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
 	if rs.queries, err = projections.NewQueryService(n.p.Conn, projections.QueryConfig{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := users.RegisterQueries(rs.queries, rs.view); err != nil {
 		t.Fatal(err)
 	}
-	if err := rs.queries.Start(); err != nil {
+	if err := rs.queries.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {

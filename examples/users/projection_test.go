@@ -262,7 +262,10 @@ func startQueriesOnly(t *testing.T, n *node, cfg projections.Config) {
 	if err := view.Start(ctx(t)); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(view.Stop)
+	t.Cleanup(func() { _ = view.Stop(context.Background()) })
+	if err := view.WaitLoaded(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
 	svc, err := projections.NewQueryService(n.p.Conn, projections.QueryConfig{})
 	if err != nil {
 		t.Fatal(err)
@@ -270,7 +273,7 @@ func startQueriesOnly(t *testing.T, n *node, cfg projections.Config) {
 	if err := users.RegisterQueries(svc, view); err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.Start(); err != nil {
+	if err := svc.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = svc.Stop(context.Background()) })

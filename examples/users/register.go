@@ -5,8 +5,9 @@ import (
 )
 
 // Register adds the users domain to app: the User aggregate with its
-// commands, and the users read model with its queries. It is all a
-// program needs to serve it:
+// commands, the users read model with its queries, and the workload
+// `jetflow bench` drives them with. It is all a program needs to serve
+// and measure it:
 //
 //	app := jetflow.New()
 //	users.Register(app)
@@ -14,4 +15,5 @@ import (
 func Register(app *jetflow.App) {
 	jetflow.Aggregate(app, AggregateType, NewUser, RegisterCommands)
 	jetflow.ReadModel(app, ReadModel, Projection, NewDirectory, RegisterQueries)
+	app.Bench(benchWorkload())
 }

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -13,7 +14,7 @@ import (
 	"github.com/jetflow/jetflow/internal/bench"
 )
 
-func newBenchCmd() *cobra.Command {
+func newBenchCmd(d *Domain) *cobra.Command {
 	var (
 		asJSON     bool
 		cpuProfile string
@@ -27,6 +28,11 @@ func newBenchCmd() *cobra.Command {
 			"jetflow's rate, the raw JetStream rate measured the same way in the same run, and the ratio.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			dom, err := d.benchDomain()
+			if err != nil {
+				return err
+			}
+			opts.Domain = dom
 			if cpuProfile != "" {
 				f, err := os.Create(cpuProfile)
 				if err != nil {
@@ -42,24 +48,35 @@ func newBenchCmd() *cobra.Command {
 			if !asJSON {
 				fmt.Fprintf(out, "# jetflow bench: %s, nats-server %s, %d CPUs, file storage, %s per measurement\n",
 					runtime.Version(), server.VERSION, runtime.NumCPU(), opts.Duration)
-				if opts.Domain == nil && len(scenarios) == 0 {
-					fmt.Fprintln(out, "# no bench domain in this binary: the command, projection and query scenarios are left out (the jetflow binary runs them on the users example)")
+				if len(scenarios) == 0 {
+					switch _, reads := dom.(bench.ReadDomain); {
+					case dom == nil:
+						fmt.Fprintln(out, "# no bench workload in this binary (App.Bench): the command, load-snapshot, projection and query scenarios are left out (the jetflow binary runs them on the users example)")
+					case !reads:
+						fmt.Fprintln(out, "# the bench workload names no read model: the projection and query scenarios are left out")
+					}
 				}
 			}
-			return bench.Run(cmd.Context(), scenarios, opts, func(r bench.Result) {
+			err = bench.Run(cmd.Context(), scenarios, opts, func(r bench.Result) {
 				if asJSON {
 					_ = bench.WriteJSON(out, r)
 				} else {
 					_ = bench.WriteText(out, r)
 				}
 			})
+			switch {
+			case errors.Is(err, bench.ErrNoReadDomain):
+				return fmt.Errorf("%w; name a read model in the workload (BenchWorkload.ReadModel)", err)
+			case errors.Is(err, bench.ErrNoDomain):
+				return fmt.Errorf("%w; register a workload with App.Bench", err)
+			}
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print results as JSON lines")
 	cmd.Flags().StringSliceVar(&scenarios, "scenario", nil, "run only these scenarios (repeatable or comma separated)")
 	cmd.Flags().DurationVar(&opts.Duration, "duration", 3*time.Second, "length of each timed measurement")
-	opts.Domain = bench.RegisteredDomain()
 	cmd.Flags().IntVar(&opts.Count, "count", 0, "size of count-based scenarios (0 = each scenario's default)")
 	atLeastDuration(cmd.Flags(), "duration", time.Nanosecond)
 	atLeast(cmd.Flags(), "count", 0)

@@ -42,11 +42,11 @@ webhook_url: "http://127.0.0.1:9/hook"
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	cmd := newWorkerCmd()
+	cmd := NewRootCmd(nil)
 	var out bytes.Buffer
 	cmd.SetOut(&out)
 	cmd.SetErr(&out)
-	cmd.SetArgs([]string{"--config", file, "--log-level", "error"})
+	cmd.SetArgs([]string{"worker", "--config", file, "--log-level", "error"})
 	err := cmd.ExecuteContext(ctx)
 	if err != nil {
 		t.Fatalf("worker --config %s: %v\n%s", filepath.Base(file), err, out.String())

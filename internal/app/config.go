@@ -10,16 +10,16 @@ import (
 	"github.com/jetflow/jetflow/internal/config"
 )
 
-func newConfigCmd() *cobra.Command {
+func newConfigCmd(l *loader) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config",
 		Short: "Inspect jetflow's configuration (jetflow.tsk)",
 	}
-	cmd.AddCommand(newConfigCheckCmd())
+	cmd.AddCommand(newConfigCheckCmd(l))
 	return cmd
 }
 
-func newConfigCheckCmd() *cobra.Command {
+func newConfigCheckCmd(l *loader) *cobra.Command {
 	var (
 		sets        []string
 		showSecrets bool
@@ -27,33 +27,35 @@ func newConfigCheckCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "check [file]",
 		Short: "Validate the configuration and print the effective one as TuskLang",
-		Long: "Loads the defaults, the file (the argument, else $JETFLOW_CONFIG, else ./jetflow.tsk when\n" +
-			"present), the JETFLOW_* environment variables and the --set flags, in that order, validates\n" +
+		Long: "Loads the defaults, the file (the argument or --config, else $JETFLOW_CONFIG, else ./jetflow.tsk\n" +
+			"when present), the JETFLOW_* environment variables and the --set flags, in that order, validates\n" +
 			"the result and prints it as a TuskLang document that loads back to the same configuration\n" +
-			"(nats.password is printed as <redacted> unless --show-secrets).",
+			"(nats.password and the secret keys of the app's own sections are printed as <redacted> unless\n" +
+			"--show-secrets). The app's own sections are printed with each key's meaning, default and variable.",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			env := os.Environ()
-			path := config.DefaultPath(env)
+			path := l.file
 			if len(args) == 1 {
+				if path != "" && path != args[0] {
+					return fmt.Errorf("two files: %s (the argument) and %s (--config); give one", args[0], path)
+				}
 				path = args[0]
 			}
-			cfg, err := config.Load(path, env)
-			if err != nil {
-				return err
+			if path == "" {
+				path = config.DefaultPath(os.Environ())
 			}
+			var set []Setting
 			for _, kv := range sets {
 				key, val, ok := strings.Cut(kv, "=")
 				if !ok {
 					return fmt.Errorf("--set %q: want key=value, e.g. events.replicas=3", kv)
 				}
-				if err := cfg.Set(key, val); err != nil {
-					return fmt.Errorf("--set: %w", err)
-				}
+				set = append(set, Setting{Key: key, Value: val, Source: "--set"})
 			}
 			// The file serves the client commands and workers too: an
 			// empty nats.url passes serve but leaves them nowhere to go.
-			if err := cfg.ValidateClient(); err != nil {
+			cfg, err := l.loadFrom(cmd, path, set, config.Config.ValidateClient)
+			if err != nil {
 				return err
 			}
 			source := path
@@ -68,6 +70,6 @@ func newConfigCheckCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringArrayVar(&sets, "set", nil, "set a key over file and environment, e.g. --set events.replicas=3 (repeatable)")
-	cmd.Flags().BoolVar(&showSecrets, "show-secrets", false, "print nats.password instead of <redacted>")
+	cmd.Flags().BoolVar(&showSecrets, "show-secrets", false, "print nats.password (and the app's secret keys) instead of <redacted>")
 	return cmd
 }

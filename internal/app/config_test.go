@@ -28,11 +28,11 @@ func TestConfigCheck(t *testing.T) {
 	}
 
 	run := func(args ...string) (string, error) {
-		cmd := newConfigCmd()
+		cmd := NewRootCmd(nil)
 		var out, errOut bytes.Buffer
 		cmd.SetOut(&out)
 		cmd.SetErr(&errOut)
-		cmd.SetArgs(args)
+		cmd.SetArgs(append([]string{"config"}, args...))
 		err := cmd.Execute()
 		return out.String(), err
 	}

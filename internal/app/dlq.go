@@ -17,30 +17,30 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jetflow/jetflow/consumers"
-	"github.com/jetflow/jetflow/internal/config"
 )
 
 // dlqFlags are shared by the dlq subcommands.
 type dlqFlags struct {
 	cf     clientFlags
-	stream string
+	l      *loader
 	asJSON bool
 }
 
-func (f *dlqFlags) register(cmd *cobra.Command) {
+func (f *dlqFlags) register(cmd *cobra.Command, l *loader) {
+	f.l = l
 	f.cf.register(cmd)
-	f.cf.registerConfig(cmd)
-	cmd.Flags().StringVar(&f.stream, "dlq-stream", consumers.DefaultDLQStream, "dead-letter stream (default: dlq.stream of jetflow.tsk)")
+	keyFlags(cmd.Flags(), configFlag{"dlq-stream", "dlq.stream", "dead-letter stream (default: dlq.stream of jetflow.tsk)"})
 	cmd.Flags().BoolVar(&f.asJSON, "json", false, "print JSON lines")
 }
 
 // open connects and returns the DLQ, ctx bounded by --timeout, and what
 // to call when done.
 func (f *dlqFlags) open(cmd *cobra.Command) (*consumers.DLQ, context.Context, func(), error) {
-	if err := f.cf.configured(cmd, "dlq-stream", &f.stream, func(c config.Config) string { return c.DLQ.Stream }); err != nil {
+	cfg, err := f.cf.load(cmd, f.l)
+	if err != nil {
 		return nil, nil, nil, err
 	}
-	nc, err := f.cf.connect()
+	nc, err := f.cf.connect(cfg)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -50,21 +50,21 @@ func (f *dlqFlags) open(cmd *cobra.Command) (*consumers.DLQ, context.Context, fu
 		return nil, nil, nil, err
 	}
 	ctx, cancel := f.cf.bound(cmd.Context())
-	return consumers.NewDLQ(js, consumers.DLQConfig{Stream: f.stream}), ctx, func() { cancel(); nc.Close() }, nil
+	return consumers.NewDLQ(js, consumers.DLQConfig{Stream: cfg.DLQ.Stream}), ctx, func() { cancel(); nc.Close() }, nil
 }
 
-func newDLQCmd() *cobra.Command {
+func newDLQCmd(l *loader) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "dlq",
 		Short: "List, show, replay and discard dead letters",
 		Long: "A dead letter is a message a subscription gave up on: a permanent error, its retries\n" +
 			"spent, or never acknowledged. Its id is its sequence in the DLQ stream.",
 	}
-	cmd.AddCommand(newDLQListCmd(), newDLQShowCmd(), newDLQReplayCmd(), newDLQDiscardCmd())
+	cmd.AddCommand(newDLQListCmd(l), newDLQShowCmd(l), newDLQReplayCmd(l), newDLQDiscardCmd(l))
 	return cmd
 }
 
-func newDLQListCmd() *cobra.Command {
+func newDLQListCmd(l *loader) *cobra.Command {
 	var (
 		f dlqFlags
 		q consumers.ListOptions
@@ -111,7 +111,7 @@ func newDLQListCmd() *cobra.Command {
 			return nil
 		},
 	}
-	f.register(cmd)
+	f.register(cmd, l)
 	cmd.Flags().StringVar(&q.Topic, "topic", "", "only this topic's dead letters")
 	cmd.Flags().StringVar(&q.Subscription, "subscription", "", "only this subscription's dead letters")
 	cmd.Flags().IntVar(&q.Limit, "limit", 100, "at most this many (0: all)")
@@ -120,7 +120,7 @@ func newDLQListCmd() *cobra.Command {
 	return cmd
 }
 
-func newDLQShowCmd() *cobra.Command {
+func newDLQShowCmd(l *loader) *cobra.Command {
 	var f dlqFlags
 	cmd := &cobra.Command{
 		Use:   "show <id>",
@@ -146,11 +146,11 @@ func newDLQShowCmd() *cobra.Command {
 			return writeDeadLetter(cmd.OutOrStdout(), dl)
 		},
 	}
-	f.register(cmd)
+	f.register(cmd, l)
 	return cmd
 }
 
-func newDLQReplayCmd() *cobra.Command {
+func newDLQReplayCmd(l *loader) *cobra.Command {
 	var (
 		f      dlqFlags
 		q      consumers.ListOptions
@@ -198,7 +198,7 @@ func newDLQReplayCmd() *cobra.Command {
 			return err
 		},
 	}
-	f.register(cmd)
+	f.register(cmd, l)
 	cmd.Flags().BoolVar(&all, "all", false, "replay every dead letter that matches --topic/--subscription")
 	cmd.Flags().StringVar(&q.Topic, "topic", "", "with --all: only this topic")
 	cmd.Flags().StringVar(&q.Subscription, "subscription", "", "with --all: only this subscription")
@@ -208,7 +208,7 @@ func newDLQReplayCmd() *cobra.Command {
 	return cmd
 }
 
-func newDLQDiscardCmd() *cobra.Command {
+func newDLQDiscardCmd(l *loader) *cobra.Command {
 	var f dlqFlags
 	cmd := &cobra.Command{
 		Use:   "discard <id>",
@@ -231,7 +231,7 @@ func newDLQDiscardCmd() *cobra.Command {
 			return nil
 		},
 	}
-	f.register(cmd)
+	f.register(cmd, l)
 	return cmd
 }
 

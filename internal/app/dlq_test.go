@@ -54,7 +54,7 @@ func TestDLQCommands(t *testing.T) {
 	first := strconv.FormatUint(list[0].ID, 10)
 
 	run := func(args ...string) (string, error) {
-		cmd := newDLQCmd()
+		cmd := newDLQCmd(&loader{})
 		var out bytes.Buffer
 		cmd.SetOut(&out)
 		cmd.SetErr(&out)

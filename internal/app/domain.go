@@ -11,6 +11,7 @@ import (
 
 	"github.com/jetflow/jetflow/aggregates"
 	"github.com/jetflow/jetflow/consumers"
+	"github.com/jetflow/jetflow/lifecycle"
 	"github.com/jetflow/jetflow/projections"
 	"github.com/jetflow/jetflow/streams"
 )
@@ -29,6 +30,13 @@ type Domain struct {
 	Workers    []Worker
 	// Topics are created (or updated) when serve starts, before workers.
 	Topics []consumers.TopicConfig
+	// Bench, when set, is how `jetflow bench` drives the aggregate and the
+	// read model it names (bench_domain.go).
+	Bench *BenchWorkload
+	// Components start after the workers, and stop before them.
+	Components []Component
+	// Sections are the domain's own configuration sections (sections.go).
+	Sections []Section
 }
 
 // Aggregate is one aggregate type with its commands.
@@ -53,10 +61,17 @@ type ReadModel struct {
 
 // View is a read model held in memory with the queries it answers.
 type View interface {
-	Start(ctx context.Context) error
-	Stop()
+	lifecycle.Component
+	WaitLoaded(ctx context.Context) error
 	Ready() bool
 	RegisterQueries(svc *projections.QueryService) error
+}
+
+// Component is a long-running part of the domain's own (an HTTP API, a
+// poller) that serve runs with the platform's parts.
+type Component struct {
+	Name  string
+	Build func(Runtime) (lifecycle.Component, error)
 }
 
 // Worker is a subscription serve runs with the domain's own handler.
@@ -120,6 +135,12 @@ func (d *Domain) Validate() error {
 		names, built = append(names, t.Name), append(built, true)
 	}
 	check("topic", names, built)
+	names, built = nil, nil
+	for _, c := range d.Components {
+		names, built = append(names, c.Name), append(built, c.Build != nil)
+	}
+	check("component", names, built)
+	errs = append(errs, d.validateBench())
 	return errors.Join(errs...)
 }
 

@@ -14,15 +14,13 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
-	"github.com/jetflow/jetflow/internal/config"
 	"github.com/jetflow/jetflow/streams"
 	"github.com/jetflow/jetflow/wire"
 )
 
-func newEventsCmd() *cobra.Command {
+func newEventsCmd(l *loader) *cobra.Command {
 	var (
 		cf     clientFlags
-		cfg    = streams.DefaultConfig()
 		asJSON bool
 		after  uint64
 	)
@@ -32,15 +30,13 @@ func newEventsCmd() *cobra.Command {
 		Example: "  jetflow events user 0198c0de-…\n  jetflow events user 0198c0de-… --json",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			for _, err := range []error{
-				cf.configured(cmd, "stream", &cfg.EventStream, func(c config.Config) string { return c.Events.Stream }),
-				cf.configured(cmd, "subject-prefix", &cfg.SubjectPrefix, func(c config.Config) string { return c.Events.SubjectPrefix }),
-			} {
-				if err != nil {
-					return err
-				}
+			settings, err := cf.load(cmd, l)
+			if err != nil {
+				return err
 			}
-			nc, err := cf.connect()
+			cfg := streams.DefaultConfig()
+			cfg.EventStream, cfg.SubjectPrefix = settings.Events.Stream, settings.Events.SubjectPrefix
+			nc, err := cf.connect(settings)
 			if err != nil {
 				return err
 			}
@@ -90,11 +86,12 @@ func newEventsCmd() *cobra.Command {
 		},
 	}
 	cf.register(cmd)
-	cf.registerConfig(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON lines")
 	cmd.Flags().Uint64Var(&after, "after", 0, "only events after this stream sequence")
-	cmd.Flags().StringVar(&cfg.EventStream, "stream", cfg.EventStream, "event stream name (default: events.stream of jetflow.tsk)")
-	cmd.Flags().StringVar(&cfg.SubjectPrefix, "subject-prefix", cfg.SubjectPrefix, "event subject prefix (default: events.subject_prefix of jetflow.tsk)")
+	keyFlags(cmd.Flags(),
+		configFlag{"stream", "events.stream", "event stream name (default: events.stream of jetflow.tsk)"},
+		configFlag{"subject-prefix", "events.subject_prefix", "event subject prefix (default: events.subject_prefix of jetflow.tsk)"},
+	)
 	return cmd
 }
 

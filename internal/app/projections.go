@@ -25,24 +25,21 @@ import (
 // `jetflow serve` reads them.
 type projFlags struct {
 	cf clientFlags
+	l  *loader
 }
 
-func (f *projFlags) register(cmd *cobra.Command) {
+func (f *projFlags) register(cmd *cobra.Command, l *loader) {
+	f.l = l
 	f.cf.register(cmd)
-	f.cf.registerConfig(cmd)
 }
 
 // open loads the configuration, connects and returns the admin operations.
 func (f *projFlags) open(cmd *cobra.Command) (*projections.Admin, config.Config, func(), error) {
-	cfg, err := f.cf.settings()
+	cfg, err := f.cf.load(cmd, f.l)
 	if err != nil {
 		return nil, cfg, nil, err
 	}
-	url, opts, err := f.cf.targetFor(cfg)
-	if err != nil {
-		return nil, cfg, nil, err
-	}
-	nc, err := f.cf.dial(url, opts)
+	nc, err := f.cf.connect(cfg)
 	if err != nil {
 		return nil, cfg, nil, err
 	}
@@ -56,18 +53,19 @@ func (f *projFlags) open(cmd *cobra.Command) (*projections.Admin, config.Config,
 	return admin, cfg, nc.Close, nil
 }
 
-func newProjectionsCmd(d *Domain) *cobra.Command {
+func newProjectionsCmd(l *loader) *cobra.Command {
+	d := l.domain
 	cmd := &cobra.Command{
 		Use:   "projections",
 		Short: "Show, rebuild, skip and resume projections (read models)",
 		Long: "Works directly against JetStream (consumers, buckets and the jetflow_projections meta bucket);\n" +
 			"a running `jetflow serve` picks skip, resume and a rebuild's switch up from the meta bucket.",
 	}
-	cmd.AddCommand(newProjectionsStatusCmd(d), newProjectionsRebuildCmd(d), newProjectionsSkipCmd(d), newProjectionsResumeCmd(d))
+	cmd.AddCommand(newProjectionsStatusCmd(d, l), newProjectionsRebuildCmd(d, l), newProjectionsSkipCmd(d, l), newProjectionsResumeCmd(d, l))
 	return cmd
 }
 
-func newProjectionsStatusCmd(d *Domain) *cobra.Command {
+func newProjectionsStatusCmd(d *Domain, l *loader) *cobra.Command {
 	var (
 		f      projFlags
 		asJSON bool
@@ -117,7 +115,7 @@ func newProjectionsStatusCmd(d *Domain) *cobra.Command {
 			return writeProjectionReports(cmd.OutOrStdout(), reports, time.Now())
 		},
 	}
-	f.register(cmd)
+	f.register(cmd, l)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON report per line")
 	return cmd
 }
@@ -169,7 +167,7 @@ func writeProjectionReports(w io.Writer, reports []projections.Report, now time.
 	return nil
 }
 
-func newProjectionsRebuildCmd(d *Domain) *cobra.Command {
+func newProjectionsRebuildCmd(d *Domain, l *loader) *cobra.Command {
 	var (
 		f       projFlags
 		noBar   bool
@@ -210,7 +208,7 @@ func newProjectionsRebuildCmd(d *Domain) *cobra.Command {
 			return nil
 		},
 	}
-	f.register(cmd)
+	f.register(cmd, l)
 	cmd.Flags().BoolVar(&noBar, "no-progress", false, "print progress lines instead of a progress bar")
 	cmd.Flags().DurationVar(&timeout, "max-duration", 0, "stop the rebuild after this long (it resumes when run again); 0: no limit")
 	atLeastDuration(cmd.Flags(), "max-duration", 0)
@@ -275,7 +273,7 @@ func (r *rebuildProgress) finish() {
 	}
 }
 
-func newProjectionsSkipCmd(d *Domain) *cobra.Command {
+func newProjectionsSkipCmd(d *Domain, l *loader) *cobra.Command {
 	var f projFlags
 	cmd := &cobra.Command{
 		Use:     "skip <name> <sequence>",
@@ -305,11 +303,11 @@ func newProjectionsSkipCmd(d *Domain) *cobra.Command {
 			return nil
 		},
 	}
-	f.register(cmd)
+	f.register(cmd, l)
 	return cmd
 }
 
-func newProjectionsResumeCmd(d *Domain) *cobra.Command {
+func newProjectionsResumeCmd(d *Domain, l *loader) *cobra.Command {
 	var f projFlags
 	cmd := &cobra.Command{
 		Use:   "resume <name>",
@@ -330,7 +328,7 @@ func newProjectionsResumeCmd(d *Domain) *cobra.Command {
 			return nil
 		},
 	}
-	f.register(cmd)
+	f.register(cmd, l)
 	return cmd
 }
 

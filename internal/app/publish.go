@@ -10,7 +10,7 @@ import (
 	"github.com/jetflow/jetflow/consumers"
 )
 
-func newPublishCmd() *cobra.Command {
+func newPublishCmd(l *loader) *cobra.Command {
 	var (
 		cf       clientFlags
 		out      consumers.Outgoing
@@ -29,7 +29,11 @@ func newPublishCmd() *cobra.Command {
 				return err
 			}
 			out.Priority, out.TTL, out.Data = p, ttl, []byte(args[1])
-			nc, err := cf.connect()
+			cfg, err := cf.load(cmd, l)
+			if err != nil {
+				return err
+			}
+			nc, err := cf.connect(cfg)
 			if err != nil {
 				return err
 			}
@@ -53,7 +57,6 @@ func newPublishCmd() *cobra.Command {
 		},
 	}
 	cf.register(cmd)
-	cf.registerConfig(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&out.Key, "key", "", "subject key after the priority token, e.g. order.created (subscriptions filter on it)")
 	fl.StringVar(&priority, "priority", "normal", "low, normal, high or critical")

@@ -18,7 +18,7 @@ func TestPublishCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	run := func(args ...string) (string, error) {
-		cmd := newPublishCmd()
+		cmd := newPublishCmd(&loader{})
 		var out bytes.Buffer
 		cmd.SetOut(&out)
 		cmd.SetErr(&out)

@@ -1,20 +1,17 @@
 package app
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
-	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 
-	"github.com/jetflow/jetflow/internal/config"
+	"github.com/jetflow/jetflow/client"
 )
 
-func newQueryCmd() *cobra.Command {
-	var (
-		cf     clientFlags
-		prefix string
-	)
+func newQueryCmd(l *loader) *cobra.Command {
+	var cf clientFlags
 	cmd := &cobra.Command{
 		Use:   "query <read_model.query> [json]",
 		Short: "Send a query and print the reply",
@@ -30,21 +27,24 @@ func newQueryCmd() *cobra.Command {
 			if len(args) == 2 {
 				body = args[1]
 			}
-			if err := cf.configured(cmd, "prefix", &prefix, func(c config.Config) string { return c.Queries.SubjectPrefix }); err != nil {
+			cfg, err := cf.load(cmd, l)
+			if err != nil {
 				return err
 			}
-			nc, err := cf.connect()
+			nc, err := cf.connect(cfg)
 			if err != nil {
 				return err
 			}
 			defer nc.Close()
-			msg := nats.NewMsg(prefix + "." + args[0])
-			msg.Data = []byte(body)
-			return request(cmd, nc, msg, cf)
+			ctx, cancel := cf.bound(cmd.Context())
+			defer cancel()
+			prefix := cfg.Queries.SubjectPrefix
+			var reply json.RawMessage
+			_, err = client.New(nc, client.WithQueryPrefix(prefix)).Query(ctx, args[0], json.RawMessage(body), &reply)
+			return printReply(cmd, reply, err, prefix+"."+args[0], cf.url)
 		},
 	}
 	cf.register(cmd)
-	cf.registerConfig(cmd)
-	cmd.Flags().StringVar(&prefix, "prefix", "query", "query subject prefix (default: queries.subject_prefix of jetflow.tsk)")
+	keyFlags(cmd.Flags(), configFlag{"prefix", "queries.subject_prefix", "query subject prefix (default: queries.subject_prefix of jetflow.tsk)"})
 	return cmd
 }

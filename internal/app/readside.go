@@ -5,12 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/jetflow/jetflow/internal/config"
+	"github.com/jetflow/jetflow/lifecycle"
 	"github.com/jetflow/jetflow/metrics"
 	"github.com/jetflow/jetflow/projections"
 )
@@ -58,11 +59,15 @@ func readModel(cfg config.Config, d *Domain, name string) (projections.Projectio
 }
 
 // readSide is serve's read side: the projection runner, the read models'
-// views and the query service, started in that order.
+// views and the query service, members of serve's group in that order.
 type readSide struct {
 	runner  *projections.Runner
 	views   []namedView
 	queries *projections.QueryService
+	log     *slog.Logger
+	// started is set once the views have had their load wait: until then
+	// the read side reports itself starting.
+	started atomic.Bool
 }
 
 type namedView struct {
@@ -70,14 +75,16 @@ type namedView struct {
 	View
 }
 
-// viewLoadWait bounds how long serve waits for the read model to load
+// viewLoadWait bounds how long serve waits for the read models to load
 // before it starts answering (503 until loaded) anyway.
 const viewLoadWait = 30 * time.Second
 
-func startReadSide(ctx context.Context, nc *nats.Conn, cfg config.Config, d *Domain, log *slog.Logger, metrics *metrics.Prometheus) (*readSide, error) {
+// newReadSide builds the runner of every registered projection, the views
+// of the read models that answer queries, and the query service over them.
+func newReadSide(nc *nats.Conn, cfg config.Config, d *Domain, log *slog.Logger, m *metrics.Prometheus) (*readSide, error) {
 	pcfg := projectionsConfig(cfg)
-	obs := []projections.Option{projections.WithLogger(log), projections.WithMetrics(metrics)}
-	rs := &readSide{}
+	obs := []projections.Option{projections.WithLogger(log), projections.WithMetrics(m)}
+	rs := &readSide{log: log}
 	ps := readModels(cfg, d)
 	if len(ps) == 0 {
 		return rs, nil
@@ -86,28 +93,15 @@ func startReadSide(ctx context.Context, nc *nats.Conn, cfg config.Config, d *Dom
 	if rs.runner, err = projections.NewRunner(nc, pcfg, ps, obs...); err != nil {
 		return nil, err
 	}
-	if err := rs.runner.Start(ctx); err != nil {
-		return nil, err
-	}
 	for i, r := range d.ReadModels {
 		if r.NewView == nil {
 			continue
 		}
 		v, err := r.NewView(nc, pcfg, ps[i], obs...)
 		if err != nil {
-			rs.stop(ctx)
 			return nil, fmt.Errorf("read model %s: %w", r.Name, err)
 		}
 		rs.views = append(rs.views, namedView{r.Name, v})
-		lctx, cancel := context.WithTimeout(ctx, viewLoadWait)
-		err = v.Start(lctx)
-		cancel()
-		if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
-			log.Warn("read model not loaded yet; its queries answer 503 until it is", "read_model", r.Name, "error", err)
-		} else if err != nil {
-			rs.stop(ctx)
-			return nil, err
-		}
 	}
 	if len(rs.views) == 0 {
 		return rs, nil
@@ -115,41 +109,74 @@ func startReadSide(ctx context.Context, nc *nats.Conn, cfg config.Config, d *Dom
 	if rs.queries, err = projections.NewQueryService(nc, projections.QueryConfig{
 		Name: cfg.Queries.Service, SubjectPrefix: cfg.Queries.SubjectPrefix, Timeout: cfg.Queries.Timeout,
 	}, obs...); err != nil {
-		rs.stop(ctx)
 		return nil, err
 	}
 	for _, v := range rs.views {
 		if err := v.RegisterQueries(rs.queries); err != nil {
-			rs.stop(ctx)
 			return nil, fmt.Errorf("read model %s: %w", v.name, err)
 		}
-	}
-	if err := rs.queries.Start(); err != nil {
-		rs.stop(ctx)
-		return nil, err
 	}
 	return rs, nil
 }
 
-// stop stops the read side in reverse start order.
-func (rs *readSide) stop(ctx context.Context) error {
-	var errs []error
-	if rs.queries != nil {
-		errs = append(errs, rs.queries.Stop(ctx))
-	}
-	for _, v := range slices.Backward(rs.views) {
-		v.Stop()
-	}
+// members are the read side's parts in start order. The views load in the
+// background; a member after them waits (at most viewLoadWait) until they
+// have, so that queries answer once serve says it is ready.
+func (rs *readSide) members() []member {
+	var ms []member
 	if rs.runner != nil {
-		errs = append(errs, rs.runner.Stop(ctx))
+		ms = append(ms, member{"projections", rs.runner})
 	}
-	return errors.Join(errs...)
+	for _, v := range rs.views {
+		ms = append(ms, member{"read model " + v.name, v})
+	}
+	ms = append(ms, member{"read models loaded", &loadWait{rs: rs}})
+	if rs.queries != nil {
+		ms = append(ms, member{"query service", rs.queries})
+	}
+	return ms
 }
 
-// ready fails while a read model is not loaded, or a projection
-// is failed or further behind than maxLag (0: lag is not checked).
+// loadWait is the member that waits for the views to load. It holds
+// nothing: its Start is the wait, and it never ends on its own.
+type loadWait struct {
+	rs     *readSide
+	ending lifecycle.Ending
+}
+
+func (l *loadWait) Start(ctx context.Context) error {
+	defer l.rs.started.Store(true)
+	wctx, cancel := context.WithTimeout(ctx, viewLoadWait)
+	defer cancel()
+	for _, v := range l.rs.views {
+		err := v.WaitLoaded(wctx)
+		switch {
+		case err == nil:
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.Is(err, context.DeadlineExceeded):
+			l.rs.log.Warn("read model not loaded yet; its queries answer 503 until it is", "read_model", v.name, "error", err)
+		default:
+			return fmt.Errorf("read model %s: %w", v.name, err)
+		}
+	}
+	return nil
+}
+
+func (l *loadWait) Stop(context.Context) error { l.ending.Stopped(); return nil }
+
+// Done is closed by Stop only: waiting ends nothing.
+func (l *loadWait) Done() <-chan struct{} { return l.ending.Done() }
+func (l *loadWait) Err() error            { return nil }
+
+// ready fails while the read side starts, while a read model is not
+// loaded, or while a projection is failed or further behind than maxLag
+// (0: lag is not checked).
 func (rs *readSide) ready(maxLag int) func(context.Context) error {
 	return func(context.Context) error {
+		if !rs.started.Load() {
+			return errors.New("read side starting")
+		}
 		var errs []error
 		for _, v := range rs.views {
 			if !v.Ready() {

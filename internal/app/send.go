@@ -1,23 +1,20 @@
 package app
 
 import (
-	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
-	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 
-	"github.com/jetflow/jetflow/internal/config"
+	"github.com/jetflow/jetflow/client"
 	"github.com/jetflow/jetflow/wire"
 )
 
-func newSendCmd() *cobra.Command {
+func newSendCmd(l *loader) *cobra.Command {
 	var (
 		cf              clientFlags
-		prefix          string
 		commandID       string
 		correlationID   string
 		userID          string
@@ -33,28 +30,28 @@ func newSendCmd() *cobra.Command {
 			if strings.Count(args[0], ".") != 1 {
 				return fmt.Errorf("command %q: want <aggregate_type>.<command>, e.g. user.create", args[0])
 			}
-			if err := cf.configured(cmd, "prefix", &prefix, func(c config.Config) string { return c.Commands.SubjectPrefix }); err != nil {
+			cfg, err := cf.load(cmd, l)
+			if err != nil {
 				return err
 			}
-			nc, err := cf.connect()
+			nc, err := cf.connect(cfg)
 			if err != nil {
 				return err
 			}
 			defer nc.Close()
-			msg := nats.NewMsg(prefix + "." + args[0])
-			msg.Data = []byte(args[1])
-			setIf(msg.Header, wire.HeaderCommandID, commandID)
-			setIf(msg.Header, wire.HeaderCorrelationID, correlationID)
-			setIf(msg.Header, wire.HeaderUserID, userID)
+			opts := []client.CommandOption{client.CommandID(commandID), client.CorrelationID(correlationID), client.UserID(userID)}
 			if cmd.Flags().Changed("expected-version") {
-				msg.Header.Set(wire.HeaderExpectedVersion, strconv.FormatInt(expectedVersion, 10))
+				opts = append(opts, client.ExpectedVersion(uint64(expectedVersion))) // --expected-version is at least 0
 			}
-			return request(cmd, nc, msg, cf)
+			ctx, cancel := cf.bound(cmd.Context())
+			defer cancel()
+			prefix := cfg.Commands.SubjectPrefix
+			reply, err := client.New(nc, client.WithCommandPrefix(prefix)).SendRaw(ctx, args[0], json.RawMessage(args[1]), opts...)
+			return printReply(cmd, reply, err, prefix+"."+args[0], cf.url)
 		},
 	}
 	cf.register(cmd)
-	cf.registerConfig(cmd)
-	cmd.Flags().StringVar(&prefix, "prefix", "cmd", "command subject prefix (default: commands.subject_prefix of jetflow.tsk)")
+	keyFlags(cmd.Flags(), configFlag{"prefix", "commands.subject_prefix", "command subject prefix (default: commands.subject_prefix of jetflow.tsk)"})
 	cmd.Flags().StringVar(&commandID, "command-id", "", "Jetflow-Command-Id: resending the same id is idempotent")
 	cmd.Flags().StringVar(&correlationID, "correlation-id", "", "Jetflow-Correlation-Id")
 	cmd.Flags().StringVar(&userID, "user-id", "", "Jetflow-User-Id")
@@ -63,28 +60,19 @@ func newSendCmd() *cobra.Command {
 	return cmd
 }
 
-// request sends msg, prints a success body to stdout, and an error reply
-// to stderr with a non-zero exit.
-func request(cmd *cobra.Command, nc *nats.Conn, msg *nats.Msg, cf clientFlags) error {
-	ctx, cancel := context.WithTimeout(cmd.Context(), cf.timeout)
-	defer cancel()
-	reply, err := nc.RequestMsgWithContext(ctx, msg)
-	switch {
-	case errors.Is(err, nats.ErrNoResponders):
-		return fmt.Errorf("no service answers %s at %s (is `jetflow serve` running?)", msg.Subject, cf.url)
-	case err != nil:
-		return fmt.Errorf("%s: %w", msg.Subject, err)
-	}
-	if e := wire.ParseErrorReply(reply); e != nil {
+// printReply prints a command's or a query's reply body to stdout, or its
+// error reply to stderr with a non-zero exit.
+func printReply(cmd *cobra.Command, reply json.RawMessage, err error, subject, url string) error {
+	if e, ok := errors.AsType[*wire.Error](err); ok {
 		fmt.Fprintf(cmd.ErrOrStderr(), "error %d %s: %s\n", e.Status, e.Code, e.Message)
 		return ErrReported
 	}
-	fmt.Fprintln(cmd.OutOrStdout(), string(reply.Data))
-	return nil
-}
-
-func setIf(h nats.Header, key, value string) {
-	if value != "" {
-		h.Set(key, value)
+	if errors.Is(err, client.ErrNoService) {
+		return fmt.Errorf("no service answers %s at %s (is `jetflow serve` running?)", subject, url)
 	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(cmd.OutOrStdout(), string(reply))
+	return nil
 }

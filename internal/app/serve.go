@@ -3,12 +3,10 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
-	"slices"
 	"strings"
-	"sync/atomic"
-	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,12 +17,14 @@ import (
 	"github.com/jetflow/jetflow/internal/natsserver"
 	"github.com/jetflow/jetflow/internal/observability"
 	"github.com/jetflow/jetflow/internal/platform"
+	"github.com/jetflow/jetflow/lifecycle"
+	"github.com/jetflow/jetflow/logctx"
+	"github.com/jetflow/jetflow/metrics"
 	"github.com/jetflow/jetflow/streams"
 	"github.com/jetflow/jetflow/wire"
 )
 
-func newServeCmd(d *Domain) *cobra.Command {
-	var s settings
+func newServeCmd(l *loader) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the platform: embedded NATS (unless --nats-url), event store, commands, projections, queries",
@@ -33,14 +33,14 @@ func newServeCmd(d *Domain) *cobra.Command {
 			"Settings come from jetflow.tsk, JETFLOW_* variables and these flags (flags win).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := s.load(cmd)
+			cfg, err := l.load(cmd)
 			if err != nil {
 				return err
 			}
-			return Serve(cmd.Context(), cfg, d, nil)
+			return Serve(cmd.Context(), cfg, l.domain, nil)
 		},
 	}
-	s.register(cmd,
+	keyFlags(cmd.Flags(),
 		configFlag{"nats-url", "nats.url", "connect to this NATS server or cluster instead of starting the embedded one (default: embedded)"},
 		configFlag{"listen", "server.listen", "client address of the embedded NATS server"},
 		configFlag{"store-dir", "server.store_dir", "JetStream store directory of the embedded server"},
@@ -57,6 +57,7 @@ func newServeCmd(d *Domain) *cobra.Command {
 		configFlag{"log-level", "log.level", "debug, info, warn or error"},
 		configFlag{"log-format", "log.format", "text or json"},
 	)
+	hideDefault(cmd.Flags(), "nats-url")
 	return cmd
 }
 
@@ -104,8 +105,11 @@ type ServeOptions struct {
 	OnReady func(Started)
 }
 
-// Serve runs the platform with d's parts until ctx ends: what `jetflow
-// serve` does, for programs that embed it.
+// Serve runs the platform with d's parts until ctx ends or one of them
+// ends on its own: what `jetflow serve` does, for programs that embed it.
+// Every part is a member of one lifecycle.Group: started in order, and
+// when the first of them fails every other is stopped in reverse order;
+// the failure is returned (a *lifecycle.MemberError naming the part).
 func Serve(ctx context.Context, cfg config.Config, d *Domain, opts *ServeOptions) error {
 	if opts == nil {
 		opts = &ServeOptions{}
@@ -119,26 +123,105 @@ func Serve(ctx context.Context, cfg config.Config, d *Domain, opts *ServeOptions
 		if log, err = newLogger(os.Stderr, cfg.Log.Level, cfg.Log.Format); err != nil {
 			return err
 		}
+	} else {
+		// Log lines of a command or a message carry its correlation id
+		// whatever logger the program brought.
+		log = slog.New(logctx.Handler(log.Handler()))
 	}
 	registry, metrics := observability.NewRegistry()
 	p, err := startPlatform(ctx, cfg, "jetflow-serve", log)
 	if err != nil {
 		return err
 	}
-	defer p.Close()
+	parts, err := assemble(ctx, p, cfg, d, log, registry, metrics)
+	if err != nil {
+		p.Close()
+		return err
+	}
+	g := lifecycle.NewGroup(log)
+	g.Add("nats", p, 0) // added first: closed last, once everything on it has stopped
+	for _, m := range parts.members {
+		g.Add(m.name, m.c, 0)
+	}
+	err = g.Run(ctx, func() {
+		log.Info("jetflow serving", "commands", cfg.Commands.Service, "queries", cfg.Queries.Service, "nats", natsDescription(cfg, p),
+			"aggregates", len(d.aggregates()), "read_models", len(readModels(cfg, d)), "workers", len(d.workers()),
+			"components", len(d.components()))
+		if opts.OnReady != nil {
+			opts.OnReady(Started{NATSURL: natsURL(cfg, p), MetricsAddr: parts.metricsAddr})
+		}
+	})
+	log.Info("jetflow stopped")
+	return err
+}
 
+// member is one part of a running platform.
+type member struct {
+	name string
+	c    lifecycle.Component
+}
+
+// assembled are serve's parts, built and not yet started, in start order.
+type assembled struct {
+	members     []member
+	metricsAddr string
+}
+
+// assemble builds every part d registers on p. Building does no more than
+// provisioning what must exist before anything starts (the DLQ, topics);
+// only the HTTP endpoints hold something (their listeners), and they are
+// built last, so a failure before them leaves nothing to release.
+func assemble(ctx context.Context, p *platform.Platform, cfg config.Config, d *Domain, log *slog.Logger,
+	registry prometheus.Gatherer, metrics *metrics.Prometheus) (*assembled, error) {
 	// Dead letters of every consumer (workers, projections) land here.
 	if cfg.DLQ.Enabled {
 		dlq := consumers.DLQConfig{Stream: cfg.DLQ.Stream, Retention: cfg.DLQ.Retention, Replicas: cfg.DLQ.Replicas}
 		if _, err := consumers.EnsureDLQ(ctx, p.JS, dlq); err != nil {
-			return err
+			return nil, err
 		}
 	}
+	var work []member
+	commands, err := newCommandService(p, cfg, d, log, metrics)
+	if err != nil {
+		return nil, err
+	}
+	if commands != nil {
+		work = append(work, member{"command service", commands})
+	} else {
+		log.Warn("no aggregate registered: serving no commands")
+	}
+	reads, err := newReadSide(p.Conn, cfg, d, log, metrics)
+	if err != nil {
+		return nil, err
+	}
+	work = append(work, reads.members()...)
+	rt := Runtime{
+		Conn: p.Conn, JetStream: p.JS, Streams: streamsConfig(cfg),
+		CommandPrefix: cfg.Commands.SubjectPrefix, QueryPrefix: cfg.Queries.SubjectPrefix,
+	}
+	workers, err := newWorkerSet(ctx, p, cfg, d, log, metrics, rt)
+	if err != nil {
+		return nil, err
+	}
+	if workers != nil {
+		work = append(work, member{"workers", workers})
+	}
+	for _, c := range d.components() {
+		crt := rt
+		crt.Logger = log.With(slog.String("component", c.Name))
+		built, err := c.Build(crt)
+		if err == nil && built == nil {
+			err = errors.New("built no component")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("component %s: %w", c.Name, err)
+		}
+		work = append(work, member{c.Name, built})
+	}
 
-	// Metrics and health first: probes get an answer (not ready, naming
-	// what is still starting) however long the start takes.
-	var reads atomic.Pointer[readSide]
-	stopObs, metricsAddr, err := serveObservability(cfg, registry, log,
+	// Metrics and health start first: probes get an answer (not ready,
+	// naming what is still starting) however long the start takes.
+	endpoints, err := newEndpoints(cfg, registry, log,
 		observability.Check{Name: "nats", Check: func(context.Context) error {
 			if !p.Conn.IsConnected() {
 				return errors.New("not connected to NATS")
@@ -149,61 +232,27 @@ func Serve(ctx context.Context, cfg config.Config, d *Domain, opts *ServeOptions
 			_, err := p.JS.Stream(ctx, cfg.Events.Stream)
 			return err
 		}},
-		observability.Check{Name: "projections", Check: func(ctx context.Context) error {
-			rs := reads.Load()
-			if rs == nil {
-				return errors.New("read side starting")
-			}
-			return rs.ready(cfg.Health.MaxProjectionLag)(ctx)
-		}},
+		observability.Check{Name: "projections", Check: reads.ready(cfg.Health.MaxProjectionLag)},
 	)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer stopObs()
-
-	stopCommands, err := startCommands(p, cfg, d, log, metrics)
-	if err != nil {
-		return err
-	}
-	defer stopWithin(log, "command service", stopCommands)
-
-	// Read side: projections, the users read model, queries.
-	rs, err := startReadSide(ctx, p.Conn, cfg, d, log, metrics)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil // stopped while starting
+	a := &assembled{}
+	for _, srv := range endpoints {
+		a.members = append(a.members, member{"metrics and health " + srv.Addr(), srv})
+		if a.metricsAddr == "" {
+			a.metricsAddr = srv.Addr()
 		}
-		return err
+		log.Info("metrics and health", "url", "http://"+srv.Addr()+"/metrics")
 	}
-	defer stopWithin(log, "read side", rs.stop)
-	reads.Store(rs)
-
-	stopWorkers, err := startWorkers(ctx, p, cfg, d, log, metrics)
-	if err != nil {
-		return err
-	}
-	defer stopWorkers()
-
-	log.Info("jetflow serving", "commands", cfg.Commands.Service, "queries", cfg.Queries.Service, "nats", natsDescription(cfg, p),
-		"aggregates", len(d.aggregates()), "read_models", len(readModels(cfg, d)), "workers", len(d.workers()))
-	if opts.OnReady != nil {
-		opts.OnReady(Started{NATSURL: natsURL(cfg, p), MetricsAddr: metricsAddr})
-	}
-	<-ctx.Done()
-	log.Info("shutting down")
-	return nil
+	a.members = append(a.members, work...)
+	return a, nil
 }
 
-// serveObservability serves /metrics, /healthz and /readyz on the metrics
+// newEndpoints listens for /metrics, /healthz and /readyz on the metrics
 // address and, when it differs, on the health address too.
-func serveObservability(cfg config.Config, registry prometheus.Gatherer, log *slog.Logger, checks ...observability.Check) (stop func(), first string, err error) {
+func newEndpoints(cfg config.Config, registry prometheus.Gatherer, log *slog.Logger, checks ...observability.Check) ([]*observability.Server, error) {
 	var servers []*observability.Server
-	stop = func() {
-		for _, srv := range slices.Backward(servers) {
-			stopWithin(log, "metrics server", srv.Stop)
-		}
-	}
 	addrs := []string{cfg.Metrics.Listen}
 	if h := cfg.HealthListen(); h != cfg.Metrics.Listen {
 		addrs = append(addrs, h)
@@ -214,20 +263,17 @@ func serveObservability(cfg config.Config, registry prometheus.Gatherer, log *sl
 		}
 		srv, err := observability.NewServer(addr, registry, log)
 		if err != nil {
-			stop()
-			return nil, "", err
+			for _, s := range servers {
+				_ = s.Stop(context.Background()) // never started: releases the address
+			}
+			return nil, err
 		}
 		for _, c := range checks {
 			srv.AddCheck(c)
 		}
-		srv.Start()
-		if first == "" {
-			first = srv.Addr()
-		}
 		servers = append(servers, srv)
-		log.Info("metrics and health", "url", "http://"+srv.Addr()+"/metrics")
 	}
-	return stop, first, nil
+	return servers, nil
 }
 
 func natsURL(cfg config.Config, p *platform.Platform) string {
@@ -242,14 +288,4 @@ func natsDescription(cfg config.Config, p *platform.Platform) string {
 		return "embedded " + p.Server.ClientURL()
 	}
 	return platform.RedactURLs(strings.Split(cfg.NATS.URL, ",")[0])
-}
-
-// stopWithin stops a component, bounded so a stuck one cannot hold the
-// process; deferred calls run in reverse start order.
-func stopWithin(log *slog.Logger, what string, stop func(context.Context) error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	if err := stop(ctx); err != nil && !errors.Is(err, context.Canceled) {
-		log.Warn("stop "+what, "error", err)
-	}
 }

@@ -49,13 +49,12 @@ func TestSettingsNATSURLTurnsEmbeddedOff(t *testing.T) {
 		{nil, true, ""},
 		{[]string{"--nats-url", "nats://10.0.0.1:4222"}, false, "nats://10.0.0.1:4222"},
 	} {
-		var s settings
 		cmd := &cobra.Command{Use: "serve"}
-		s.register(cmd, configFlag{"nats-url", "nats.url", "connect"}, configFlag{"listen", "server.listen", "listen"})
-		if err := cmd.ParseFlags(append([]string{"--config", file}, tc.args...)); err != nil {
+		keyFlags(cmd.Flags(), configFlag{"nats-url", "nats.url", "connect"}, configFlag{"listen", "server.listen", "listen"})
+		if err := cmd.ParseFlags(tc.args); err != nil {
 			t.Fatal(err)
 		}
-		cfg, err := s.load(cmd)
+		cfg, err := (&loader{file: file}).load(cmd)
 		if err != nil {
 			t.Fatalf("%q: %v", tc.args, err)
 		}

@@ -15,16 +15,14 @@ import (
 	"github.com/jetflow/jetflow/consumers"
 	"github.com/jetflow/jetflow/internal/config"
 	"github.com/jetflow/jetflow/internal/observability"
+	"github.com/jetflow/jetflow/lifecycle"
 	"github.com/jetflow/jetflow/wire"
 )
 
 // workerFlags describe one subscription on the command line; --config
-// replaces them with a JSON file of any number of subscriptions.
+// replaces them with a file of any number of subscriptions: jetflow.tsk or
+// JSON (loadWorkerConfig).
 type workerFlags struct {
-	// settings is the jetflow.tsk the subscriptions came from, if any:
-	// its [nats] section also says where to connect.
-	settings       *config.Config
-	configFile     string
 	name           string
 	topic          string
 	stream         string
@@ -45,16 +43,12 @@ type workerFlags struct {
 	replicas       int
 	grace          time.Duration
 	metricsListen  string
-	natsUser       string
-	natsPassword   string
-	logLevel       string
-	logFormat      string
 	// update lets the worker change subscriptions whose stored
 	// definition differs (consumers.WithSubscriptionUpdate).
 	update bool
 }
 
-func newWorkerCmd() *cobra.Command {
+func newWorkerCmd(l *loader) *cobra.Command {
 	var (
 		cf clientFlags
 		f  workerFlags
@@ -64,7 +58,11 @@ func newWorkerCmd() *cobra.Command {
 		Short: "Run subscriptions whose handlers are webhooks (retries, priorities, TTL, dead letters)",
 		Long: "Runs durable subscriptions on topics or on EVENTS and POSTs every message to a webhook:\n" +
 			"2xx acknowledges, 4xx (but 408/429) dead-letters at once, 5xx/408/429/timeouts retry with\n" +
-			"the backoff schedule. One subscription comes from the flags, any number from --config (JSON).\n" +
+			"the backoff schedule. One subscription comes from the flags, any number from --config: a .json\n" +
+			"file, or a jetflow.tsk (its [topics.*], [subscriptions.*] and [dlq]), which replaces the\n" +
+			"subscription flags and is read by default ($JETFLOW_CONFIG, else ./jetflow.tsk) when none is given.\n" +
+			"Where and how to connect, and logging, come from jetflow.tsk (with a .json: the default one),\n" +
+			"JETFLOW_* variables and the flags, as for the other commands.\n" +
 			"SIGINT/SIGTERM stop pulling and let in-flight messages finish within --shutdown-grace.",
 		Example: "  jetflow worker --topic orders --name billing --webhook http://billing:8080/hook\n" +
 			"  jetflow worker --topic orders --name big --filter 'amount greater_than 100' --subject 'order.*' \\\n" +
@@ -73,31 +71,34 @@ func newWorkerCmd() *cobra.Command {
 			"  jetflow worker --config worker.json",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			logger, err := newLogger(cmd.ErrOrStderr(), f.logLevel, f.logFormat)
+			file, err := f.subscriptionsFile(cmd, l.file)
 			if err != nil {
 				return err
 			}
-			cfg, err := f.workerConfig(cmd)
+			// A .json holds subscriptions only: the rest comes from the
+			// configuration a client command reads.
+			tsk := file
+			if isJSON(file) {
+				tsk = ""
+			}
+			settings, err := cf.loadFrom(cmd, l, tsk)
+			if err != nil {
+				return err
+			}
+			logger, err := newLogger(cmd.ErrOrStderr(), settings.Log.Level, settings.Log.Format)
+			if err != nil {
+				return err
+			}
+			cfg, err := f.workerConfig(cmd, file, settings)
 			if err != nil {
 				return err
 			}
 			// A platform process: the services' private inbox, and the
-			// service user's credentials when the server requires them.
-			target := cf.target
-			if f.settings != nil {
-				target = func() (string, []nats.Option, error) { return cf.targetFor(*f.settings) }
-			}
-			url, opts, err := target()
+			// service user's credentials (nats.user, --nats-user) when the
+			// server requires them.
+			nc, err := cf.connect(settings, nats.Name("jetflow-worker"), nats.MaxReconnects(-1), nats.CustomInboxPrefix(wire.ServiceInboxPrefix))
 			if err != nil {
 				return err
-			}
-			opts = append(opts, nats.Name("jetflow-worker"), nats.MaxReconnects(-1), nats.CustomInboxPrefix(wire.ServiceInboxPrefix))
-			if user, password := orEnv(f.natsUser, "JETFLOW_NATS_USER"), orEnv(f.natsPassword, "JETFLOW_NATS_PASSWORD"); user != "" {
-				opts = append(opts, nats.UserInfo(user, password))
-			}
-			nc, err := nats.Connect(url, opts...)
-			if err != nil {
-				return connectError(url, err)
 			}
 			// Acks are fire-and-forget: flush them before the connection goes.
 			defer func() {
@@ -108,6 +109,9 @@ func newWorkerCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// The metrics server and the workers run as one group: the
+			// first of them to end stops the other.
+			g := lifecycle.NewGroup(logger)
 			registry, metrics := observability.NewRegistry()
 			if f.metricsListen != "" {
 				obs, err := observability.NewServer(f.metricsListen, registry, logger)
@@ -120,15 +124,19 @@ func newWorkerCmd() *cobra.Command {
 					}
 					return nil
 				}})
-				obs.Start()
-				defer stopWithin(logger, "metrics server", obs.Stop)
+				g.Add("metrics and health", obs, 0)
 				logger.Info("metrics and health", "url", "http://"+obs.Addr()+"/metrics")
 			}
 			wopts := []consumers.WorkerOption{consumers.WithLogger(logger), consumers.WithMetrics(metrics)}
 			if f.update {
 				wopts = append(wopts, consumers.WithSubscriptionUpdate())
 			}
-			err = consumers.RunWorkers(cmd.Context(), js, cfg, wopts...)
+			// RunWorkers stops its workers within their shutdown grace
+			// itself once its context ends.
+			g.Add("workers", lifecycle.Func(func(ctx context.Context) error {
+				return consumers.RunWorkers(ctx, js, cfg, wopts...)
+			}), cfg.ShutdownGrace+5*time.Second)
+			err = g.Run(cmd.Context(), nil)
 			if errors.Is(err, consumers.ErrSubscriptionChanged) && !f.update {
 				return fmt.Errorf("%w\n(nothing was changed; to apply the new definition stop every worker of the subscription "+
 					"and start one with --update-subscription, see --help for what a changed --subject skips)", err)
@@ -144,7 +152,6 @@ func newWorkerCmd() *cobra.Command {
 
 func (f *workerFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.configFile, "config", "", "jetflow.tsk (its [topics.*], [subscriptions.*] and [dlq]) or a .json file; replaces the subscription flags (default: ./jetflow.tsk or $JETFLOW_CONFIG when no subscription flag is given)")
 	fl.StringVar(&f.name, "name", "", "subscription name (its durable consumers are named after it)")
 	fl.StringVar(&f.topic, "topic", "", "topic to consume")
 	fl.StringVar(&f.stream, "stream", "", "stream to consume instead of a topic, e.g. EVENTS")
@@ -164,14 +171,16 @@ func (f *workerFlags) register(cmd *cobra.Command) {
 	fl.DurationVar(&f.retention, "retention", consumers.DefaultTopicRetention, "topic retention, with --create-topic")
 	fl.IntVar(&f.replicas, "replicas", 1, "replicas of the topic (with --create-topic) and of the DLQ if the worker creates it")
 	fl.DurationVar(&f.grace, "shutdown-grace", consumers.DefaultShutdownGrace, "how long in-flight messages may finish on shutdown")
-	fl.StringVar(&f.natsUser, "nats-user", "", "NATS user of the platform's services (nats.conf: jetflow); default $JETFLOW_NATS_USER")
-	fl.StringVar(&f.natsPassword, "nats-password", "", "password of --nats-user; default $JETFLOW_NATS_PASSWORD (preferred: flags show in ps)")
 	fl.StringVar(&f.metricsListen, "metrics-listen", "", "address of /metrics, /healthz and /readyz, e.g. 127.0.0.1:9465 (empty: off)")
 	fl.BoolVar(&f.update, "update-subscription", false, "change a subscription whose stored definition (--subject, --max-retries, --ack-wait) differs; "+
 		"refused while other workers run it. A changed --subject keeps the consumer's position: earlier messages matching only the new "+
 		"subjects are never delivered, and messages matching only the old ones are skipped, also if it is changed back later")
-	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
-	fl.StringVar(&f.logFormat, "log-format", "text", "text or json")
+	keyFlags(fl,
+		configFlag{"nats-user", "nats.user", "NATS user of the platform's services (nats.conf: jetflow); default $JETFLOW_NATS_USER"},
+		configFlag{"nats-password", "nats.password", "password of --nats-user; default $JETFLOW_NATS_PASSWORD (preferred: flags show in ps)"},
+		configFlag{"log-level", "log.level", "debug, info, warn or error"},
+		configFlag{"log-format", "log.format", "text or json"},
+	)
 }
 
 // subscriptionFlags are the flags --config replaces.
@@ -179,60 +188,64 @@ var subscriptionFlags = []string{"name", "topic", "stream", "subject", "mode", "
 	"backoff", "concurrency", "batch", "ack-wait", "webhook", "webhook-timeout", "webhook-header", "create-topic",
 	"retention", "replicas"}
 
-// workerConfig turns the flags (or the --config file) into a validated configuration.
-func (f *workerFlags) workerConfig(cmd *cobra.Command) (consumers.WorkerConfig, error) {
+// subscriptionsFile is where the worker's subscriptions come from:
+// configFile (--config, a .json or a jetflow.tsk), "" for the flags, else
+// the configuration file found by default.
+func (f *workerFlags) subscriptionsFile(cmd *cobra.Command, configFile string) (string, error) {
 	flagsGiven := false
 	for _, name := range subscriptionFlags {
 		if cmd.Flags().Changed(name) {
 			flagsGiven = true
-			if f.configFile != "" {
-				return consumers.WorkerConfig{}, fmt.Errorf("--%s cannot be combined with --config; put it in the file", name)
+			if configFile != "" {
+				return "", fmt.Errorf("--%s cannot be combined with --config; put it in the file", name)
 			}
 		}
 	}
-	if f.configFile == "" && !flagsGiven {
-		f.configFile = config.DefaultPath(os.Environ())
-		if f.configFile == "" {
-			return consumers.WorkerConfig{}, errors.New("no subscription: give --topic or --stream with --name and --webhook, or a configuration (--config jetflow.tsk)")
-		}
+	switch {
+	case flagsGiven:
+		return "", nil
+	case configFile != "":
+		return configFile, nil
 	}
-	if f.configFile != "" && !strings.HasSuffix(f.configFile, ".json") {
-		cfg, err := config.Load(f.configFile, os.Environ())
-		if err == nil {
-			err = cfg.Validate()
+	if path := config.DefaultPath(os.Environ()); path != "" {
+		return path, nil
+	}
+	return "", errors.New("no subscription: give --topic or --stream with --name and --webhook, or a configuration (--config jetflow.tsk)")
+}
+
+func isJSON(file string) bool { return strings.HasSuffix(file, ".json") }
+
+// workerConfig turns file (subscriptionsFile; settings is the validated
+// configuration it names, unless it is a .json) or the flags into a
+// validated worker configuration.
+func (f *workerFlags) workerConfig(cmd *cobra.Command, file string, settings config.Config) (consumers.WorkerConfig, error) {
+	if file != "" {
+		var (
+			wc  consumers.WorkerConfig
+			err error
+		)
+		if isJSON(file) {
+			r, oerr := os.Open(file)
+			if oerr != nil {
+				return consumers.WorkerConfig{}, oerr
+			}
+			defer r.Close()
+			wc, err = loadWorkerConfig(r)
+		} else {
+			instance := f.instance
+			if instance == "" {
+				// Pub/sub instances need a name that survives restarts.
+				instance, _ = os.Hostname()
+			}
+			wc, err = workerConfigFromSettings(settings, instance)
 		}
 		if err != nil {
-			return consumers.WorkerConfig{}, err
-		}
-		instance := f.instance
-		if instance == "" {
-			// Pub/sub instances need a name that survives restarts.
-			instance, _ = os.Hostname()
-		}
-		f.settings = &cfg
-		wc, err := workerConfigFromSettings(cfg, instance)
-		if err != nil {
-			return consumers.WorkerConfig{}, fmt.Errorf("%s: %w", f.configFile, err)
+			return consumers.WorkerConfig{}, fmt.Errorf("%s: %w", file, err)
 		}
 		if cmd.Flags().Changed("shutdown-grace") {
 			wc.ShutdownGrace = f.grace
 		}
 		return wc, nil
-	}
-	if f.configFile != "" {
-		file, err := os.Open(f.configFile)
-		if err != nil {
-			return consumers.WorkerConfig{}, err
-		}
-		defer file.Close()
-		cfg, err := consumers.LoadWorkerConfig(file)
-		if err != nil {
-			return consumers.WorkerConfig{}, fmt.Errorf("%s: %w", f.configFile, err)
-		}
-		if cmd.Flags().Changed("shutdown-grace") {
-			cfg.ShutdownGrace = f.grace
-		}
-		return cfg, nil
 	}
 	var errs []error
 	sub := consumers.Subscription{
@@ -278,11 +291,4 @@ func (f *workerFlags) workerConfig(cmd *cobra.Command) (consumers.WorkerConfig, 
 		return consumers.WorkerConfig{}, err
 	}
 	return cfg, nil
-}
-
-func orEnv(v, name string) string {
-	if v != "" {
-		return v
-	}
-	return os.Getenv(name)
 }

@@ -7,27 +7,41 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
 	"github.com/jetflow/jetflow/consumers"
+	"github.com/jetflow/jetflow/internal/config"
+	"github.com/jetflow/jetflow/internal/natsserver"
 	"github.com/jetflow/jetflow/internal/natstest"
 )
 
 func TestWorkerFlags(t *testing.T) {
 	t.Parallel()
 	parse := func(args ...string) (consumers.WorkerConfig, error) {
-		var f workerFlags
+		var (
+			f          workerFlags
+			configFile string
+		)
 		cmd := &cobra.Command{}
 		f.register(cmd)
+		cmd.Flags().StringVar(&configFile, "config", "", "the root's --config")
 		if err := cmd.ParseFlags(args); err != nil {
 			return consumers.WorkerConfig{}, err
 		}
-		return f.workerConfig(cmd)
+		file, err := f.subscriptionsFile(cmd, configFile)
+		if err != nil {
+			return consumers.WorkerConfig{}, err
+		}
+		return f.workerConfig(cmd, file, config.Default())
 	}
 	cfg, err := parse("--topic", "orders", "--name", "billing", "--webhook", "http://h/x", "--filter", "amount greater_than 100",
 		"--subject", "order.*", "--max-retries", "0", "--backoff", "1s,2s", "--webhook-header", "Authorization: Bearer t",
@@ -65,7 +79,7 @@ func TestWorkerCommand(t *testing.T) {
 	defer hook.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cmd := newWorkerCmd()
+	cmd := newWorkerCmd(&loader{})
 	var out bytes.Buffer
 	cmd.SetOut(&out)
 	cmd.SetErr(&out)
@@ -120,7 +134,7 @@ func TestWorkerChangedSubscription(t *testing.T) {
 	// start runs the command until its returned stop is called.
 	start := func(a []string) (stop func() error, out *bytes.Buffer) {
 		ctx, cancel := context.WithCancel(context.Background())
-		cmd := newWorkerCmd()
+		cmd := newWorkerCmd(&loader{})
 		out = &bytes.Buffer{}
 		cmd.SetOut(out)
 		cmd.SetErr(out)
@@ -166,7 +180,7 @@ func TestWorkerChangedSubscription(t *testing.T) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		cmd := newWorkerCmd()
+		cmd := newWorkerCmd(&loader{})
 		var out bytes.Buffer
 		cmd.SetOut(&out)
 		cmd.SetErr(&out)
@@ -196,4 +210,76 @@ func TestWorkerChangedSubscription(t *testing.T) {
 	if !strings.Contains(out.String(), "subscription filter changed") {
 		t.Errorf("the update was not logged:\n%s", out)
 	}
+}
+
+// `worker --config w.json`: the subscriptions come from the JSON file,
+// where and how to connect from the flags or JETFLOW_NATS_* (the worker's
+// service user), as for every command.
+func TestWorkerJSONConfigAndCredentials(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "nats.conf")
+	if err := os.WriteFile(conf, []byte("listen: 127.0.0.1:-1\nauthorization { user: jf, password: s3cret }\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := natstest.RunServerWithConfig(t, natsserver.Config{ConfigFile: conf})
+	js := jetstreamOf(t, srv.ClientURL())
+	jsonFile := func(topic string) string {
+		path := filepath.Join(dir, topic+".json")
+		src := `{"topics": [{"name": "` + topic + `"}], "subscriptions": [{"name": "billing", "topic": "` + topic + `",
+		  "webhook": {"url": "http://127.0.0.1:9/hook"}}], "shutdown_grace": "1s"}`
+		if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	// runs runs the worker until its topic's stream exists.
+	runs := func(topic string, args ...string) {
+		t.Helper()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		root := NewRootCmd(nil)
+		var out bytes.Buffer
+		root.SetOut(&out)
+		root.SetErr(&out)
+		root.SetArgs(append([]string{"worker", "--config", jsonFile(topic), "--nats-url", srv.ClientURL(), "--log-level", "error"}, args...))
+		done := make(chan error, 1)
+		go func() { done <- root.ExecuteContext(ctx) }()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if _, err := js.Stream(context.Background(), "TOPIC_"+strings.ToUpper(topic)); err == nil {
+				break
+			}
+			select {
+			case err := <-done:
+				t.Fatalf("worker %q ended: %v\n%s", args, err, out.String())
+			case <-time.After(20 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("worker %q did not provision %s:\n%s", args, topic, out.String())
+			}
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("worker %q: %v\n%s", args, err, out.String())
+		}
+	}
+	runs("byflags", "--nats-user", "jf", "--nats-password", "s3cret")
+
+	t.Setenv("JETFLOW_NATS_USER", "jf")
+	t.Setenv("JETFLOW_NATS_PASSWORD", "s3cret")
+	runs("byenv")
+
+	_, _, err := runRoot(t, "worker", "--config", jsonFile("refused"), "--nats-url", srv.ClientURL(), "--nats-password", "wrong")
+	if err == nil || !strings.Contains(err.Error(), "refused the credentials") {
+		t.Fatalf("wrong password: %v", err)
+	}
+}
+
+func jetstreamOf(t *testing.T, url string) jetstream.JetStream {
+	t.Helper()
+	js, err := jetstream.New(natstest.Connect(t, url, nats.UserInfo("jf", "s3cret")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
 }

@@ -1,8 +1,11 @@
 package app
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"time"
 
@@ -88,4 +91,129 @@ func boundWorkerFlags(fs *pflag.FlagSet) {
 	atLeastDuration(fs, "webhook-timeout", time.Nanosecond)
 	atLeastDuration(fs, "shutdown-grace", time.Nanosecond)
 	atLeastDuration(fs, "backoff", time.Nanosecond)
+}
+
+// duration reads "1s", "5m" in JSON.
+type duration time.Duration
+
+func (d *duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("want a duration string such as \"5s\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = duration(v)
+	return nil
+}
+
+type jsonTopic struct {
+	Name            string   `json:"name"`
+	Retention       duration `json:"retention"`
+	Replicas        int      `json:"replicas"`
+	DuplicateWindow duration `json:"duplicate_window"`
+	MaxMsgs         int64    `json:"max_msgs"`
+	MaxBytes        int64    `json:"max_bytes"`
+}
+
+type jsonWebhook struct {
+	URL     string            `json:"url"`
+	Timeout duration          `json:"timeout"`
+	Headers map[string]string `json:"headers"`
+}
+
+type jsonSubscription struct {
+	Name              string                `json:"name"`
+	Topic             string                `json:"topic"`
+	Stream            string                `json:"stream"`
+	Subjects          []string              `json:"subjects"`
+	Mode              consumers.Mode        `json:"mode"`
+	Instance          string                `json:"instance"`
+	Filters           []consumers.Filter    `json:"filters"`
+	MaxRetries        *int                  `json:"max_retries"`
+	Backoff           []duration            `json:"backoff"`
+	Concurrency       int                   `json:"concurrency"`
+	BatchSize         int                   `json:"batch_size"`
+	AckWait           duration              `json:"ack_wait"`
+	MaxAckPending     int                   `json:"max_ack_pending"`
+	StartAt           consumers.StartPolicy `json:"start_at"`
+	InactiveThreshold duration              `json:"inactive_threshold"`
+	Webhook           jsonWebhook           `json:"webhook"`
+}
+
+type jsonDLQ struct {
+	Stream    string   `json:"stream"`
+	Retention duration `json:"retention"`
+	Replicas  int      `json:"replicas"`
+	MaxMsgs   int64    `json:"max_msgs"`
+}
+
+type jsonWorker struct {
+	Topics        []jsonTopic        `json:"topics"`
+	Subscriptions []jsonSubscription `json:"subscriptions"`
+	DLQ           jsonDLQ            `json:"dlq"`
+	ShutdownGrace duration           `json:"shutdown_grace"`
+}
+
+// loadWorkerConfig reads `jetflow worker --config worker.json`: a
+// consumers.WorkerConfig as JSON (snake_case keys, durations as strings;
+// an explicit "max_retries": 0 means no retries), validated. Unknown keys
+// and anything after the object are errors matching
+// consumers.ErrInvalidConfig.
+//
+//	{"topics": [{"name": "orders", "retention": "168h"}],
+//	 "subscriptions": [{"name": "billing", "topic": "orders", "subjects": ["created"],
+//	   "filters": [{"field": "amount", "operator": "greater_than", "value": 100}],
+//	   "max_retries": 3, "backoff": ["1s", "5s", "30s"], "concurrency": 4,
+//	   "webhook": {"url": "http://billing:8080/hook", "timeout": "10s"}}]}
+func loadWorkerConfig(r io.Reader) (consumers.WorkerConfig, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return consumers.WorkerConfig{}, err
+	}
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.DisallowUnknownFields()
+	var j jsonWorker
+	if err := d.Decode(&j); err != nil {
+		return consumers.WorkerConfig{}, fmt.Errorf("%w: %w", consumers.ErrInvalidConfig, err)
+	}
+	if _, err := d.Token(); err != io.EOF {
+		return consumers.WorkerConfig{}, fmt.Errorf("%w: data after the configuration object at byte %d", consumers.ErrInvalidConfig, d.InputOffset())
+	}
+	cfg := consumers.WorkerConfig{
+		DLQ: consumers.DLQConfig{Stream: j.DLQ.Stream, Retention: time.Duration(j.DLQ.Retention),
+			Replicas: j.DLQ.Replicas, MaxMsgs: j.DLQ.MaxMsgs},
+		ShutdownGrace: time.Duration(j.ShutdownGrace),
+	}
+	for _, t := range j.Topics {
+		cfg.Topics = append(cfg.Topics, consumers.TopicConfig{Name: t.Name, Retention: time.Duration(t.Retention),
+			Replicas: t.Replicas, DuplicateWindow: time.Duration(t.DuplicateWindow), MaxMsgs: t.MaxMsgs, MaxBytes: t.MaxBytes})
+	}
+	for _, s := range j.Subscriptions {
+		sub := consumers.Subscription{
+			Name: s.Name, Topic: s.Topic, Stream: s.Stream, Subjects: s.Subjects, Mode: s.Mode,
+			Instance: s.Instance, Filters: s.Filters, Concurrency: s.Concurrency, BatchSize: s.BatchSize,
+			AckWait: time.Duration(s.AckWait), MaxAckPending: s.MaxAckPending, StartAt: s.StartAt,
+			InactiveThreshold: time.Duration(s.InactiveThreshold),
+		}
+		if s.MaxRetries != nil {
+			sub.MaxRetries = *s.MaxRetries
+			if sub.MaxRetries == 0 {
+				sub.MaxRetries = consumers.NoRetries
+			}
+		}
+		for _, b := range s.Backoff {
+			sub.Backoff = append(sub.Backoff, time.Duration(b))
+		}
+		cfg.Subscriptions = append(cfg.Subscriptions, consumers.SubscriptionConfig{
+			Subscription: sub,
+			Webhook:      consumers.WebhookConfig{URL: s.Webhook.URL, Timeout: time.Duration(s.Webhook.Timeout), Headers: s.Webhook.Headers},
+		})
+	}
+	if err := cfg.Validate(); err != nil {
+		return consumers.WorkerConfig{}, err
+	}
+	return cfg, nil
 }

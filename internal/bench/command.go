@@ -23,7 +23,7 @@ var ErrNoDomain = errors.New("bench: this scenario needs a domain (Options.Domai
 // in-process as `jetflow serve` is.
 type commandNode struct {
 	p    *platform.Platform
-	stop func(context.Context) error
+	cmds Commands
 }
 
 func startCommandNode(ctx context.Context, env *Env) (*commandNode, error) {
@@ -34,16 +34,16 @@ func startCommandNode(ctx context.Context, env *Env) (*commandNode, error) {
 	if err != nil {
 		return nil, err
 	}
-	stop, err := env.Domain.StartCommands(p, env.Logger)
+	cmds, err := env.Domain.StartCommands(ctx, p, env.Logger)
 	if err != nil {
 		p.Close()
 		return nil, err
 	}
-	return &commandNode{p: p, stop: stop}, nil
+	return &commandNode{p: p, cmds: cmds}, nil
 }
 
 func (n *commandNode) Close() {
-	_ = n.stop(context.Background())
+	_ = n.cmds.Stop(context.Background())
 	n.p.Close()
 }
 
@@ -224,11 +224,11 @@ func loadSnapshotScenario() Scenario {
 					return Result{}, err
 				}
 			}
-			load, err := env.Domain.Loader(node.p)
+			load := node.cmds.Load
+			snapKey, err := streams.SnapshotKey(env.Domain.AggregateType(), id)
 			if err != nil {
 				return Result{}, err
 			}
-			snapKey := "user." + id
 			kv, err := node.p.JS.KeyValue(ctx, streams.DefaultSnapshotBucket)
 			if err != nil {
 				return Result{}, err

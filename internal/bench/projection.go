@@ -135,7 +135,10 @@ func seedEvents(ctx context.Context, js jetstream.JetStream, dom ReadDomain, scf
 	}
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	publish := func(u, n int) error {
-		ev := dom.SeedEvent(u, n)
+		ev, err := dom.SeedEvent(u, n)
+		if err != nil {
+			return err
+		}
 		at = at.Add(time.Millisecond)
 		msg := &nats.Msg{Subject: scfg.SubjectPrefix + "." + ev.AggregateType + "." + ev.AggregateID, Data: ev.Data, Header: nats.Header{
 			wire.HeaderMsgID:         {fmt.Sprintf("seed-%d-%d", u, n)},
@@ -147,7 +150,7 @@ func seedEvents(ctx context.Context, js jetstream.JetStream, dom ReadDomain, scf
 			wire.HeaderOccurredAt:    {at.Format(time.RFC3339Nano)},
 			wire.HeaderSource:        {"bench"},
 		}}
-		_, err := streams.PublishAsync(ctx, pjs, msg) // waits out a stall, as the jetflow side does
+		_, err = streams.PublishAsync(ctx, pjs, msg) // waits out a stall, as the jetflow side does
 		return err
 	}
 	switch shape {

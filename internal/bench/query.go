@@ -72,20 +72,29 @@ func runQuery(ctx context.Context, env *Env) (Result, error) {
 			return Result{}, err
 		}
 	}
-	ids := make([]string, userCount)
+	// Entity u's id and the key of its record, for the jetflow and the raw
+	// gets of the same records.
+	ids, keys := make([]string, userCount), make([]string, userCount)
 	for u := range ids {
-		ids[u] = dom.SeedEvent(u, 0).AggregateID
+		ev, err := dom.SeedEvent(u, 0)
+		if err != nil {
+			return Result{}, err
+		}
+		ids[u] = ev.AggregateID
+		if keys[u], err = dom.RecordKey(u); err != nil {
+			return Result{}, err
+		}
 	}
-	id := func(w, i int) string { return ids[(w*7919+i*104729)%userCount] }
+	entity := func(w, i int) int { return (w*7919 + i*104729) % userCount }
 	rawGet := func(ctx context.Context, d time.Duration, _ int) (float64, error) {
 		return timed(ctx, d, queryClients, func(ctx context.Context, w, i int) error {
-			_, err := kvs[w%len(kvs)].Get(ctx, dom.RecordKey(id(w, i)))
+			_, err := kvs[w%len(kvs)].Get(ctx, keys[entity(w, i)])
 			return err
 		})
 	}
 	jetGet := func(ctx context.Context, d time.Duration, _ int) (float64, error) {
 		return timed(ctx, d, queryClients, func(ctx context.Context, w, i int) error {
-			subject, body := dom.Get(id(w, i), 0)
+			subject, body := dom.Get(ids[entity(w, i)], 0)
 			return queryOnce(ctx, conns[w%len(conns)], subject, body, nil)
 		})
 	}

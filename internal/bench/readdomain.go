@@ -16,15 +16,16 @@ import (
 var ErrNoReadDomain = errors.New("bench: this scenario needs a domain with a read model (Options.Domain implementing ReadDomain)")
 
 // ReadDomain is a Domain with a read model: what the projection and query
-// scenarios drive. jetflow bench passes the User domain and its users read
-// model; the bench package does not import them.
+// scenarios drive.
 type ReadDomain interface {
 	Domain
 	// Projection is the read model over the event store cfg describes.
 	Projection(cfg streams.Config) projections.Projection
 	// SeedEvent is event n (0-based) of entity u, as the domain's
 	// aggregates write it; event 0 creates the entity.
-	SeedEvent(u, n int) SeedEvent
+	SeedEvent(u, n int) (SeedEvent, error)
+	// RecordKey is the key in the read model's bucket of entity u's record.
+	RecordKey(u int) (string, error)
 	// StartQueries serves the read model's queries on nc (which must reach
 	// the projection's bucket) until stop is called.
 	StartQueries(ctx context.Context, nc *nats.Conn, cfg projections.Config, log *slog.Logger) (stop func(context.Context) error, err error)
@@ -32,8 +33,6 @@ type ReadDomain interface {
 	Get(id string, minSequence uint64) (subject string, body []byte)
 	// List is page of the list; variant picks a filter (0: none).
 	List(page, variant int) (subject string, body []byte)
-	// RecordKey is the key of entity id's record in the bucket.
-	RecordKey(id string) string
 }
 
 // SeedEvent is one event the scenarios write straight to the stream.

@@ -34,6 +34,18 @@ func assign(ptr, def any, v value) error {
 			return err
 		}
 		*p = n
+	case *int64:
+		n, err := toInt64(v)
+		if err != nil {
+			return err
+		}
+		*p = n
+	case *float64:
+		f, err := toFloat(v)
+		if err != nil {
+			return err
+		}
+		*p = f
 	case *bool:
 		b, err := toBool(v)
 		if err != nil {
@@ -105,6 +117,17 @@ func mismatch(want string, v value) error {
 }
 
 func toInt(v value) (int, error) {
+	n, err := toInt64(v)
+	if err != nil {
+		return 0, err
+	}
+	if int64(int(n)) != n {
+		return 0, fmt.Errorf("integer %d is out of range", n)
+	}
+	return int(n), nil
+}
+
+func toInt64(v value) (int64, error) {
 	if v.kind == kindString && v.text {
 		if n, ok, _ := parseNumber(strings.TrimSpace(v.str)); ok && n.kind == kindInt {
 			v = n
@@ -113,10 +136,24 @@ func toInt(v value) (int, error) {
 	if v.kind != kindInt {
 		return 0, mismatch("an integer", v)
 	}
-	if int64(int(v.i)) != v.i {
-		return 0, fmt.Errorf("integer %d is out of range", v.i)
+	return v.i, nil
+}
+
+// toFloat takes a float or an integer: a number key holds both, where an
+// integer key refuses 3.0.
+func toFloat(v value) (float64, error) {
+	if v.kind == kindString && v.text {
+		if n, ok, err := parseNumber(strings.TrimSpace(v.str)); ok && err == nil {
+			v = n
+		}
 	}
-	return int(v.i), nil
+	switch v.kind {
+	case kindFloat:
+		return v.f, nil
+	case kindInt:
+		return float64(v.i), nil
+	}
+	return 0, mismatch("a number", v)
 }
 
 func toBool(v value) (bool, error) {
@@ -224,6 +261,10 @@ func copyField(dst, src any) {
 		*d = *src.(*string)
 	case *int:
 		*d = *src.(*int)
+	case *int64:
+		*d = *src.(*int64)
+	case *float64:
+		*d = *src.(*float64)
 	case *bool:
 		*d = *src.(*bool)
 	case *time.Duration:

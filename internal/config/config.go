@@ -48,6 +48,19 @@ type Config struct {
 	Log           LogConfig
 	Metrics       MetricsConfig
 	Health        HealthConfig
+
+	// schema is the schema c was made with; nil is the platform's alone.
+	schema *Schema
+	// sections holds the values of a program's own sections, by name.
+	sections map[string]any
+}
+
+// spec is the schema c's sections and keys come from.
+func (c *Config) spec() *Schema {
+	if c.schema == nil {
+		return platform
+	}
+	return c.schema
 }
 
 // NATSConfig is how the platform connects to NATS ([nats]).
@@ -329,11 +342,32 @@ func (c Config) Subscription(name string) (SubscriptionConfig, bool) {
 	return s, true
 }
 
-// Redacted returns c with its secrets (nats.password) replaced by a
-// marker, for printing. Paths to credential files are not secrets.
+// redacted replaces a secret in Redacted's copy.
+const redacted = "<redacted>"
+
+// Redacted returns c with its secrets (nats.password, and the keys of a
+// program's sections tagged secret) replaced by a marker, for printing.
+// Paths to credential files are not secrets.
 func (c Config) Redacted() Config {
-	if c.NATS.Password != "" {
-		c.NATS.Password = "<redacted>"
+	for _, sec := range c.spec().sections {
+		if sec.named {
+			continue // no named section holds a secret
+		}
+		var section any
+		for _, k := range sec.keys {
+			if !k.secret {
+				continue
+			}
+			if section == nil {
+				section = sec.read(&c, "")
+			}
+			if p, ok := k.ptr(section).(*string); ok && *p != "" {
+				*p = redacted
+			}
+		}
+		if section != nil {
+			sec.write(&c, "", section)
+		}
 	}
 	return c
 }

@@ -11,7 +11,12 @@ import (
 // applied here (Load does that). Every unknown key and type mismatch is
 // reported, joined; a syntax error stops at the first one.
 func Decode(file string, src []byte, env []string) (Config, error) {
-	c := Default()
+	return platform.Decode(file, src, env)
+}
+
+// Decode is the package's Decode with the schema's sections.
+func (sc *Schema) Decode(file string, src []byte, env []string) (Config, error) {
+	c := sc.Default()
 	if err := c.decode(file, src, env); err != nil {
 		return Config{}, err
 	}
@@ -23,6 +28,7 @@ func (c *Config) decode(file string, src []byte, env []string) error {
 	if err != nil {
 		return err
 	}
+	schema := c.spec()
 	var (
 		errs  []error
 		sec   sectionSpec
@@ -34,7 +40,7 @@ func (c *Config) decode(file string, src []byte, env []string) error {
 	for _, s := range doc.stmts {
 		switch {
 		case s.header:
-			sec, entry, err = resolveHeader(file, s)
+			sec, entry, err = schema.resolveHeader(file, s)
 			if valid = err == nil; !valid {
 				errs = append(errs, err)
 				continue
@@ -46,7 +52,7 @@ func (c *Config) decode(file string, src []byte, env []string) error {
 			}
 		case s.path == nil:
 			msg := fmt.Sprintf("key %q is outside any section", s.key)
-			if owner := sectionOf(s.key); owner != "" {
+			if owner := schema.sectionOf(s.key); owner != "" {
 				msg += "; put it under " + owner
 			} else {
 				msg += "; put it under a [section] header"
@@ -57,7 +63,7 @@ func (c *Config) decode(file string, src []byte, env []string) error {
 		default:
 			ks, ok := sec.key(s.key)
 			if !ok {
-				errs = append(errs, s.pos.errorf(file, ErrUnknownKey, "%s", unknownKeyMsg(s.key, sec, where)))
+				errs = append(errs, s.pos.errorf(file, ErrUnknownKey, "%s", schema.unknownKeyMsg(s.key, sec, where)))
 				continue
 			}
 			full := dottedKey(sec, entry, ks.name)
@@ -83,12 +89,12 @@ func (c *Config) decode(file string, src []byte, env []string) error {
 
 // resolveHeader finds the section a header names, and the entry name of a
 // [section.name] header.
-func resolveHeader(file string, s stmt) (sectionSpec, string, error) {
+func (sc *Schema) resolveHeader(file string, s stmt) (sectionSpec, string, error) {
 	header := strings.Join(s.path, ".")
-	sec, ok := lookupSection(s.path[0])
+	sec, ok := sc.lookup(s.path[0])
 	if !ok {
 		msg := fmt.Sprintf("unknown section [%s]", header)
-		if near := nearest(s.path[0], sectionNames()); near != "" {
+		if near := nearest(s.path[0], sc.names()); near != "" {
 			msg += fmt.Sprintf("; did you mean [%s]?", strings.Join(append([]string{near}, s.path[1:]...), "."))
 		}
 		return sectionSpec{}, "", s.pos.errorf(file, ErrUnknownSection, "%s", msg)
@@ -109,12 +115,12 @@ func resolveHeader(file string, s stmt) (sectionSpec, string, error) {
 
 // unknownKeyMsg says a key is unknown and, when it can, which key was meant:
 // a near name in the same section, or the section that has this key.
-func unknownKeyMsg(key string, sec sectionSpec, where string) string {
+func (sc *Schema) unknownKeyMsg(key string, sec sectionSpec, where string) string {
 	msg := fmt.Sprintf("unknown key %q in %s", key, where)
 	if near := nearest(key, sec.keyNames()); near != "" {
 		return msg + fmt.Sprintf("; did you mean %q?", near)
 	}
-	if owner := sectionOf(key); owner != "" {
+	if owner := sc.sectionOf(key); owner != "" {
 		return msg + "; it belongs under " + owner
 	}
 	return msg
@@ -122,8 +128,8 @@ func unknownKeyMsg(key string, sec sectionSpec, where string) string {
 
 // sectionOf names the section that has key, as a header ("[snapshots]",
 // "[topics.<name>]"), or "" when none has it.
-func sectionOf(key string) string {
-	for _, s := range schema {
+func (sc *Schema) sectionOf(key string) string {
+	for _, s := range sc.sections {
 		if _, ok := s.key(key); ok {
 			if s.named {
 				return "[" + s.name + ".<name>]"

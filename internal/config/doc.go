@@ -15,4 +15,11 @@
 //
 // Load does not validate, so that flags set afterwards can still repair a
 // value; call Validate once every layer is applied.
+//
+// A program adds sections of its own (Section: a struct with tsk tags) by
+// loading with a Schema from NewSchema instead of the package's Load; the
+// Config remembers its schema, so Set, ApplyEnv, Validate and Encode treat
+// those sections as the platform's, and Config.Section returns their
+// values. The platform's sections are built once from code; nothing
+// registers into them.
 package config

@@ -13,11 +13,13 @@ import (
 
 // Encode writes c as a TuskLang document that Decode reads back to c:
 // every section and key in schema order, named entries sorted by name.
-// It is what `jetflow config check` prints.
+// A program's own sections, which no reference file describes, come with
+// each key's documentation, default and variable as comments. It is what
+// `jetflow config check` prints.
 func Encode(w io.Writer, c Config) error {
 	bw := bufio.NewWriter(w)
 	first := true
-	for _, sec := range schema {
+	for _, sec := range c.spec().sections {
 		entries := []string{""}
 		if sec.named {
 			entries = sec.entries(c)
@@ -57,9 +59,30 @@ func writeSection(w *bufio.Writer, sec sectionSpec, entry string, section any, p
 	for _, k := range sec.keys {
 		width = max(width, len(k.name))
 	}
+	var def any
+	if sec.extra {
+		def = sec.def(entry)
+	}
 	for _, k := range sec.keys {
+		if sec.extra {
+			writeComment(w, "", keyComment(sec, k, def))
+		}
 		fmt.Fprintf(w, "%s%-*s %s\n", prefix, width+1, k.name+":", formatValue(k.ptr(section)))
 	}
+}
+
+// keyComment documents a key of a program's section as the reference
+// documents the platform's: what it does, its default and its variable.
+func keyComment(sec sectionSpec, k keySpec, def any) string {
+	d := formatValue(k.ptr(def))
+	if p, ok := k.ptr(def).(*string); ok && k.secret && *p != "" {
+		d = quote(redacted)
+	}
+	text := fmt.Sprintf("Default %s; env %s.", d, EnvName(sec.name+"."+k.name))
+	if k.doc != "" {
+		text = strings.TrimSpace(k.doc) + " " + text
+	}
+	return text
 }
 
 // formatValue writes the value a field pointer points to as TuskLang.
@@ -69,6 +92,10 @@ func formatValue(ptr any) string {
 		return quote(*p)
 	case *int:
 		return strconv.Itoa(*p)
+	case *int64:
+		return strconv.FormatInt(*p, 10)
+	case *float64:
+		return formatFloat(*p)
 	case *bool:
 		return strconv.FormatBool(*p)
 	case *time.Duration:

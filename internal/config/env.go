@@ -51,7 +51,7 @@ func (c *Config) ApplyEnv(env []string) error {
 func (c *Config) envKey(name string) (string, error) {
 	rest := strings.ToUpper(strings.TrimPrefix(name, EnvPrefix))
 	var near []string
-	for _, sec := range schema {
+	for _, sec := range c.spec().sections {
 		prefix := strings.ToUpper(sec.name) + "_"
 		if !sec.named {
 			for _, k := range sec.keys {

@@ -11,8 +11,12 @@ import (
 // at path (none when path is ""), then the JETFLOW_* variables of env.
 // env ("NAME=value" pairs, usually os.Environ()) also answers @env in the
 // file. Load does not validate: apply flags with Set, then call Validate.
-func Load(path string, env []string) (Config, error) {
-	c := Default()
+func Load(path string, env []string) (Config, error) { return platform.Load(path, env) }
+
+// Load is the package's Load with the schema's sections: the program's
+// own are read from the file and JETFLOW_* like the platform's.
+func (sc *Schema) Load(path string, env []string) (Config, error) {
+	c := sc.Default()
 	if path != "" {
 		src, err := os.ReadFile(path)
 		if err != nil {

@@ -22,10 +22,14 @@ type Key struct {
 	Doc string
 }
 
-// Keys lists every setting in schema order.
-func Keys() []Key {
+// Keys lists every setting of the platform in schema order.
+func Keys() []Key { return platform.Keys() }
+
+// Keys lists every setting of the schema in order: the platform's, then
+// the program's.
+func (sc *Schema) Keys() []Key {
 	var keys []Key
-	for _, sec := range schema {
+	for _, sec := range sc.sections {
 		entry := ""
 		if sec.named {
 			entry = "<name>"
@@ -96,7 +100,7 @@ func writeReference(w io.Writer) error {
 	bw.WriteString(referenceIntro)
 	d := Default()
 	ex := exampleEntries()
-	for _, sec := range schema {
+	for _, sec := range platform.sections {
 		bw.WriteString("\n# " + strings.Repeat("-", 75) + "\n")
 		if !sec.named {
 			writeComment(bw, "", fmt.Sprintf("[%s] %s", sec.name, sec.doc))
@@ -157,7 +161,7 @@ func writeComment(w *bufio.Writer, lead, text string) {
 func writeKeyTable(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	keys := Keys()
-	for _, sec := range schema {
+	for _, sec := range platform.sections {
 		header := sec.name
 		if sec.named {
 			header += ".<name>"

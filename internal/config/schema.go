@@ -14,6 +14,8 @@ import (
 type keySpec struct {
 	name string
 	doc  string
+	// secret keys are printed as <redacted> (Config.Redacted).
+	secret bool
 	// ptr returns a pointer to the field inside a pointer to the section value.
 	ptr func(section any) any
 }
@@ -33,6 +35,11 @@ type sectionSpec struct {
 	entries func(c Config) []string
 	// def returns a pointer to the section's (or entry name's) defaults.
 	def func(name string) any
+	// validate, for a program's own section, checks its value (Section.Validate).
+	validate func(v any) error
+	// extra marks a program's own section: Encode documents its keys, since
+	// no reference file does.
+	extra bool
 }
 
 func (s sectionSpec) key(name string) (keySpec, bool) {
@@ -54,6 +61,12 @@ func (s sectionSpec) keyNames() []string {
 
 func field[T any](name, doc string, ptr func(*T) any) keySpec {
 	return keySpec{name: name, doc: doc, ptr: func(s any) any { return ptr(s.(*T)) }}
+}
+
+func secretField[T any](name, doc string, ptr func(*T) any) keySpec {
+	k := field(name, doc, ptr)
+	k.secret = true
+	return k
 }
 
 func plain[T any](name, doc string, sel func(*Config) *T, keys ...keySpec) sectionSpec {
@@ -95,24 +108,34 @@ func named[T any](name, doc string, sel func(*Config) *map[string]T, def func(na
 	}
 }
 
-func lookupSection(name string) (sectionSpec, bool) {
-	for _, s := range schema {
-		if s.name == name {
-			return s, true
+// Schema is the sections a configuration has: the platform's own and,
+// after them, those a program adds (NewSchema). A Config remembers the
+// schema it was made with, so that Set, ApplyEnv, Validate and Encode know
+// the program's sections too.
+type Schema struct {
+	sections []sectionSpec
+}
+
+// platform is the platform's own sections: built once from code, never
+// added to.
+var platform = &Schema{sections: buildSchema()}
+
+func (sc *Schema) lookup(name string) (sectionSpec, bool) {
+	for _, sec := range sc.sections {
+		if sec.name == name {
+			return sec, true
 		}
 	}
 	return sectionSpec{}, false
 }
 
-func sectionNames() []string {
-	names := make([]string, len(schema))
-	for i, s := range schema {
-		names[i] = s.name
+func (sc *Schema) names() []string {
+	names := make([]string, len(sc.sections))
+	for i, sec := range sc.sections {
+		names[i] = sec.name
 	}
 	return names
 }
-
-var schema = buildSchema()
 
 func buildSchema() []sectionSpec {
 	type (
@@ -137,7 +160,7 @@ func buildSchema() []sectionSpec {
 			field("credentials", "Path of a .creds file (user JWT and nkey seed).", func(s *nats) any { return &s.Credentials }),
 			field("nkey", "Path of an nkey seed file.", func(s *nats) any { return &s.NKey }),
 			field("user", "User name, with password.", func(s *nats) any { return &s.User }),
-			field("password", `Password of user; keep it out of the file with @env("NATS_PASSWORD").`, func(s *nats) any { return &s.Password }),
+			secretField("password", `Password of user; keep it out of the file with @env("NATS_PASSWORD").`, func(s *nats) any { return &s.Password }),
 			field("tls_cert", "Client certificate (PEM), with tls_key.", func(s *nats) any { return &s.TLSCert }),
 			field("tls_key", "Client private key (PEM), with tls_cert.", func(s *nats) any { return &s.TLSKey }),
 			field("tls_ca", "CA certificates (PEM) that sign the server's certificate.", func(s *nats) any { return &s.TLSCA }),
@@ -238,8 +261,10 @@ func typeName(ptr any) string {
 	switch ptr.(type) {
 	case *string:
 		return "string"
-	case *int:
+	case *int, *int64:
 		return "integer"
+	case *float64:
+		return "number"
 	case *bool:
 		return "boolean"
 	case *time.Duration:

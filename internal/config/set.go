@@ -13,7 +13,7 @@ import (
 // command layer calls Set for each flag the user changed, after Load, so
 // flags win over the environment and the file.
 func (c *Config) Set(key, val string) error {
-	sec, entry, ks, err := resolveKey(key)
+	sec, entry, ks, err := c.spec().resolveKey(key)
 	if err != nil {
 		return err
 	}
@@ -26,9 +26,9 @@ func (c *Config) Set(key, val string) error {
 }
 
 // resolveKey finds the section, entry and key a dotted key names.
-func resolveKey(key string) (sectionSpec, string, keySpec, error) {
+func (sc *Schema) resolveKey(key string) (sectionSpec, string, keySpec, error) {
 	parts := strings.Split(key, ".")
-	sec, ok := lookupSection(parts[0])
+	sec, ok := sc.lookup(parts[0])
 	switch {
 	case !ok:
 	case sec.named && len(parts) == 2:
@@ -48,7 +48,7 @@ func resolveKey(key string) (sectionSpec, string, keySpec, error) {
 		}
 	}
 	msg := "unknown key"
-	if near := nearest(key, dottedKeys(parts)); near != "" {
+	if near := nearest(key, sc.dottedKeys(parts)); near != "" {
 		msg += fmt.Sprintf("; did you mean %q?", near)
 	}
 	return sectionSpec{}, "", keySpec{}, &FieldError{Key: key, Msg: msg, Err: ErrUnknownKey}
@@ -57,9 +57,9 @@ func resolveKey(key string) (sectionSpec, string, keySpec, error) {
 // dottedKeys lists every dotted key, with the entry name of parts (the key
 // being looked up) in named sections, so "topics.orders.replica" can
 // suggest "topics.orders.replicas".
-func dottedKeys(parts []string) []string {
+func (sc *Schema) dottedKeys(parts []string) []string {
 	var keys []string
-	for _, s := range schema {
+	for _, s := range sc.sections {
 		for _, k := range s.keys {
 			if !s.named {
 				keys = append(keys, s.name+"."+k.name)

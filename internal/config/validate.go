@@ -48,7 +48,8 @@ func (p *problems) check(key string, err error) {
 }
 
 // Validate reports every problem of c at once, joined with errors.Join;
-// each is a *FieldError naming its key and matching ErrInvalid.
+// each is a *FieldError naming its key and matching ErrInvalid. The
+// program's sections are checked by their Section.Validate.
 func (c Config) Validate() error {
 	var p problems
 	c.validateNATS(&p)
@@ -74,6 +75,7 @@ func (c Config) Validate() error {
 		p.check("health.listen", checkListen(c.Health.Listen, false))
 	}
 	p.atLeast("health.max_projection_lag", c.Health.MaxProjectionLag, 0)
+	c.validateSections(&p)
 	return errors.Join(p...)
 }
 
@@ -356,10 +358,16 @@ func checkListen(addr string, natsServer bool) error {
 	return nil
 }
 
+// checkNATSURLs accepts what nats.go connects to: URLs of its schemes,
+// and host:port (or a host alone) with no scheme, which it reads as nats://.
 func checkNATSURLs(urls string) error {
 	for raw := range strings.SplitSeq(urls, ",") {
 		raw = strings.TrimSpace(raw)
-		u, err := url.Parse(raw)
+		full := raw
+		if !strings.Contains(raw, "://") {
+			full = "nats://" + raw
+		}
+		u, err := url.Parse(full)
 		if err != nil || u.Host == "" {
 			return fmt.Errorf("%q: must be a URL such as nats://host:4222", raw)
 		}

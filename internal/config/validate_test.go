@@ -59,6 +59,11 @@ func TestValidateNamesEachKey(t *testing.T) {
 			want: []string{"server.listen", "server.store_dir"},
 		},
 		{
+			// nats.go reads host:port, or a host alone, as nats://.
+			name: "server URLs as nats.go takes them",
+			set:  map[string]string{"nats.url": "127.0.0.1:4222, n2, tls://n3:4222, nats://u:p@n4:4222, ws://n5"},
+		},
+		{
 			name: "external server ignores the embedded settings",
 			set:  map[string]string{"server.embedded": "false", "server.listen": "nonsense", "server.store_dir": ""},
 		},

@@ -17,6 +17,8 @@ var layer = map[string]int{
 	// context: what every other package may use.
 	"wire":   0,
 	"logctx": 0,
+	// The shape of long-running parts, and the group that runs them.
+	"lifecycle": 0,
 	// Request/reply over NATS with that vocabulary: services and clients.
 	"rpc":    1,
 	"client": 1,
@@ -42,12 +44,10 @@ var layer = map[string]int{
 	// Users' code and the test kit, written only against public packages.
 	"jetflowtest":    10,
 	"examples/users": 10,
-	// The users domain as the bench's domain, for the jetflow binary.
-	"internal/bench/userbench": 11,
 	// Binaries, deployment, and the docs' tests.
-	"cmd/jetflow": 12,
-	"deploy":      12,
-	"docs":        12,
+	"cmd/jetflow": 11,
+	"deploy":      11,
+	"docs":        11,
 }
 
 type pkg struct {

@@ -13,6 +13,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/jetflow/jetflow/lifecycle"
 )
 
 // Check is one readiness condition: nil when it holds, else why not.
@@ -30,7 +32,8 @@ type Server struct {
 	mu      sync.Mutex
 	checks  []Check
 	started bool
-	done    chan struct{}
+	done    chan struct{} // closed when Serve has returned
+	ending  lifecycle.Ending
 }
 
 // NewServer listens on addr (host:port; port 0 picks one) and serves the
@@ -62,24 +65,34 @@ func (s *Server) AddCheck(c Check) {
 }
 
 // Start serves in the background until Stop; a second call does nothing.
-func (s *Server) Start() {
+// The server ends on its own (Done, Err) when serving fails.
+func (s *Server) Start(context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.started {
-		return
+		return nil
 	}
 	s.started = true
 	go func() {
 		defer close(s.done)
 		if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("metrics and health server stopped", "error", err)
+			s.ending.Fail(fmt.Errorf("observability: serve %s: %w", s.Addr(), err))
 		}
 	}()
+	return nil
 }
+
+// Done is closed once the server has ended: stopped, or failed.
+func (s *Server) Done() <-chan struct{} { return s.ending.Done() }
+
+// Err says why the server ended on its own; nil after Stop.
+func (s *Server) Err() error { return s.ending.Err() }
 
 // Stop shuts the server down, waiting for requests in flight until ctx
 // ends; a server never started just releases its address.
 func (s *Server) Stop(ctx context.Context) error {
+	defer s.ending.Stopped()
 	s.mu.Lock()
 	started := s.started
 	s.mu.Unlock()

@@ -40,7 +40,9 @@ func TestEndpointsServeMetricsHealthAndReadiness(t *testing.T) {
 		}
 		return nil
 	}})
-	srv.Start()
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

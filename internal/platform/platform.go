@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -14,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetflow/jetflow/internal/natsserver"
+	"github.com/jetflow/jetflow/lifecycle"
 	"github.com/jetflow/jetflow/streams"
 )
 
@@ -53,6 +55,9 @@ type Platform struct {
 	Snapshots *streams.Snapshots
 	storeConn *nats.Conn
 	log       *slog.Logger
+	unwatch   []func()
+	closing   atomic.Bool
+	ending    lifecycle.Ending
 }
 
 // Start connects (starting the embedded server first when no URL is set)
@@ -117,13 +122,58 @@ func Start(ctx context.Context, cfg Config) (*Platform, error) {
 		p.Close()
 		return nil, err
 	}
+	p.watch()
 	return p, nil
+}
+
+// watch ends the platform when one of its connections closes for good or
+// the embedded server shuts down: nothing built on it works any more.
+func (p *Platform) watch() {
+	fail := func(err error) {
+		if !p.closing.Load() {
+			p.ending.Fail(fmt.Errorf("platform: %w", err))
+		}
+	}
+	for _, nc := range []*nats.Conn{p.Conn, p.storeConn} {
+		p.unwatch = append(p.unwatch, lifecycle.WatchConn(nc, fail))
+	}
+	if s := p.Server; s != nil {
+		go func() {
+			s.WaitForShutdown()
+			fail(errors.New("the embedded NATS server shut down"))
+		}()
+	}
+}
+
+// Done is closed once the platform has ended: closed, or lost (a
+// connection closed for good, the embedded server shut down).
+func (p *Platform) Done() <-chan struct{} { return p.ending.Done() }
+
+// Err says why the platform ended on its own; nil after Close.
+func (p *Platform) Err() error { return p.ending.Err() }
+
+// Start does nothing: Start (the function) returns a platform that runs.
+// It is here so that a platform is a lifecycle.Component, the first member
+// of the group that runs what is built on it.
+func (p *Platform) Start(context.Context) error { return nil }
+
+// Stop is Close, for the lifecycle.Component shape.
+func (p *Platform) Stop(context.Context) error {
+	p.Close()
+	return nil
 }
 
 // Close drains the connections (services first, so their last replies
 // and appends go out) and then stops the embedded server, if any. Stop the
 // services built on the platform first.
 func (p *Platform) Close() {
+	if p.closing.Swap(true) {
+		return
+	}
+	defer p.ending.Stopped()
+	for _, unwatch := range p.unwatch {
+		unwatch()
+	}
 	for _, nc := range []*nats.Conn{p.Conn, p.storeConn} {
 		if nc == nil {
 			continue
