@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"iter"
 	"math"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -29,17 +30,17 @@ const DefaultMaxPayload = 8 << 20
 // conformance suite runs the same table of behaviours against both.
 //
 // What it does as streams.Store does on a standalone server:
-//   - Stream sequences are global and start at 1; versions count each
-//     aggregate's events from 1.
+//   - An append is one commit, at one stream sequence: sequences are
+//     global and start at 1; versions count each aggregate's events from 1.
 //   - Append stores every event or none, after the aggregate's position
 //     (the zero Position for a new aggregate). An aggregate that moved on
 //     is a *streams.ConflictError (matching streams.ErrConcurrencyConflict)
 //     with the expected and the actual last sequence.
-//   - An append whose event ids are stored right after its position (a
-//     resend after a lost ack) returns the stored result without storing
-//     anything again; an id stored anywhere else within the duplicate
-//     window is a *streams.DuplicateEventError, with the same fields
-//     streams.Store sets.
+//   - An append whose event ids are the commit stored right after its
+//     position (a resend after a lost ack) returns the stored result
+//     without storing anything again; a commit whose first event's id is
+//     stored anywhere else within the duplicate window is a
+//     *streams.DuplicateEventError, with the same fields streams.Store sets.
 //   - It validates the aggregate type and id, the position and the events,
 //     and fills in the events' ids (UUIDv7), schema, occurred-at and
 //     source, with the same rules and the same error messages.
@@ -65,12 +66,13 @@ type EventStore struct {
 	upcasters  *streams.Upcasters
 
 	mu sync.Mutex
-	// events[i] is the event at stream sequence i+1, as Load yields it
-	// before upcasting.
-	events []streams.Event
-	// sequences lists each aggregate's stream sequences in order.
+	// commits[i] are the events of the commit at stream sequence i+1, as
+	// Load yields them before upcasting.
+	commits [][]streams.Event
+	// sequences lists each aggregate's commits' sequences in order.
 	sequences map[aggregateKey][]uint64
-	// ids are the stored event ids, for the duplicate window.
+	// ids are the stored commits' ids (their first event's), for the
+	// duplicate window.
 	ids    map[string]storedID
 	faults []appendFault
 }
@@ -260,10 +262,10 @@ func (s *EventStore) Append(ctx context.Context, aggregateType, aggregateID stri
 	return res, err
 }
 
-// commitLocked checks the append against what is stored and stores it, in
-// the order a standalone server checks: a one-event append meets the
-// expected sequence first and the duplicate window second, a batch checks
-// each message's id in turn and the expected sequence on its first.
+// commitLocked checks the append against what is stored and stores it as
+// one commit, in the order a standalone server checks a message: the
+// expected sequence first, the duplicate window (of the commit's id, its
+// first event's) second.
 func (s *EventStore) commitLocked(key aggregateKey, after streams.Position, events []streams.Event) (streams.AppendResult, error) {
 	seqs := s.sequences[key]
 	var last uint64
@@ -271,39 +273,28 @@ func (s *EventStore) commitLocked(key aggregateKey, after streams.Position, even
 		last = seqs[len(seqs)-1]
 	}
 	now := time.Now()
-	if len(events) == 1 {
-		if last != after.Sequence {
-			return s.conflictLocked(key, after, events, last)
-		}
-		if dup, ok := s.duplicateLocked(events[0].ID, now); ok {
-			return s.duplicateFoundLocked(key, after, events, dup)
-		}
-	} else {
-		for i, ev := range events {
-			if _, ok := s.duplicateLocked(ev.ID, now); ok {
-				// The server does not say which id, nor where it is stored.
-				return s.duplicateFoundLocked(key, after, events, 0)
-			}
-			if i == 0 && last != after.Sequence {
-				return s.conflictLocked(key, after, events, last)
-			}
-		}
+	if last != after.Sequence {
+		return s.conflictLocked(key, after, events, last)
 	}
-	first := uint64(len(s.events)) + 1
+	if dup, ok := s.duplicateLocked(events[0].ID, now); ok {
+		return s.duplicateFoundLocked(key, after, events, dup)
+	}
+	seq := uint64(len(s.commits)) + 1
+	kept := make([]streams.Event, len(events))
 	for i := range events {
-		events[i].Sequence = first + uint64(i)
-		kept := events[i]
-		kept.Data = bytes.Clone(kept.Data)
-		kept.OccurredAt = kept.OccurredAt.UTC()
-		s.events = append(s.events, kept)
-		s.sequences[key] = append(s.sequences[key], kept.Sequence)
-		s.ids[kept.ID] = storedID{sequence: kept.Sequence, at: now}
+		events[i].Sequence = seq
+		kept[i] = events[i]
+		kept[i].Data = bytes.Clone(kept[i].Data)
+		kept[i].OccurredAt = kept[i].OccurredAt.UTC()
 	}
+	s.commits = append(s.commits, kept)
+	s.sequences[key] = append(s.sequences[key], seq)
+	s.ids[events[0].ID] = storedID{sequence: seq, at: now}
 	return result(events), nil
 }
 
-// duplicateLocked returns the sequence of id when it is stored within the
-// duplicate window.
+// duplicateLocked returns the sequence of the commit whose id is id when
+// it is stored within the duplicate window.
 func (s *EventStore) duplicateLocked(id string, now time.Time) (uint64, bool) {
 	d, ok := s.ids[id]
 	if !ok || now.Sub(d.at) >= s.window {
@@ -313,7 +304,7 @@ func (s *EventStore) duplicateLocked(id string, now time.Time) (uint64, bool) {
 }
 
 // conflictLocked answers an append whose position is not the aggregate's
-// last event: its own earlier attempt, or a conflict.
+// last commit: its own earlier attempt, or a conflict.
 func (s *EventStore) conflictLocked(key aggregateKey, after streams.Position, events []streams.Event, last uint64) (streams.AppendResult, error) {
 	if ours, ok := s.storedAfterLocked(key, after.Sequence, events); ok {
 		return ours, nil
@@ -324,41 +315,38 @@ func (s *EventStore) conflictLocked(key aggregateKey, after streams.Position, ev
 	}
 }
 
-// duplicateFoundLocked answers an append with an id already stored: its
-// own earlier attempt, or a duplicate. seq is the stored copy's sequence
-// for a one-event append, else 0.
+// duplicateFoundLocked answers an append whose commit id is already
+// stored, at sequence seq: its own earlier attempt, or a duplicate.
 func (s *EventStore) duplicateFoundLocked(key aggregateKey, after streams.Position, events []streams.Event, seq uint64) (streams.AppendResult, error) {
 	if ours, ok := s.storedAfterLocked(key, after.Sequence, events); ok {
 		return ours, nil
 	}
-	de := &streams.DuplicateEventError{AggregateType: key.typ, AggregateID: key.id, Sequence: seq}
-	if len(events) == 1 {
-		de.EventID = events[0].ID
-	}
-	if seq > 0 {
-		if stored := s.events[seq-1]; stored.AggregateType == key.typ && stored.AggregateID == key.id {
-			de.Version = stored.Version
-		}
+	de := &streams.DuplicateEventError{AggregateType: key.typ, AggregateID: key.id, Sequence: seq, EventID: events[0].ID}
+	if stored := s.commits[seq-1]; stored[0].AggregateType == key.typ && stored[0].AggregateID == key.id {
+		de.Version = stored[0].Version
 	}
 	return streams.AppendResult{}, de
 }
 
-// storedAfterLocked returns the stored result when the aggregate's events
-// right after sequence seq are these events (the same ids, in order).
+// storedAfterLocked returns the stored result when the aggregate's commit
+// right after sequence seq holds these events (the same ids, in order).
 func (s *EventStore) storedAfterLocked(key aggregateKey, seq uint64, events []streams.Event) (streams.AppendResult, bool) {
 	seqs := s.sequences[key]
 	i := sort.Search(len(seqs), func(i int) bool { return seqs[i] > seq })
-	if len(seqs)-i < len(events) {
+	if i == len(seqs) {
+		return streams.AppendResult{}, false
+	}
+	stored := s.commits[seqs[i]-1]
+	if len(stored) != len(events) {
 		return streams.AppendResult{}, false
 	}
 	found := make([]streams.Event, len(events))
 	for j, ev := range events {
-		stored := s.events[seqs[i+j]-1]
-		if stored.ID != ev.ID {
+		if stored[j].ID != ev.ID {
 			return streams.AppendResult{}, false
 		}
-		found[j] = stored
-		found[j].Data = bytes.Clone(stored.Data)
+		found[j] = stored[j]
+		found[j].Data = bytes.Clone(stored[j].Data)
 	}
 	return result(found), true
 }
@@ -373,9 +361,9 @@ func result(events []streams.Event) streams.AppendResult {
 	}
 }
 
-// versionAt reads the version of the aggregate's event at sequence seq; a
-// sequence that is not one of the aggregate's events is a conflict, as
-// streams.Store answers it.
+// versionAt reads the version the aggregate is at after its commit at
+// sequence seq; a sequence that is not one of the aggregate's commits is a
+// conflict, as streams.Store answers it.
 func (s *EventStore) versionAt(ctx context.Context, key aggregateKey, seq uint64) (uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("jetflowtest: read the version of %s %s at sequence %d: %w", key.typ, key.id, seq, err)
@@ -384,7 +372,8 @@ func (s *EventStore) versionAt(ctx context.Context, key aggregateKey, seq uint64
 	defer s.mu.Unlock()
 	seqs := s.sequences[key]
 	if i, ok := sort.Find(len(seqs), func(i int) int { return cmp.Compare(seq, seqs[i]) }); ok {
-		return s.events[seqs[i]-1].Version, nil
+		c := s.commits[seqs[i]-1]
+		return c[len(c)-1].Version, nil
 	}
 	return 0, &streams.ConflictError{AggregateType: key.typ, AggregateID: key.id, ExpectedSequence: seq}
 }
@@ -398,7 +387,7 @@ func (s *EventStore) prepare(key aggregateKey, after streams.Position, events []
 
 // Load yields the aggregate's events stored after stream sequence after,
 // in order, upcast when WithUpcasters is set, as streams.Store.Load does.
-// Events appended while it runs are yielded too when they come after the
+// Commits appended while it runs are yielded too when they come after the
 // last one yielded. A ctx that ends stops it with ctx's error.
 func (s *EventStore) Load(ctx context.Context, aggregateType, aggregateID string, after uint64) iter.Seq2[streams.Event, error] {
 	if err := errors.Join(streams.ValidateAggregateType(aggregateType), streams.ValidateAggregateID(aggregateID)); err != nil {
@@ -411,31 +400,38 @@ func (s *EventStore) Load(ctx context.Context, aggregateType, aggregateID string
 				yield(streams.Event{}, fmt.Errorf("jetflowtest: load %s %s after sequence %d: %w", aggregateType, aggregateID, last, err))
 				return
 			}
-			ev, ok := s.nextOf(key, last)
-			if !ok || !yield(ev, nil) {
+			evs, ok := s.nextOf(key, last)
+			if !ok {
 				return
 			}
-			last = ev.Sequence
+			for _, ev := range evs {
+				if !yield(ev, nil) {
+					return
+				}
+			}
+			last = evs[0].Sequence
 		}
 	})
 }
 
-// nextOf returns a copy of the aggregate's first event after sequence seq.
-func (s *EventStore) nextOf(key aggregateKey, seq uint64) (streams.Event, bool) {
+// nextOf returns a copy of the aggregate's first commit after sequence seq.
+func (s *EventStore) nextOf(key aggregateKey, seq uint64) ([]streams.Event, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	seqs := s.sequences[key]
 	i := sort.Search(len(seqs), func(i int) bool { return seqs[i] > seq })
 	if i == len(seqs) {
-		return streams.Event{}, false
+		return nil, false
 	}
 	return s.copyAtLocked(seqs[i]), true
 }
 
-func (s *EventStore) copyAtLocked(seq uint64) streams.Event {
-	ev := s.events[seq-1]
-	ev.Data = bytes.Clone(ev.Data)
-	return ev
+func (s *EventStore) copyAtLocked(seq uint64) []streams.Event {
+	evs := slices.Clone(s.commits[seq-1])
+	for i := range evs {
+		evs[i].Data = bytes.Clone(evs[i].Data)
+	}
+	return evs
 }
 
 // ReadAll yields every event from stream sequence from on in stream order,
@@ -454,26 +450,28 @@ func (s *EventStore) ReadAll(ctx context.Context, from uint64, aggregateType str
 				yield(streams.Event{}, fmt.Errorf("jetflowtest: read all from sequence %d: %w", seq, err))
 				return
 			}
-			ev, ok := s.at(seq)
+			evs, ok := s.at(seq)
 			if !ok {
 				return
 			}
-			if aggregateType != "" && ev.AggregateType != aggregateType {
+			if aggregateType != "" && evs[0].AggregateType != aggregateType {
 				continue
 			}
-			if !yield(ev, nil) {
-				return
+			for _, ev := range evs {
+				if !yield(ev, nil) {
+					return
+				}
 			}
 		}
 	})
 }
 
-// at returns a copy of the event at stream sequence seq.
-func (s *EventStore) at(seq uint64) (streams.Event, bool) {
+// at returns a copy of the commit at stream sequence seq.
+func (s *EventStore) at(seq uint64) ([]streams.Event, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if seq > uint64(len(s.events)) {
-		return streams.Event{}, false
+	if seq > uint64(len(s.commits)) {
+		return nil, false
 	}
 	return s.copyAtLocked(seq), true
 }

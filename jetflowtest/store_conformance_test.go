@@ -325,13 +325,16 @@ func wantDuplicate(t *testing.T, err error, want streams.DuplicateEventError) {
 	}
 }
 
+// wantResult checks an append's result: its commit's sequence (first and
+// last are the same for a commit) and the version after it.
 func wantResult(t *testing.T, what string, got streams.AppendResult, err error, first, last, version uint64) {
 	t.Helper()
 	if err != nil {
 		t.Errorf("%s: %v", what, err)
 		return
 	}
-	if got.FirstSequence != first || got.LastSequence != last || got.Version != version || len(got.Events) != int(last-first+1) {
+	sameSeq := len(got.Events) > 0 && got.Events[0].Sequence == got.FirstSequence && got.Events[len(got.Events)-1].Sequence == got.LastSequence
+	if got.FirstSequence != first || got.LastSequence != last || got.Version != version || !sameSeq {
 		t.Errorf("%s: sequences %d to %d, version %d, %d events; want %d to %d, version %d", what,
 			got.FirstSequence, got.LastSequence, got.Version, len(got.Events), first, last, version)
 	}
@@ -356,7 +359,7 @@ var eventStoreCases = []conformanceCase{
 		r2, err := r.append("doc", "d2", streams.Position{}, eventOf("doc.created", `{"n":2}`))
 		wantResult(t, "another aggregate", r2, err, 2, 2, 1)
 		r3, err := r.append("doc", "d1", r1.Position(), eventOf("doc.edited", `{"n":3}`), eventOf("doc.edited", `{"n":4}`))
-		wantResult(t, "a batch", r3, err, 3, 4, 3)
+		wantResult(t, "a batch", r3, err, 3, 3, 3)
 		if err != nil {
 			return
 		}
@@ -376,7 +379,7 @@ var eventStoreCases = []conformanceCase{
 		if want := append(r1.Events, r3.Events...); !reflect.DeepEqual(loaded, want) {
 			t.Errorf("loaded\n%+v\nwant the appended events\n%+v", loaded, want)
 		}
-		if got, want := positions(loaded), []streams.Position{at(1, 1), at(3, 2), at(4, 3)}; !reflect.DeepEqual(got, want) {
+		if got, want := positions(loaded), []streams.Position{at(1, 1), at(3, 2), at(3, 3)}; !reflect.DeepEqual(got, want) {
 			t.Errorf("positions %v, want %v", got, want)
 		}
 		if all, err := r.readAll(0, ""); err != nil || len(all) != 4 || all[1].AggregateID != "d2" {
@@ -433,7 +436,7 @@ var eventStoreCases = []conformanceCase{
 		wantResult(t, "first", first, err, 1, 1, 1)
 		batch := []streams.Event{withID(eventOf("doc.edited", `{"n":2}`), "evt-two"), withID(eventOf("doc.edited", `{"n":3}`), "evt-three")}
 		second, err := r.append("doc", "d1", first.Position(), batch...)
-		wantResult(t, "batch", second, err, 2, 3, 3)
+		wantResult(t, "batch", second, err, 2, 2, 3) // one commit, one sequence
 		// The same ids with other data: the stored events answer.
 		changed := withID(eventOf("doc.created", `{"n":100}`), "evt-one")
 		for _, c := range []struct {
@@ -445,7 +448,6 @@ var eventStoreCases = []conformanceCase{
 			{"one event", streams.Position{}, []streams.Event{one}, first},
 			{"one event with other data", streams.Position{}, []streams.Event{changed}, first},
 			{"a batch", first.Position(), batch, second},
-			{"the first of a batch", first.Position(), batch[:1], streams.AppendResult{FirstSequence: 2, LastSequence: 2, Version: 2}},
 		} {
 			res, err := r.append("doc", "d1", c.after, c.events...)
 			t.Run(c.name, func(t *testing.T) {
@@ -455,6 +457,11 @@ var eventStoreCases = []conformanceCase{
 				}
 			})
 		}
+		// Part of a commit is not the commit: a stale position.
+		_, err = r.append("doc", "d1", first.Position(), batch[:1]...)
+		t.Run("the first of a commit", func(t *testing.T) {
+			wantConflict(t, err, streams.ConflictError{AggregateType: "doc", AggregateID: "d1", ExpectedSequence: 1, ActualSequence: 2, Known: true})
+		})
 		loaded := r.mustLoad("doc", "d1", 0)
 		if len(loaded) != 3 || string(loaded[0].Data) != `{"n":1}` {
 			t.Errorf("after the resends the aggregate has %d events: %+v", len(loaded), loaded)
@@ -478,24 +485,21 @@ var eventStoreCases = []conformanceCase{
 				streams.DuplicateEventError{AggregateType: "doc", AggregateID: "d2", EventID: "evt-first", Sequence: 1}},
 			{"earlier on this aggregate", "d1", r2.Position(), []streams.Event{first},
 				streams.DuplicateEventError{AggregateType: "doc", AggregateID: "d1", EventID: "evt-first", Sequence: 1, Version: 1}},
-			{"in a batch", "d3", streams.Position{}, []streams.Event{fresh, second},
-				streams.DuplicateEventError{AggregateType: "doc", AggregateID: "d3"}},
-			{"a batch in another order", "d1", r1.Position(), []streams.Event{second, fresh},
-				streams.DuplicateEventError{AggregateType: "doc", AggregateID: "d1"}},
-			{"first of a batch, at a stale position", "d9", streams.Position{}, []streams.Event{first, fresh},
-				streams.DuplicateEventError{AggregateType: "doc", AggregateID: "d9"}},
+			// A commit is deduplicated by its first event's id.
+			{"first of a commit", "d3", streams.Position{}, []streams.Event{second, fresh},
+				streams.DuplicateEventError{AggregateType: "doc", AggregateID: "d3", EventID: "evt-second", Sequence: 2}},
 		} {
 			_, err := r.append("doc", c.id, c.after, c.events...)
 			t.Run(c.name, func(t *testing.T) { wantDuplicate(t, err, c.want) })
 		}
-		// A one-event append meets the stale position first, as does a
-		// batch whose first id is new.
+		// A commit meets the stale position first, whatever its ids.
 		for _, c := range []struct {
 			name   string
 			events []streams.Event
 		}{
 			{"one event", []streams.Event{first}},
-			{"second of a batch", []streams.Event{fresh, first}},
+			{"first of a commit", []streams.Event{first, fresh}},
+			{"second of a commit", []streams.Event{fresh, first}},
 		} {
 			_, err := r.append("doc", "d9", streams.Position{}, c.events...)
 			t.Run(c.name+", at a stale position", func(t *testing.T) {
@@ -508,7 +512,7 @@ var eventStoreCases = []conformanceCase{
 		r1, _ := r.append("doc", "d1", streams.Position{}, eventOf("doc.created", `{}`), eventOf("doc.edited", `{}`))
 		other, _ := r.append("doc", "d2", streams.Position{}, eventOf("doc.created", `{}`))
 		res, err := r.append("doc", "d1", streams.Position{Sequence: r1.LastSequence}, eventOf("doc.edited", `{}`))
-		wantResult(t, "after a sequence", res, err, 4, 4, 3)
+		wantResult(t, "after a sequence", res, err, 3, 3, 3)
 		for _, c := range []struct {
 			name string
 			seq  uint64
@@ -517,7 +521,7 @@ var eventStoreCases = []conformanceCase{
 			t.Run(c.name, func(t *testing.T) {
 				want := streams.ConflictError{AggregateType: "doc", AggregateID: "d1", ExpectedSequence: c.seq}
 				if c.seq == 1 { // the version is found; the position is stale
-					want.ActualSequence, want.Known = 4, true
+					want.ActualSequence, want.Known = 3, true
 				}
 				wantConflict(t, err, want)
 			})
@@ -582,7 +586,7 @@ var eventStoreCases = []conformanceCase{
 		}
 		// Exactly four events are allowed.
 		res, err := r.append("doc", "d1", streams.Position{}, ok, ok, ok, ok)
-		wantResult(t, "four events", res, err, 1, 4, 4)
+		wantResult(t, "four events", res, err, 1, 1, 4)
 		wantStored(t, r, 4)
 	}},
 	{"the largest event the server takes is stored, one byte more is refused", func(t *testing.T, r *storeProbe) {
@@ -617,12 +621,13 @@ var eventStoreCases = []conformanceCase{
 			after uint64
 			want  []streams.Position
 		}{
-			{"all", "doc", "d1", 0, []streams.Position{at(1, 1), at(3, 2), at(4, 3)}},
-			{"after its first", "doc", "d1", 1, []streams.Position{at(3, 2), at(4, 3)}},
-			{"after another's", "doc", "d1", 2, []streams.Position{at(3, 2), at(4, 3)}},
+			// The two events of one commit share its sequence.
+			{"all", "doc", "d1", 0, []streams.Position{at(1, 1), at(3, 2), at(3, 3)}},
+			{"after its first", "doc", "d1", 1, []streams.Position{at(3, 2), at(3, 3)}},
+			{"after another's", "doc", "d1", 2, []streams.Position{at(3, 2), at(3, 3)}},
 			{"after its last", "doc", "d1", r3.LastSequence, nil},
 			{"after the last possible sequence", "doc", "d1", math.MaxUint64, nil},
-			{"the same id, another type", "user", "d1", 0, []streams.Position{at(5, 1)}},
+			{"the same id, another type", "user", "d1", 0, []streams.Position{at(4, 1)}},
 			{"an unknown aggregate", "doc", "nobody", 0, nil},
 		} {
 			events, err := r.load(c.typ, c.id, c.after)
@@ -651,12 +656,15 @@ var eventStoreCases = []conformanceCase{
 			typ  string
 			want []uint64
 		}{
-			{"all", 0, "", []uint64{1, 2, 3, 4}},
-			{"from 1", 1, "", []uint64{1, 2, 3, 4}},
-			{"from 3", 3, "", []uint64{3, 4}},
-			{"docs", 0, "doc", []uint64{1, 4}},
-			{"users from 3", 3, "user", []uint64{3}},
-			{"past the end", 5, "", nil},
+			// The user's two events are one commit, at one sequence.
+			{"all", 0, "", []uint64{1, 2, 2, 3}},
+			{"from 1", 1, "", []uint64{1, 2, 2, 3}},
+			{"from 2", 2, "", []uint64{2, 2, 3}},
+			{"from 3", 3, "", []uint64{3}},
+			{"docs", 0, "doc", []uint64{1, 3}},
+			{"users from 2", 2, "user", []uint64{2, 2}},
+			{"users from 3", 3, "user", nil},
+			{"past the end", 4, "", nil},
 			{"an unknown type", 0, "order", nil},
 		} {
 			events, err := r.readAll(c.from, c.typ)
@@ -921,7 +929,7 @@ func TestEventStoresRaceOneWinner(t *testing.T) {
 }
 
 // Writers of different aggregates never conflict: every event is stored,
-// sequences are dense and each aggregate's versions count from 1.
+// commits' sequences are dense and each aggregate's versions count from 1.
 func TestEventStoresConcurrentWritersOfManyAggregates(t *testing.T) {
 	t.Parallel()
 	for _, k := range storeKinds(t) {
@@ -959,10 +967,14 @@ func TestEventStoresConcurrentWritersOfManyAggregates(t *testing.T) {
 				t.Fatalf("%d events stored, want %d", len(all), writers*perWriter)
 			}
 			versions := map[string]uint64{}
+			var seq uint64
 			for i, ev := range all {
 				versions[ev.AggregateID]++
-				if ev.Sequence != uint64(i+1) || ev.Version != versions[ev.AggregateID] {
-					t.Errorf("event %d: sequence %d, %s version %d; want sequence %d, version %d", i, ev.Sequence, ev.AggregateID, ev.Version, i+1, versions[ev.AggregateID])
+				if i == 0 || ev.Sequence != all[i-1].Sequence || ev.AggregateID != all[i-1].AggregateID {
+					seq++ // a new commit
+				}
+				if ev.Sequence != seq || ev.Version != versions[ev.AggregateID] {
+					t.Errorf("event %d: sequence %d, %s version %d; want sequence %d, version %d", i, ev.Sequence, ev.AggregateID, ev.Version, seq, versions[ev.AggregateID])
 				}
 			}
 		})

@@ -12,7 +12,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/synadia-io/orbit.go/jetstreamext"
+
+	"github.com/jetflow/jetflow/wire"
 )
 
 // Position is where an aggregate stands: the stream sequence of its last
@@ -25,6 +26,9 @@ type Position struct {
 
 // AppendResult describes a successful append.
 type AppendResult struct {
+	// FirstSequence and LastSequence are the stream sequence of the
+	// commit: one, since a commit is one message. (They were the first
+	// and last of an append's messages in the format before commits.)
 	FirstSequence uint64
 	LastSequence  uint64
 	// Version is the aggregate's version after the append.
@@ -54,35 +58,34 @@ const (
 )
 
 // Append stores events for one aggregate after position `after`, which must
-// be the aggregate's current last event (zero for a new aggregate), else
-// nothing is stored and the error matches ErrConcurrencyConflict. One event is
-// one publish; several are one atomic batch: all are stored or none.
+// be the aggregate's current last commit (zero for a new aggregate), else
+// nothing is stored and the error matches ErrConcurrencyConflict. The
+// events are one commit: one message on the aggregate's subject, stored
+// whole or not at all, whose stream sequence is every event's Sequence.
 //
 // The store fills each event's aggregate type and id, version, id (a new
-// UUIDv7 unless set), schema (1 unless set), occurred-at and source. Events
-// with ids already stored right after `after` (a retry after a lost ack)
-// report success without being stored twice. An id stored anywhere else
-// (another aggregate, or earlier on this one) stores nothing and returns a
+// UUIDv7 unless set), schema (1 unless set), occurred-at and source. A
+// commit whose events (by id) are already stored right after `after` (a
+// retry after a lost ack) reports success without being stored twice. A
+// commit whose first event's id is stored anywhere else (another
+// aggregate, or earlier on this one) stores nothing and returns a
 // *DuplicateEventError matching ErrDuplicateEventID, not a conflict: the
 // same events would collide again after a reload. When after.Sequence is
-// set but after.Version is zero, the version is read from the stored event;
-// a version without a sequence is refused with ErrInvalidPosition.
+// set but after.Version is zero, the version is read from the stored
+// commit; a version without a sequence is refused with ErrInvalidPosition.
 //
 // Two events of one append with the same id are refused with
-// ErrInvalidEvent before anything is sent. A batch the server refuses
-// because too many batches are open on the stream is sent again a few
-// times (see Config.MaxConcurrentBatches), then fails with ErrStreamBusy.
+// ErrInvalidEvent, and a commit larger than the server's max payload with
+// a *PayloadTooLargeError, before anything is sent.
 //
-// Append returns when ctx ends, whatever it was doing. If the events may
+// Append returns when ctx ends, whatever it was doing. If the commit may
 // have been stored by then (sent, no ack yet), or the server refused an
 // append and whether an earlier attempt of it was stored could not be read
 // (the stream's leader did not answer, as during an election, until ctx
 // ended), the error is an *OutcomeUnknownError matching ErrOutcomeUnknown:
-// append its Events again at the same position to settle it. A batch
-// already sent is still committed or abandoned on the server within the
-// JetStream timeout (default 5 s) after Append returned, so the outcome is
-// settled by then; a ctx that ends before anything is sent stores nothing
-// and returns ctx's error, never ErrOutcomeUnknown.
+// append its Events again at the same position to settle it. A ctx that
+// ends before anything is sent stores nothing and returns ctx's error,
+// never ErrOutcomeUnknown.
 func (s *Store) Append(ctx context.Context, aggregateType, aggregateID string, after Position, events ...Event) (AppendResult, error) {
 	if err := ValidateAggregateType(aggregateType); err != nil {
 		return AppendResult{}, err
@@ -106,132 +109,34 @@ func (s *Store) Append(ctx context.Context, aggregateType, aggregateID string, a
 		}
 		after.Version = v
 	}
-	subject := s.Subject(aggregateType, aggregateID)
-	stored, msgs, err := s.prepare(aggregateType, aggregateID, subject, after, events)
+	stored, msg, err := s.prepare(aggregateType, aggregateID, after, events)
 	if err != nil {
 		return AppendResult{}, err
 	}
-	msgs[0].Header.Set(headerExpectedLastSubjectSeq, strconv.FormatUint(after.Sequence, 10))
-
 	if err := ctx.Err(); err != nil {
 		return AppendResult{}, fmt.Errorf("streams: append to %s %s: nothing sent: %w", aggregateType, aggregateID, err)
 	}
-	var last uint64
-	var duplicate bool
-	if len(msgs) == 1 {
-		var ack *jetstream.PubAck
-		ack, err = s.js.PublishMsg(ctx, msgs[0])
-		if err == nil {
-			// A duplicate's sequence is the stored copy's.
-			last, duplicate = ack.Sequence, ack.Duplicate
-		}
-	} else {
-		var ack *jetstreamext.BatchAck
-		ack, err = s.publishBatch(ctx, msgs)
-		if err == nil {
-			last = ack.Sequence
-		}
-	}
+	ack, err := s.js.PublishMsg(ctx, msg)
 	if unsure(err) {
 		return AppendResult{}, &OutcomeUnknownError{AggregateType: aggregateType, AggregateID: aggregateID, After: after, Events: stored, Cause: err}
 	}
-	if err != nil || duplicate {
-		return s.resolveFailedAppend(ctx, aggregateType, aggregateID, after, stored, last, err)
-	}
-	return finish(stored, last-uint64(len(stored))+1), nil
-}
-
-// Retries of a batch refused because the stream has too many open batches.
-const (
-	busyRetries = 5
-	busyBackoff = 5 * time.Millisecond
-)
-
-// publishBatch publishes msgs as one atomic batch, at most
-// MaxConcurrentBatches at a time per store. A batch the server refused as
-// one too many in flight stored nothing, so sending it again (same ids,
-// same expectation) is safe.
-func (s *Store) publishBatch(ctx context.Context, msgs []*nats.Msg) (*jetstreamext.BatchAck, error) {
-	wait := busyBackoff
-	for attempt := 0; ; attempt++ {
-		ack, err := s.publishBatchOnce(ctx, msgs)
-		if code := apiErrorCode(err); err == nil ||
-			code != jetstreamext.JSErrCodeAtomicPublishTooManyInflight && code != jetstreamext.JSErrCodeBatchPublishIncomplete {
-			return ack, err
+	if err != nil || ack.Duplicate {
+		var dup uint64
+		if err == nil {
+			dup = ack.Sequence // a duplicate's sequence is the stored copy's
 		}
-		if attempt == busyRetries {
-			// The server drops a refused first message without an answer
-			// (acking it does not help), so the reason is not known here.
-			return nil, fmt.Errorf("%w: the server refused the batch %d times without saying why (too many batches open on the stream, or a limit such as the account's storage): %w", ErrStreamBusy, attempt+1, err)
-		}
-		s.log.DebugContext(ctx, "atomic batch refused, stream busy: retrying", "attempt", attempt+1, "error", err)
-		t := time.NewTimer(wait/2 + rand.N(wait))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, errNotSent{fmt.Errorf("%w (the stream was busy: %v)", ctx.Err(), err)}
-		case <-t.C:
-		}
-		wait *= 2
+		return s.resolveFailedAppend(ctx, aggregateType, aggregateID, after, stored, dup, err)
 	}
-}
-
-func (s *Store) publishBatchOnce(ctx context.Context, msgs []*nats.Msg) (*jetstreamext.BatchAck, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, errNotSent{err}
-	}
-	select {
-	case s.batches <- struct{}{}:
-	case <-ctx.Done():
-		return nil, errNotSent{ctx.Err()}
-	}
-	if err := ctx.Err(); err != nil { // both were ready: select picked at random
-		<-s.batches
-		return nil, errNotSent{err}
-	}
-	// Once its first message is out, a batch is finished whatever the
-	// caller's ctx does: a batch left without its commit stays open on the
-	// server (taking one of its 50 slots per stream) until it times out.
-	// So it runs on its own, bounded by the JetStream timeout and holding
-	// its slot, while the caller waits only as long as its ctx allows.
-	type result struct {
-		ack *jetstreamext.BatchAck
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		defer func() { <-s.batches }()
-		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.gets.timeout)
-		defer cancel()
-		// No ack on the first message: the commit's reply carries any
-		// error, and the round trip is the floor of an append's cost.
-		ack, err := jetstreamext.PublishMsgBatch(bctx, s.js, msgs, jetstreamext.BatchFlowControl{AckFirst: false})
-		done <- result{ack, err}
-	}()
-	select {
-	case r := <-done:
-		return r.ack, r.err
-	case <-ctx.Done():
-		return nil, fmt.Errorf("no commit ack before the caller's deadline: %w", ctx.Err())
-	}
+	return finish(stored, ack.Sequence), nil
 }
 
 // unsure reports a publish error after which the append may or may not be
 // stored: the request went out and no answer came.
 func unsure(err error) bool {
-	if errors.As(err, new(errNotSent)) {
-		return false
-	}
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
 		errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrConnectionClosed) ||
 		errors.Is(err, nats.ErrConnectionDraining) || errors.Is(err, nats.ErrDisconnected)
 }
-
-// errNotSent is a batch given up before its first message went out: the
-// outcome is known (nothing stored), whatever the cause.
-type errNotSent struct{ error }
-
-func (e errNotSent) Unwrap() error { return e.error }
 
 func apiErrorCode(err error) jetstream.ErrorCode {
 	var apiErr *jetstream.APIError
@@ -241,20 +146,58 @@ func apiErrorCode(err error) jetstream.ErrorCode {
 	return 0
 }
 
-// prepare fills the envelopes and builds the messages, checking everything
-// that can be checked before a byte is sent.
-func (s *Store) prepare(aggregateType, aggregateID, subject string, after Position, events []Event) ([]Event, []*nats.Msg, error) {
+// prepare fills the envelopes and builds the commit's message, checking
+// everything that can be checked before a byte is sent.
+func (s *Store) prepare(aggregateType, aggregateID string, after Position, events []Event) ([]Event, *nats.Msg, error) {
 	stored, err := PrepareAppend(AppendDefaults{
 		Now: s.now().UTC(), Source: s.source, MaxPayload: int(s.js.Conn().MaxPayload()),
 	}, aggregateType, aggregateID, after, events)
 	if err != nil {
 		return nil, nil, err
 	}
-	msgs := make([]*nats.Msg, len(stored))
-	for i := range stored {
-		msgs[i] = &nats.Msg{Subject: subject, Header: stored[i].header(), Data: stored[i].Data}
+	msg := &nats.Msg{Subject: s.Subject(aggregateType, aggregateID), Data: encodeCommit(after.Sequence, stored), Header: commitHeader(&stored[0], after.Sequence)}
+	return stored, msg, nil
+}
+
+// commitHeader is what a commit's message carries besides its body: the
+// id the server deduplicates it by (its first event's), the expectation it
+// checks, and the first event's correlation, causation, user and trace
+// context, so that a consumer of the stream (a worker, the nats CLI) sees
+// who caused the commit without decoding it. The body is what a load
+// reads, and it reads no header.
+func commitHeader(first *Event, after uint64) nats.Header {
+	h := nats.Header{
+		wire.HeaderMsgID:             {first.ID},
+		headerExpectedLastSubjectSeq: {strconv.FormatUint(after, 10)},
 	}
-	return stored, msgs, nil
+	for _, f := range commitHeaderFields(first) {
+		if f.value != "" {
+			h[f.name] = []string{f.value}
+		}
+	}
+	return h
+}
+
+type headerField struct{ name, value string }
+
+func commitHeaderFields(e *Event) [4]headerField {
+	return [4]headerField{
+		{wire.HeaderCorrelationID, e.Metadata.CorrelationID}, {wire.HeaderCausationID, e.Metadata.CausationID},
+		{wire.HeaderUserID, e.Metadata.UserID}, {wire.HeaderTraceParent, e.Metadata.TraceParent},
+	}
+}
+
+// commitHeaderBytes is the wire size of commitHeader with the longest
+// values it can have, so a commit checked against the max payload fits.
+func commitHeaderBytes(first *Event) int {
+	n := len("NATS/1.0\r\n\r\n") + len(wire.HeaderMsgID) + 2 + len(first.ID) + 2 +
+		len(headerExpectedLastSubjectSeq) + 2 + 20 + 2
+	for _, f := range commitHeaderFields(first) {
+		if f.value != "" {
+			n += len(f.name) + 2 + len(f.value) + 2
+		}
+	}
+	return n
 }
 
 // AppendDefaults are what PrepareAppend fills in and bounds by.
@@ -271,8 +214,9 @@ type AppendDefaults struct {
 // of the aggregate — ids (UUIDv7), versions, schema 1, occurred-at and
 // source filled in where missing — or the error Append returns for them
 // before anything is sent: an invalid event (ErrInvalidEvent, naming it and
-// what is wrong), two events with one id, an event too large
-// (*PayloadTooLargeError). A store of another kind (the test kit's
+// what is wrong), two events with one id, a commit too large for one
+// message (*PayloadTooLargeError; the bound counts each event's largest
+// encoding, so what it accepts always fits). A store of another kind (the test kit's
 // in-memory one) calls it so that both fill and refuse alike.
 func PrepareAppend(d AppendDefaults, aggregateType, aggregateID string, after Position, events []Event) ([]Event, error) {
 	stored := make([]Event, len(events))
@@ -308,23 +252,27 @@ func PrepareAppend(d AppendDefaults, aggregateType, aggregateID string, after Po
 			}
 			ids[ev.ID] = i
 		}
-		// Room for the expectation and batch headers added when sent.
-		const reserved = 160
-		if size := ev.messageSize() + reserved; d.MaxPayload > 0 && size > d.MaxPayload {
-			return nil, &PayloadTooLargeError{Index: i, Size: size, Max: d.MaxPayload}
-		}
 		stored[i] = ev
+	}
+	if d.MaxPayload > 0 {
+		size := commitHeaderBytes(&stored[0]) + commitBodyOverhead(aggregateType, aggregateID)
+		for i := range stored {
+			if size += stored[i].encodedSize(); size > d.MaxPayload {
+				return nil, &PayloadTooLargeError{Index: i, Size: size, Max: d.MaxPayload}
+			}
+		}
 	}
 	return stored, nil
 }
 
-func finish(stored []Event, first uint64) AppendResult {
+// finish is the result of a commit stored at seq.
+func finish(stored []Event, seq uint64) AppendResult {
 	for i := range stored {
-		stored[i].Sequence = first + uint64(i)
+		stored[i].Sequence = seq
 	}
 	return AppendResult{
-		FirstSequence: first,
-		LastSequence:  first + uint64(len(stored)) - 1,
+		FirstSequence: seq,
+		LastSequence:  seq,
 		Version:       stored[len(stored)-1].Version,
 		Events:        stored,
 	}
@@ -338,7 +286,7 @@ func finish(stored []Event, first uint64) AppendResult {
 // publish (cause nil).
 func (s *Store) resolveFailedAppend(ctx context.Context, aggregateType, aggregateID string, after Position, stored []Event, dupSeq uint64, cause error) (AppendResult, error) {
 	conflict, actual, known := classifyConflict(cause)
-	duplicate := cause == nil || isDuplicateBatch(cause)
+	duplicate := cause == nil
 	// On a cluster, a retry meeting its first attempt still being stored is
 	// told so (10158): wait for that attempt, then judge it like any other.
 	inProcess := apiErrorCode(cause) == errCodeDuplicateInProcess
@@ -358,6 +306,9 @@ func (s *Store) resolveFailedAppend(ctx context.Context, aggregateType, aggregat
 	}
 	if inProcess && err == nil && ours == nil {
 		duplicate = true // stored elsewhere, or still not stored: not ours here
+	}
+	if conflict && known && actual > after.Sequence && err == nil && ours == nil {
+		ours, err = s.awaitConflicting(ctx, aggregateType, aggregateID, after.Sequence, actual, stored)
 	}
 	if err != nil {
 		reason := "the server reported a duplicate event id"
@@ -381,24 +332,56 @@ func (s *Store) resolveFailedAppend(ctx context.Context, aggregateType, aggregat
 	}
 }
 
+// awaitConflicting judges a conflict whose commit is not readable yet. A
+// clustered leader checks the expected sequence against what it has
+// proposed, and its reads see only what it has applied: right after a
+// leader change, the commit at actual (the subject's last sequence the
+// refusal names) may be proposed but not applied — and it may be this
+// append's own first attempt, sent to the old leader. Wait until that
+// commit is readable (up to inProcessPatience), then check whether the
+// events after seq are this append's.
+func (s *Store) awaitConflicting(ctx context.Context, aggregateType, aggregateID string, seq, actual uint64, events []Event) (*AppendResult, error) {
+	subject := s.Subject(aggregateType, aggregateID)
+	for wait := inProcessPoll; ; wait *= 2 {
+		evs, err := s.leaderNext(ctx, subject, actual)
+		if err != nil {
+			return nil, err
+		}
+		if len(evs) > 0 {
+			return s.checkStoredAfter(ctx, aggregateType, aggregateID, seq, events)
+		}
+		if wait > inProcessPatience {
+			return nil, nil // never applied (lost with its leader): a conflict with nothing of ours
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("waiting for the conflicting commit at sequence %d: %w", actual, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
 // duplicateEventError describes an id stored elsewhere than right after the
 // append's position; seq is the stored copy's sequence when known, else 0.
 func (s *Store) duplicateEventError(ctx context.Context, aggregateType, aggregateID string, stored []Event, seq uint64) error {
-	de := &DuplicateEventError{AggregateType: aggregateType, AggregateID: aggregateID, Sequence: seq}
-	if len(stored) == 1 {
-		de.EventID = stored[0].ID
-	}
+	// The server deduplicates a commit by its first event's id.
+	de := &DuplicateEventError{AggregateType: aggregateType, AggregateID: aggregateID, Sequence: seq, EventID: stored[0].ID}
 	if seq == 0 {
 		return de
 	}
-	// The first of this aggregate's events from seq on is the stored copy
+	// The first of this aggregate's commits from seq on is the stored copy
 	// exactly when the copy is this aggregate's.
-	ev, ok, err := s.leaderNext(ctx, s.Subject(aggregateType, aggregateID), seq)
+	evs, err := s.leaderNext(ctx, s.Subject(aggregateType, aggregateID), seq)
 	if err != nil {
-		return fmt.Errorf("%w; reading the stored copy: %w", de, err)
+		de.ReadErr = err
+		return de
 	}
-	if ok && ev.Sequence == seq {
-		de.Version = ev.Version
+	for _, ev := range evs {
+		if ev.Sequence == seq && ev.ID == de.EventID {
+			de.Version = ev.Version
+		}
 	}
 	return de
 }
@@ -441,24 +424,31 @@ func (s *Store) checkStoredAfter(ctx context.Context, aggregateType, aggregateID
 	}
 }
 
-// storedAfter returns the append result if the events right after seq are
-// exactly the given events (same ids, in order), else nil.
+// storedAfter returns the append result if the aggregate's events right
+// after seq are exactly the given events (same ids, in order), else nil.
+// They are one commit, or — an aggregate written before commits — as many
+// one-event messages.
 func (s *Store) storedAfter(ctx context.Context, aggregateType, aggregateID string, seq uint64, events []Event) (*AppendResult, error) {
-	if seq == math.MaxUint64 {
-		return nil, nil // nothing follows; seq+1 would wrap to the start
-	}
 	found := make([]Event, 0, len(events))
 	subject := s.Subject(aggregateType, aggregateID)
-	for next := seq + 1; len(found) < len(events); {
-		ev, ok, err := s.leaderNext(ctx, subject, next)
+	for next := seq; len(found) < len(events); {
+		if next == math.MaxUint64 {
+			return nil, nil // nothing follows; next+1 would wrap to the start
+		}
+		evs, err := s.leaderNext(ctx, subject, next+1)
 		if err != nil {
 			return nil, err
 		}
-		if !ok || ev.ID != events[len(found)].ID {
+		if len(evs) == 0 || len(found)+len(evs) > len(events) {
 			return nil, nil
 		}
-		found = append(found, ev)
-		next = ev.Sequence + 1
+		for _, ev := range evs {
+			if ev.ID != events[len(found)].ID {
+				return nil, nil
+			}
+			found = append(found, ev)
+		}
+		next = evs[0].Sequence
 	}
 	return &AppendResult{
 		FirstSequence: found[0].Sequence,
@@ -468,18 +458,23 @@ func (s *Store) storedAfter(ctx context.Context, aggregateType, aggregateID stri
 	}, nil
 }
 
-// versionAt reads the version of the aggregate's event stored at seq.
+// versionAt reads the version the aggregate is at after its commit stored
+// at seq.
 func (s *Store) versionAt(ctx context.Context, aggregateType, aggregateID string, seq uint64) (uint64, error) {
+	var version uint64
 	for ev, err := range s.scan(ctx, s.Subject(aggregateType, aggregateID), seq, 1) {
 		if err != nil {
 			return 0, err
 		}
-		if ev.Sequence == seq {
-			return ev.Version, nil
+		if ev.Sequence != seq {
+			break
 		}
-		break
+		version = ev.Version // the commit's last event is yielded last
 	}
-	return 0, &ConflictError{AggregateType: aggregateType, AggregateID: aggregateID, ExpectedSequence: seq}
+	if version == 0 {
+		return 0, &ConflictError{AggregateType: aggregateType, AggregateID: aggregateID, ExpectedSequence: seq}
+	}
+	return version, nil
 }
 
 // classifyConflict reports whether err is a failed expected-sequence check
@@ -502,9 +497,4 @@ func classifyConflict(err error) (conflict bool, actual uint64, known bool) {
 		return true, 0, false
 	}
 	return false, 0, false
-}
-
-func isDuplicateBatch(err error) bool {
-	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstreamext.JSErrCodeBatchPublishDuplicateMsgID
 }

@@ -11,10 +11,10 @@ import (
 	"github.com/jetflow/jetflow/streams"
 )
 
-// An append whose context is already cancelled must send nothing: else the
-// first messages of its batch open a batch on the server that no commit
-// ever closes, holding one of the stream's atomic-batch slots until the
-// server's batch timeout, and other appends are refused as busy.
+// An append whose context is already cancelled must send nothing (with
+// atomic batches, a batch half sent held one of the stream's 50 batch
+// slots until the server's batch timeout, and other appends were refused
+// as busy; a commit is one message, and a cancelled one is not sent).
 func TestCancelledBatchLeavesNoServerBatchOpen(t *testing.T) {
 	t.Parallel()
 	srv := runServerWithConf(t, "jetstream { limits { batch { max_inflight_per_stream: 1 } } }\n")

@@ -15,10 +15,11 @@ const (
 	DefaultSubjectPrefix   = "events"
 	DefaultSnapshotBucket  = "jetflow_snapshots"
 	DefaultDuplicateWindow = 2 * time.Minute
-	// MaxBatchEvents is the server's limit of messages in one atomic batch.
+	// MaxBatchEvents is the most events one commit (one Append) holds.
 	MaxBatchEvents = 1000
-	// DefaultMaxConcurrentBatches stays below the server's default limit of
-	// 50 open atomic batches per stream, leaving room for other writers.
+	// DefaultMaxConcurrentBatches was the default of MaxConcurrentBatches.
+	//
+	// Deprecated: commits are single messages; nothing is bounded by it.
 	DefaultMaxConcurrentBatches = 32
 )
 
@@ -34,12 +35,12 @@ type Config struct {
 	Replicas int
 	// MaxEventsPerAppend caps one append; at most MaxBatchEvents.
 	MaxEventsPerAppend int
-	// MaxConcurrentBatches caps the multi-event appends one Store has in
-	// flight; more wait their turn. The server refuses a batch while
-	// max_inflight_per_stream (default 50) batches of any client are open
-	// on the stream; Append retries a refused batch a few times, then fails
-	// with ErrStreamBusy. Default 32: keep the sum over the processes
-	// writing one stream near the server's limit.
+	// MaxConcurrentBatches capped the multi-event appends in flight when
+	// they were atomic batches (the server keeps at most 50 open per
+	// stream). It is still validated, so configurations that set it load.
+	//
+	// Deprecated: a commit is one message, whatever its events; nothing
+	// waits on it any more.
 	MaxConcurrentBatches int
 	// DuplicateWindow is how long JetStream remembers event ids for retries.
 	DuplicateWindow time.Duration

@@ -53,7 +53,24 @@ type directGetRequest struct {
 	Seq     uint64 `json:"seq,omitempty"`
 	NextFor string `json:"next_by_subj,omitempty"`
 	Batch   int    `json:"batch,omitempty"`
+	// MaxBytes bounds what the server sends before it ends the batch
+	// early (default: its max pending).
+	MaxBytes int `json:"max_bytes,omitempty"`
+	// NoHeaders asks for bodies only: the server then neither copies the
+	// stored headers nor adds its own (sequence, subject, time) to each
+	// message, which is most of what a batch costs it and the client.
+	NoHeaders bool `json:"no_hdr,omitempty"`
 }
+
+// bodiesMaxBytes is the MaxBytes of a request of bodies only: a batch of
+// bodies says neither how many messages remain nor why it ended, so the
+// reader must know the byte bound to tell a batch cut short by it.
+const bodiesMaxBytes = 64 << 20
+
+// storedHeaderBound bounds the stored headers of a commit (its id and
+// expectation, about 100 bytes), which the server counts against MaxBytes
+// although it does not send them.
+const storedHeaderBound = 4096
 
 // request sends a batched direct get and returns the channel its replies
 // arrive on and a channel closed once none can arrive any more; done must
@@ -148,7 +165,9 @@ func (d *directGets) close() error {
 // errNoMessages marks a direct get that matched nothing.
 var errNoMessages = errors.New("no messages")
 
-// storedMsg is one message of a batched direct get reply.
+// storedMsg is one message of a batched direct get reply. A reply of
+// bodies only (NoHeaders) has its data alone: sequence, pending and
+// subject are zero.
 type storedMsg struct {
 	subject  string
 	sequence uint64
@@ -157,35 +176,56 @@ type storedMsg struct {
 	data     []byte
 }
 
-// readReply interprets one reply: a message, the end of the batch (nil,
-// nil), or an error.
-func readReply(msg *nats.Msg) (*storedMsg, error) {
+// endOfBatch is what the server's end-of-batch reply says: the sequence of
+// the last message it sent, and how many matching messages remain.
+type endOfBatch struct {
+	last, pending uint64
+}
+
+// readReply interprets one reply: a message, the end of the batch (nil and
+// what it says), or an error. noHeaders says the request asked for bodies
+// only.
+func readReply(msg *nats.Msg, noHeaders bool) (*storedMsg, *endOfBatch, error) {
 	if len(msg.Data) == 0 && msg.Header != nil {
 		switch status := msg.Header.Get("Status"); status {
 		case "":
 		case "204": // end of batch
-			return nil, nil
+			eob := &endOfBatch{}
+			eob.last, _ = strconv.ParseUint(msg.Header.Get(headerLastSequence), 10, 64)
+			eob.pending, _ = strconv.ParseUint(msg.Header.Get(headerNumPending), 10, 64)
+			return nil, eob, nil
 		case "404":
-			return nil, errNoMessages
+			return nil, nil, errNoMessages
 		default:
-			return nil, fmt.Errorf("streams: direct get: status %s %s", status, msg.Header.Get("Description"))
+			return nil, nil, fmt.Errorf("streams: direct get: status %s %s", status, msg.Header.Get("Description"))
 		}
+	}
+	if noHeaders {
+		return &storedMsg{data: msg.Data}, nil, nil
 	}
 	seq, err := strconv.ParseUint(msg.Header.Get(jetstream.SequenceHeader), 10, 64)
 	if err != nil {
-		return nil, fmt.Errorf("streams: direct get reply without a valid sequence (is AllowDirect on?): %q", msg.Header.Get(jetstream.SequenceHeader))
+		return nil, nil, fmt.Errorf("streams: direct get reply without a valid sequence (is AllowDirect on?): %q", msg.Header.Get(jetstream.SequenceHeader))
 	}
 	pending, _ := strconv.ParseUint(msg.Header.Get(headerNumPending), 10, 64)
 	return &storedMsg{
 		subject: msg.Header.Get(jetstream.SubjectHeader), sequence: seq, pending: pending,
 		header: msg.Header, data: msg.Data,
-	}, nil
+	}, nil, nil
 }
+
+// headerLastSequence, on the end-of-batch reply, is the sequence of the
+// last message the batch sent.
+const headerLastSequence = "Nats-Last-Sequence"
 
 // page reads one batch of up to n messages matching filter from seq on and
 // calls each for every message in order. It reports whether more matching
 // messages remain after the last one delivered.
-func (d *directGets) page(ctx context.Context, stream, filter string, seq uint64, n int, each func(*storedMsg) bool) (more bool, last uint64, err error) {
+//
+// With noHeaders each message is its body alone, and last is the end of
+// batch's word for the sequence of the last message sent (0 when each
+// stopped the page early).
+func (d *directGets) page(ctx context.Context, stream, filter string, seq uint64, n int, noHeaders bool, each func(*storedMsg) bool) (more bool, last uint64, err error) {
 	var idle *time.Timer
 	var timeout <-chan time.Time
 	if _, ok := ctx.Deadline(); !ok {
@@ -196,11 +236,16 @@ func (d *directGets) page(ctx context.Context, stream, filter string, seq uint64
 		defer idle.Stop()
 		timeout = idle.C
 	}
-	ch, gone, done, err := d.request(stream, directGetRequest{Seq: seq, NextFor: filter, Batch: n})
+	req := directGetRequest{Seq: seq, NextFor: filter, Batch: n}
+	if noHeaders {
+		req.NoHeaders, req.MaxBytes = true, bodiesMaxBytes
+	}
+	ch, gone, done, err := d.request(stream, req)
 	if err != nil {
 		return false, 0, err
 	}
 	defer done()
+	var count, sent int
 	for {
 		select {
 		case <-ctx.Done():
@@ -210,15 +255,22 @@ func (d *directGets) page(ctx context.Context, stream, filter string, seq uint64
 		case <-gone:
 			return false, last, fmt.Errorf("direct get: %w", nats.ErrConnectionClosed)
 		case msg := <-ch:
-			sm, err := readReply(msg)
+			sm, eob, err := readReply(msg, noHeaders)
 			switch {
 			case errors.Is(err, errNoMessages):
 				return false, last, nil
 			case err != nil:
 				return false, last, err
-			case sm == nil:
+			case eob != nil && noHeaders:
+				// A full batch may have more after it, and so may one the
+				// byte bound could have cut (then the server counts the
+				// stored headers it did not send).
+				return count == n || sent+count*(len(filter)+storedHeaderBound) >= bodiesMaxBytes, eob.last, nil
+			case eob != nil:
 				return more, last, nil
 			}
+			count++
+			sent += len(sm.data)
 			last, more = sm.sequence, sm.pending > 0
 			if !each(sm) {
 				return false, last, nil

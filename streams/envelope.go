@@ -54,60 +54,10 @@ type Event struct {
 	Sequence uint64 `json:"sequence,omitempty"`
 }
 
-// header builds the wire headers of e; extra room is left for the
-// concurrency and batch headers the store adds.
-func (e *Event) header() nats.Header {
-	h := make(nats.Header, 14)
-	h[wire.HeaderMsgID] = []string{e.ID}
-	h[wire.HeaderEventType] = []string{e.Type}
-	h[wire.HeaderAggregateType] = []string{e.AggregateType}
-	h[wire.HeaderAggregateID] = []string{e.AggregateID}
-	h[wire.HeaderVersion] = []string{strconv.FormatUint(e.Version, 10)}
-	h[wire.HeaderSchema] = []string{strconv.Itoa(e.Schema)}
-	h[wire.HeaderOccurredAt] = []string{e.OccurredAt.UTC().Format(time.RFC3339Nano)}
-	setIf(h, wire.HeaderCorrelationID, e.Metadata.CorrelationID)
-	setIf(h, wire.HeaderCausationID, e.Metadata.CausationID)
-	setIf(h, wire.HeaderUserID, e.Metadata.UserID)
-	setIf(h, wire.HeaderSource, e.Metadata.Source)
-	setIf(h, wire.HeaderTraceParent, e.Metadata.TraceParent)
-	return h
-}
-
-// messageSize is the wire size of the event's message, its headers as
-// header() sets them and NATS encodes them, without building them.
-func (e *Event) messageSize() int {
-	n := len("NATS/1.0\r\n\r\n") + len(e.Data)
-	field := func(key string, valueLen int) {
-		if valueLen > 0 {
-			n += len(key) + len(": ") + valueLen + len("\r\n")
-		}
-	}
-	add := func(key, value string) { field(key, len(value)) }
-	var num [32]byte // room for a number or a time, without allocating
-	add(wire.HeaderMsgID, e.ID)
-	add(wire.HeaderEventType, e.Type)
-	add(wire.HeaderAggregateType, e.AggregateType)
-	add(wire.HeaderAggregateID, e.AggregateID)
-	field(wire.HeaderVersion, len(strconv.AppendUint(num[:0], e.Version, 10)))
-	field(wire.HeaderSchema, len(strconv.AppendInt(num[:0], int64(e.Schema), 10)))
-	field(wire.HeaderOccurredAt, len(e.OccurredAt.UTC().AppendFormat(num[:0], time.RFC3339Nano)))
-	add(wire.HeaderCorrelationID, e.Metadata.CorrelationID)
-	add(wire.HeaderCausationID, e.Metadata.CausationID)
-	add(wire.HeaderUserID, e.Metadata.UserID)
-	add(wire.HeaderSource, e.Metadata.Source)
-	add(wire.HeaderTraceParent, e.Metadata.TraceParent)
-	return n
-}
-
-func setIf(h nats.Header, key, value string) {
-	if value != "" {
-		h[key] = []string{value}
-	}
-}
-
-// DecodeMessage turns a stored message into an Event. It never panics on
-// bad input and names the header or field that is wrong.
-func DecodeMessage(subject string, h nats.Header, data []byte, sequence uint64) (Event, error) {
+// decodeLegacy turns a message of the format before commits (one event:
+// its data as the body, its fields in headers) into an Event. It never
+// panics on bad input and names the header or field that is wrong.
+func decodeLegacy(subject string, h nats.Header, data []byte, sequence uint64) (Event, error) {
 	bad := func(format string, args ...any) (Event, error) {
 		return Event{}, fmt.Errorf("%w (subject %q, sequence %d): %s", ErrMalformedEvent, subject, sequence, fmt.Sprintf(format, args...))
 	}

@@ -26,8 +26,10 @@ var (
 	// ErrInvalidPosition is returned for a position that cannot exist, such
 	// as a version without a sequence.
 	ErrInvalidPosition = errors.New("streams: invalid position")
-	// ErrStreamBusy is returned when the server keeps refusing an atomic
-	// batch because too many batches are open on the stream; nothing is stored.
+	// ErrStreamBusy was returned when the server kept refusing an atomic
+	// batch because too many batches were open on the stream.
+	//
+	// Deprecated: a commit is one message; Append no longer returns it.
 	ErrStreamBusy = errors.New("streams: event stream busy")
 	// ErrOutcomeUnknown is returned when an append may or may not have been
 	// stored: its ack did not come in time, or the server refused a resend
@@ -88,15 +90,19 @@ func (e *ConflictError) Error() string {
 
 func (e *ConflictError) Is(target error) bool { return target == ErrConcurrencyConflict }
 
-// PayloadTooLargeError names the event that does not fit.
+// PayloadTooLargeError says that a commit does not fit in one message:
+// the events before Index do, the one at Index does not.
 type PayloadTooLargeError struct {
-	Index int // position in the append
-	Size  int // bytes on the wire, headers included
+	Index int // position in the append of the first event that does not fit
+	Size  int // bytes on the wire of the commit up to that event, headers included
 	Max   int // the server's max payload
 }
 
 func (e *PayloadTooLargeError) Error() string {
-	return fmt.Sprintf("streams: event %d is %d bytes with headers, the server accepts at most %d", e.Index, e.Size, e.Max)
+	if e.Index == 0 {
+		return fmt.Sprintf("streams: event 0 alone makes a commit of %d bytes with headers, the server accepts at most %d", e.Size, e.Max)
+	}
+	return fmt.Sprintf("streams: the commit is %d bytes with headers up to event %d, the server accepts at most %d: append fewer events at once (events 0 to %d fit)", e.Size, e.Index, e.Max, e.Index-1)
 }
 
 func (e *PayloadTooLargeError) Is(target error) bool { return target == ErrPayloadTooLarge }
@@ -107,15 +113,18 @@ func (e *PayloadTooLargeError) Is(target error) bool { return target == ErrPaylo
 type DuplicateEventError struct {
 	AggregateType string
 	AggregateID   string
-	// EventID is the id found stored. For a batch the server does not say
-	// which of its ids it found, and EventID is empty.
+	// EventID is the id found stored: the first event's of the commit,
+	// which the server deduplicates a commit by.
 	EventID string
 	// Sequence is the stream sequence of the stored copy when the server
-	// said it (a one-event append), else 0.
+	// said it, else 0.
 	Sequence uint64
 	// Version is the stored event's version when Sequence is known and the
 	// stored event belongs to this aggregate, else 0.
 	Version uint64
+	// ReadErr is why the stored copy at Sequence could not be read (Version
+	// is then unknown, not absent); nil when it was read or not tried.
+	ReadErr error
 }
 
 func (e *DuplicateEventError) Error() string {
@@ -131,7 +140,11 @@ func (e *DuplicateEventError) Error() string {
 	case e.Sequence > 0:
 		msg += fmt.Sprintf(" at stream sequence %d", e.Sequence)
 	}
-	return msg + "; nothing was stored"
+	msg += "; nothing was stored"
+	if e.ReadErr != nil {
+		msg += fmt.Sprintf(" (reading the stored copy failed: %v)", e.ReadErr)
+	}
+	return msg
 }
 
 func (e *DuplicateEventError) Is(target error) bool { return target == ErrDuplicateEventID }

@@ -55,7 +55,7 @@ func ExampleStore_Append() {
 		fmt.Println(ev.Version, ev.Type, string(ev.Data))
 	}
 	// Output:
-	// version 2 last sequence 2
+	// version 2 last sequence 1
 	// conflict: true
 	// 1 account.opened {"owner":"ada"}
 	// 2 account.credited {"amount":100}

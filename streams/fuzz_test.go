@@ -10,9 +10,10 @@ import (
 	"github.com/jetflow/jetflow/wire"
 )
 
-// FuzzDecodeMessage feeds arbitrary headers and payloads to the decoder: it
-// must never panic, and what it accepts must be internally consistent.
-func FuzzDecodeMessage(f *testing.F) {
+// FuzzDecodeLegacyMessage feeds arbitrary headers and payloads, as events
+// were stored before commits, to the decoder: it must never panic, and
+// what it accepts must be internally consistent.
+func FuzzDecodeLegacyMessage(f *testing.F) {
 	f.Add("events.user.u1", "id-1", "user.created", "user", "u1", "1", "1", "2026-01-02T03:04:05Z", []byte(`{"a":1}`))
 	f.Add("events.user.u1", "", "", "", "", "x", "-1", "nope", []byte(`{`))
 	f.Add("events.a.b.c", "id", "t", "a.b", "c", "18446744073709551616", "1", "2026-01-02T03:04:05Z", []byte(`null`))
@@ -30,10 +31,14 @@ func FuzzDecodeMessage(f *testing.F) {
 		} {
 			h.Set(k, v)
 		}
-		e, err := streams.DecodeMessage(subject, h, data, 1)
+		evs, err := streams.DecodeEvents(subject, h, data, 1)
 		if err != nil {
 			return
 		}
+		if len(evs) != 1 {
+			t.Fatalf("%d events from one message of the format before commits", len(evs))
+		}
+		e := evs[0]
 		if e.Version == 0 || e.Schema < 1 || e.ID == "" || !strings.HasSuffix(subject, "."+e.AggregateType+"."+e.AggregateID) {
 			t.Fatalf("accepted an inconsistent event: %+v", e)
 		}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -30,6 +29,27 @@ func GetFromLeader(ctx context.Context, js jetstream.JetStream, stream string, s
 		Seq     uint64 `json:"seq"`
 		NextFor string `json:"next_by_subj,omitempty"`
 	}{seq, nextFor})
+	what := fmt.Sprintf("%s sequence %d", stream, seq)
+	if nextFor != "" {
+		what = fmt.Sprintf("%s on %s from %d", stream, nextFor, seq)
+	}
+	return getFromLeader(ctx, js, stream, req, what)
+}
+
+// GetLastFromLeader reads the last message on subject of stream from the
+// stream's leader (a KV record as it is now); false when there is none.
+// A missing stream is an error matching jetstream.ErrStreamNotFound.
+func GetLastFromLeader(ctx context.Context, js jetstream.JetStream, stream, subject string) (LeaderMsg, bool, error) {
+	req, _ := json.Marshal(struct {
+		LastFor string `json:"last_by_subj"`
+	}{subject})
+	return getFromLeader(ctx, js, stream, req, fmt.Sprintf("the last of %s on %s", stream, subject))
+}
+
+// errCodeStreamNotFound is JetStream's error code for a missing stream.
+const errCodeStreamNotFound = 10059
+
+func getFromLeader(ctx context.Context, js jetstream.JetStream, stream string, req []byte, what string) (LeaderMsg, bool, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		timeout := js.Options().DefaultTimeout
 		if timeout <= 0 {
@@ -39,10 +59,6 @@ func GetFromLeader(ctx context.Context, js jetstream.JetStream, stream string, s
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	what := fmt.Sprintf("%s sequence %d", stream, seq)
-	if nextFor != "" {
-		what = fmt.Sprintf("%s on %s from %d", stream, nextFor, seq)
-	}
 	msg, err := js.Conn().RequestWithContext(ctx, apiPrefix(js)+"STREAM.MSG.GET."+stream, req)
 	if err != nil {
 		return LeaderMsg{}, false, fmt.Errorf("streams: read %s on the leader: %w", what, err)
@@ -50,20 +66,22 @@ func GetFromLeader(ctx context.Context, js jetstream.JetStream, stream string, s
 	var resp struct {
 		Error *struct {
 			Code        int    `json:"code"`
+			ErrCode     int    `json:"err_code"`
 			Description string `json:"description"`
 		} `json:"error"`
 		Message *struct {
-			Subject  string    `json:"subject"`
-			Sequence uint64    `json:"seq"`
-			Header   []byte    `json:"hdrs"`
-			Data     []byte    `json:"data"`
-			Time     time.Time `json:"time"`
+			Subject  string `json:"subject"`
+			Sequence uint64 `json:"seq"`
+			Header   []byte `json:"hdrs"`
+			Data     []byte `json:"data"`
 		} `json:"message"`
 	}
 	if err := json.Unmarshal(msg.Data, &resp); err != nil {
 		return LeaderMsg{}, false, fmt.Errorf("streams: read %s on the leader: %w", what, err)
 	}
 	switch {
+	case resp.Error != nil && resp.Error.ErrCode == errCodeStreamNotFound:
+		return LeaderMsg{}, false, fmt.Errorf("streams: read %s on the leader: %w", what, jetstream.ErrStreamNotFound)
 	case resp.Error != nil && resp.Error.Code == 404:
 		return LeaderMsg{}, false, nil
 	case resp.Error != nil:
@@ -92,13 +110,13 @@ func apiPrefix(js jetstream.JetStream) string {
 	return jetstream.DefaultAPIPrefix
 }
 
-// leaderNext is the first event on subject at or after from, read from the
-// leader, as stored (like scan: it is compared with what was just sent).
-func (s *Store) leaderNext(ctx context.Context, subject string, from uint64) (Event, bool, error) {
+// leaderNext is the events of the first message on subject at or after
+// from, read from the leader, as stored (like scan: they are compared with
+// what was just sent); none when there is no such message.
+func (s *Store) leaderNext(ctx context.Context, subject string, from uint64) ([]Event, error) {
 	m, ok, err := GetFromLeader(ctx, s.js, s.cfg.EventStream, from, subject)
 	if err != nil || !ok {
-		return Event{}, false, err
+		return nil, err
 	}
-	ev, err := DecodeMessage(m.Subject, m.Header, m.Data, m.Sequence)
-	return ev, err == nil, err
+	return DecodeEvents(m.Subject, m.Header, m.Data, m.Sequence)
 }

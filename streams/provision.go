@@ -96,6 +96,9 @@ func checkImmutable(have, want jetstream.StreamConfig) error {
 	if have.DenyPurge && !want.DenyPurge {
 		return conflict("deny_purge", have.DenyPurge, want.DenyPurge)
 	}
+	if have.AllowMsgSchedules && !want.AllowMsgSchedules {
+		return conflict("allow_msg_schedules", have.AllowMsgSchedules, want.AllowMsgSchedules)
+	}
 	return nil
 }
 
@@ -109,6 +112,7 @@ func needsUpdate(have, want jetstream.StreamConfig) bool {
 		have.AllowDirect != want.AllowDirect ||
 		have.AllowAtomicPublish != want.AllowAtomicPublish ||
 		have.AllowMsgTTL != want.AllowMsgTTL ||
+		(want.AllowMsgSchedules && !have.AllowMsgSchedules) ||
 		have.DenyDelete != want.DenyDelete ||
 		have.DenyPurge != want.DenyPurge ||
 		have.Discard != want.Discard ||

@@ -24,8 +24,6 @@ type Store struct {
 	source    string
 	pageSize  int
 	gets      *directGets
-	// batches holds a token per atomic batch in flight.
-	batches chan struct{}
 }
 
 // Option configures a Store.
@@ -59,7 +57,6 @@ func NewStore(js jetstream.JetStream, cfg Config, opts ...Option) (*Store, error
 		source:   DefaultSource,
 		pageSize: 1024,
 		gets:     newDirectGets(js),
-		batches:  make(chan struct{}, cfg.withDefaults().MaxConcurrentBatches),
 	}
 	for _, o := range opts {
 		o(s)

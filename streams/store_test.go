@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -109,24 +110,34 @@ func TestAppendWritesEnvelopeHeaders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A commit's message carries the id the server deduplicates by, the
+	// expectation it checked, and who caused it (for consumers of the
+	// stream); the envelope itself is in the body.
 	want := map[string]string{
-		"Nats-Msg-Id":            res.Events[0].ID,
-		"Jetflow-Event-Type":     "user.created",
-		"Jetflow-Aggregate-Type": "user",
-		"Jetflow-Aggregate-Id":   "u1",
-		"Jetflow-Version":        "1",
-		"Jetflow-Schema":         "1",
-		"Jetflow-Correlation-Id": "corr-1",
-		"Jetflow-Causation-Id":   "cmd-1",
-		"Jetflow-User-Id":        "u-9",
-		"Jetflow-Source":         "test-suite",
-		"Jetflow-Occurred-At":    "2026-01-02T03:04:05Z",
-		"traceparent":            e.Metadata.TraceParent,
+		"Nats-Msg-Id": res.Events[0].ID, "Nats-Expected-Last-Subject-Sequence": "0",
+		"Jetflow-Correlation-Id": "corr-1", "Jetflow-Causation-Id": "cmd-1", "Jetflow-User-Id": "u-9", "traceparent": e.Metadata.TraceParent,
 	}
 	for k, v := range want {
 		if got := msg.Header.Get(k); got != v {
 			t.Errorf("header %s = %q, want %q", k, got, v)
 		}
+	}
+	for _, k := range []string{"Jetflow-Event-Type", "Jetflow-Version", "Jetflow-Aggregate-Id", "Jetflow-Occurred-At"} {
+		if v := msg.Header.Get(k); v != "" {
+			t.Errorf("header %s = %q on a commit: the envelope is in the body", k, v)
+		}
+	}
+	stored, err := streams.DecodeEvents(msg.Subject, msg.Header, msg.Data, msg.Sequence)
+	if err != nil || len(stored) != 1 {
+		t.Fatalf("stored message decodes to %+v %v", stored, err)
+	}
+	got, wantEv := stored[0], streams.Event{
+		ID: res.Events[0].ID, Type: "user.created", AggregateType: "user", AggregateID: "u1", Version: 1, Schema: 1,
+		Data: e.Data, Metadata: streams.Metadata{CorrelationID: "corr-1", CausationID: "cmd-1", UserID: "u-9", Source: "test-suite",
+			TraceParent: e.Metadata.TraceParent}, OccurredAt: at, Sequence: 1,
+	}
+	if !reflect.DeepEqual(got, wantEv) {
+		t.Errorf("stored event\n%+v\nwant\n%+v", got, wantEv)
 	}
 	if msg.Subject != "events.user.u1" {
 		t.Errorf("subject = %q", msg.Subject)
@@ -186,11 +197,15 @@ func raceOneWinner(t *testing.T, f *fixture) {
 func TestConflictErrorCarriesSequences(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, natstest.RunServer(t).URL, 1)
-	res, err := f.store.Append(ctxT(t), "acct", "a1", streams.Position{}, ev("acct.opened", map[string]int{}), ev("acct.credited", map[string]int{"amount": 5}))
+	first, err := f.store.Append(ctxT(t), "acct", "a1", streams.Position{}, ev("acct.opened", map[string]int{}), ev("acct.credited", map[string]int{"amount": 5}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = f.store.Append(ctxT(t), "acct", "a1", streams.Position{Sequence: 1, Version: 1}, ev("acct.credited", map[string]int{"amount": 1}))
+	res, err := f.store.Append(ctxT(t), "acct", "a1", first.Position(), ev("acct.credited", map[string]int{"amount": 2}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.store.Append(ctxT(t), "acct", "a1", first.Position(), ev("acct.credited", map[string]int{"amount": 1}))
 	var ce *streams.ConflictError
 	if !errors.As(err, &ce) || !errors.Is(err, streams.ErrConcurrencyConflict) {
 		t.Fatalf("err = %v, want a *ConflictError", err)
@@ -224,8 +239,8 @@ func TestAtomicBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.LastSequence-res.FirstSequence != 2 || res.Version != 5 {
-		t.Fatalf("batch result %+v", res)
+	if res.LastSequence != res.FirstSequence || res.Version != 5 || res.Events[0].Sequence != res.Events[2].Sequence {
+		t.Fatalf("commit result %+v: one sequence for its three events", res)
 	}
 	events = loadAll(t, f.store, "cart", "c1", 0)
 	for i, e := range events {
@@ -242,15 +257,16 @@ func TestLoadReadsOnlyItsAggregateAndPages(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, natstest.RunServer(t).URL, 1, streams.WithPageSize(300))
 	ctx := ctxT(t)
-	// One long aggregate, written in full batches, interleaved with
-	// thousands of one-event aggregates written concurrently.
+	// One long aggregate, written in commits of 1 to 7 events (about 1,250
+	// commits: several pages), interleaved with thousands of one-event
+	// aggregates written concurrently.
 	const long, others = 5000, 2000
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		pos := streams.Position{}
-		for pos.Version < long {
-			batch := make([]streams.Event, 0, 1000)
-			for i := range 1000 {
+		for c := 0; pos.Version < long; c++ {
+			batch := make([]streams.Event, 0, 7)
+			for i := range min(c%7+1, long-int(pos.Version)) {
 				batch = append(batch, ev("ledger.posted", map[string]uint64{"n": pos.Version + uint64(i) + 1}))
 			}
 			res, err := f.store.Append(ctx, "ledger", "main", pos, batch...)
@@ -280,13 +296,21 @@ func TestLoadReadsOnlyItsAggregateAndPages(t *testing.T) {
 		t.Fatalf("loaded %d events, want %d", len(events), long)
 	}
 	for i, e := range events {
-		if e.AggregateID != "main" || e.Version != uint64(i+1) || (i > 0 && e.Sequence <= events[i-1].Sequence) {
+		if e.AggregateID != "main" || e.Version != uint64(i+1) || (i > 0 && e.Sequence < events[i-1].Sequence) {
 			t.Fatalf("event %d out of place: %+v", i, e)
 		}
 	}
-	tail := loadAll(t, f.store, "ledger", "main", events[4499].Sequence)
-	if len(tail) != 500 || tail[0].Version != 4501 {
-		t.Fatalf("load after seq: %d events, first version %d", len(tail), tail[0].Version)
+	// A load after a commit's sequence starts at the next commit.
+	cut := events[4499].Sequence
+	want := 0
+	for _, e := range events {
+		if e.Sequence > cut {
+			want++
+		}
+	}
+	tail := loadAll(t, f.store, "ledger", "main", cut)
+	if len(tail) != want || tail[0].Sequence <= cut || tail[0].Version != uint64(long-want+1) {
+		t.Fatalf("load after seq %d: %d events (want %d), first %+v", cut, len(tail), want, tail[0])
 	}
 	if got := loadAll(t, f.store, "ledger", "side-7", 0); len(got) != 1 {
 		t.Fatalf("side-7 has %d events", len(got))
@@ -528,7 +552,7 @@ func TestUpcastersApplyOnLoad(t *testing.T) {
 	}
 }
 
-func TestDecodeMessageNamesTheProblem(t *testing.T) {
+func TestDecodeLegacyMessageNamesTheProblem(t *testing.T) {
 	t.Parallel()
 	good := func() nats.Header {
 		return nats.Header{
@@ -537,8 +561,8 @@ func TestDecodeMessageNamesTheProblem(t *testing.T) {
 			"Jetflow-Occurred-At": {"2026-01-02T03:04:05.123Z"},
 		}
 	}
-	if e, err := streams.DecodeMessage("events.user.u1", good(), []byte(`{"a":1}`), 7); err != nil || e.Version != 3 || e.Schema != 2 || e.Sequence != 7 {
-		t.Fatalf("good message: %+v %v", e, err)
+	if evs, err := streams.DecodeEvents("events.user.u1", good(), []byte(`{"a":1}`), 7); err != nil || len(evs) != 1 || evs[0].Version != 3 || evs[0].Schema != 2 || evs[0].Sequence != 7 {
+		t.Fatalf("good message: %+v %v", evs, err)
 	}
 	cases := []struct {
 		name, key, value, subject, data, want string
@@ -564,7 +588,7 @@ func TestDecodeMessageNamesTheProblem(t *testing.T) {
 		if c.data != "" {
 			data = c.data
 		}
-		_, err := streams.DecodeMessage(subject, h, []byte(data), 1)
+		_, err := streams.DecodeEvents(subject, h, []byte(data), 1)
 		if !errors.Is(err, streams.ErrMalformedEvent) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: err = %v, want one naming %s", c.name, err, c.want)
 		}
@@ -742,8 +766,9 @@ func TestReusedEventIDIsADuplicateNotAConflict(t *testing.T) {
 			streams.DuplicateEventError{AggregateType: "doc", AggregateID: "d2", EventID: first.ID, Sequence: r1.LastSequence}},
 		{"earlier on this aggregate", "d1", r2.Position(), []streams.Event{first},
 			streams.DuplicateEventError{AggregateType: "doc", AggregateID: "d1", EventID: first.ID, Sequence: r1.LastSequence, Version: 1}},
-		{"in a batch", "d3", streams.Position{}, []streams.Event{fresh, second},
-			streams.DuplicateEventError{AggregateType: "doc", AggregateID: "d3"}},
+		// A commit is deduplicated by its first event's id.
+		{"first of a commit", "d3", streams.Position{}, []streams.Event{second, fresh},
+			streams.DuplicateEventError{AggregateType: "doc", AggregateID: "d3", EventID: second.ID, Sequence: r2.LastSequence}},
 	}
 	for _, c := range cases {
 		_, err := f.store.Append(ctx, "doc", c.id, c.after, c.events...)
@@ -793,8 +818,8 @@ func TestLoadAfterTheLastPossibleSequenceIsEmpty(t *testing.T) {
 	}
 }
 
-// The server keeps at most 50 atomic batches open per stream; many
-// concurrent multi-event appends are ordinary load and must all succeed.
+// Many concurrent multi-event commits are ordinary load and must all
+// succeed (with atomic batches the server kept at most 50 open per stream).
 func TestConcurrentBatchAppendsToManyAggregates(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, natstest.RunServer(t).URL, 1)
@@ -820,33 +845,16 @@ func TestConcurrentBatchAppendsToManyAggregates(t *testing.T) {
 	if n := failed.Load(); n > 0 {
 		t.Fatalf("%d of %d two-event appends to new aggregates failed", n, writers*each)
 	}
-	if got := lastSeq(t, f.js); got != 2*writers*each {
-		t.Fatalf("stream holds %d events, want %d", got, 2*writers*each)
+	if got := lastSeq(t, f.js); got != writers*each {
+		t.Fatalf("stream holds %d commits, want %d", got, writers*each)
 	}
-}
-
-// holdBatch opens an atomic batch on subject and keeps it open; commit
-// closes it.
-func holdBatch(t *testing.T, nc *nats.Conn, subject string) (commit func()) {
-	t.Helper()
-	msg := func(seq string) *nats.Msg {
-		m := nats.NewMsg(subject)
-		m.Header.Set("Nats-Batch-Id", "held")
-		m.Header.Set("Nats-Batch-Sequence", seq)
-		m.Data = []byte(`{}`)
-		return m
+	n := 0
+	for _, err := range f.store.ReadAll(ctx, 0, "cart") {
+		must(t, err)
+		n++
 	}
-	// Asking for a reply makes the batch known to be open on return.
-	if _, err := nc.RequestMsgWithContext(ctxT(t), msg("1")); err != nil {
-		t.Fatalf("open a batch: %v", err)
-	}
-	return func() {
-		m := msg("2")
-		m.Header.Set("Nats-Batch-Commit", "1")
-		reply, err := nc.RequestMsgWithContext(ctxT(t), m)
-		if err != nil || !strings.Contains(string(reply.Data), `"count":2`) {
-			t.Errorf("commit the held batch: %v %s", err, reply.Data)
-		}
+	if n != 2*writers*each {
+		t.Fatalf("stream holds %d events, want %d", n, 2*writers*each)
 	}
 }
 
@@ -857,52 +865,6 @@ func (h logHook) Enabled(context.Context, slog.Level) bool      { return true }
 func (h logHook) Handle(_ context.Context, r slog.Record) error { h(r); return nil }
 func (h logHook) WithAttrs([]slog.Attr) slog.Handler            { return h }
 func (h logHook) WithGroup(string) slog.Handler                 { return h }
-
-// A batch refused because the stream has too many open batches stored
-// nothing, so the store sends it again once a batch closes.
-func TestBatchRefusedAsBusyIsSentAgain(t *testing.T) {
-	t.Parallel()
-	srv := runServerWithConf(t, "jetstream { limits { batch { max_inflight_per_stream: 1 } } }\n")
-	var once sync.Once
-	var commit func()
-	f := newFixture(t, srv.URL, 1, streams.WithLogger(slog.New(logHook(func(r slog.Record) {
-		if strings.Contains(r.Message, "busy") {
-			// Refused once: free the stream's only batch slot.
-			once.Do(commit)
-		}
-	}))))
-	commit = holdBatch(t, f.js.Conn(), "events.held.h1")
-	res, err := f.store.Append(ctxT(t), "cart", "c1", streams.Position{}, ev("cart.created", map[string]int{}), ev("cart.item_added", map[string]int{"sku": 1}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var neverRefused bool
-	once.Do(func() { neverRefused = true })
-	if neverRefused {
-		t.Fatal("the append was never refused: the test held no batch slot")
-	}
-	if got := loadAll(t, f.store, "cart", "c1", 0); len(got) != 2 || res.Version != 2 {
-		t.Fatalf("loaded %d events, result %+v", len(got), res)
-	}
-}
-
-func TestBatchOnAStreamThatStaysBusyFailsWithErrStreamBusy(t *testing.T) {
-	t.Parallel()
-	srv := runServerWithConf(t, "jetstream { limits { batch { max_inflight_per_stream: 1 } } }\n")
-	f := newFixture(t, srv.URL, 1)
-	holdBatch(t, f.js.Conn(), "events.held.h1")
-	_, err := f.store.Append(ctxT(t), "cart", "c1", streams.Position{}, ev("cart.created", map[string]int{}), ev("cart.item_added", map[string]int{"sku": 1}))
-	var apiErr *jetstream.APIError
-	if !errors.Is(err, streams.ErrStreamBusy) || !errors.As(err, &apiErr) || errors.Is(err, streams.ErrConcurrencyConflict) {
-		t.Fatalf("err = %v, want ErrStreamBusy wrapping the server's error", err)
-	}
-	if apiErr.ErrorCode != 10176 && apiErr.ErrorCode != 10210 {
-		t.Fatalf("server error %d, want 10176 or 10210", apiErr.ErrorCode)
-	}
-	if got := loadAll(t, f.store, "cart", "c1", 0); len(got) != 0 {
-		t.Fatalf("a refused batch stored %d events", len(got))
-	}
-}
 
 // A reply that never comes (here a denied direct get; a reply lost over a
 // reconnect looks the same) must not block a Load whose context has no
@@ -971,64 +933,4 @@ func TestLoadWithoutDeadlineEnds(t *testing.T) {
 			t.Fatalf("err = %v, want ErrConnectionClosed", err)
 		}
 	})
-}
-
-// A store never has more than MaxConcurrentBatches batches in flight:
-// while one waits for a commit reply that never comes, the next waits too.
-func TestMaxConcurrentBatchesBoundsBatchesInFlight(t *testing.T) {
-	t.Parallel()
-	srv := runServerWithConf(t, `authorization {
-  users = [ { user: app, password: app, permissions: { publish: { deny: ["events.stuck.>"] } } } ]
-}
-`)
-	denied := make(chan struct{}, 1)
-	nc := natstest.Connect(t, strings.Replace(srv.URL, "nats://", "nats://app:app@", 1), nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {
-		select {
-		case denied <- struct{}{}:
-		default:
-		}
-	}))
-	// A started batch finishes within the JetStream timeout whatever the
-	// caller's ctx does; keep it short here.
-	js, err := jetstream.New(nc, jetstream.WithDefaultTimeout(time.Second))
-	must(t, err)
-	cfg := streams.DefaultConfig()
-	cfg.MaxConcurrentBatches = 1
-	f := fixtureOn(t, js, cfg)
-	two := func() []streams.Event {
-		return []streams.Event{ev("cart.created", map[string]int{}), ev("cart.item_added", map[string]int{"sku": 1})}
-	}
-	stuckCtx, unstick := context.WithCancel(ctxT(t))
-	stuck := make(chan error, 1)
-	go func() {
-		_, err := f.store.Append(stuckCtx, "stuck", "s1", streams.Position{}, two()...)
-		stuck <- err
-	}()
-	select {
-	case <-denied: // the stuck batch holds the only slot, waiting for its commit reply
-	case <-ctxT(t).Done():
-		t.Fatal("the stuck batch was never sent")
-	}
-	waitCtx, cancel := context.WithTimeout(ctxT(t), 500*time.Millisecond)
-	defer cancel()
-	if _, err := f.store.Append(waitCtx, "cart", "c1", streams.Position{}, two()...); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("second batch while the only slot is taken: err = %v, want it to wait out its deadline", err)
-	}
-	if got := loadAll(t, f.store, "cart", "c1", 0); len(got) != 0 {
-		t.Fatalf("the waiting batch stored %d events", len(got))
-	}
-	// A one-event append is no batch and does not wait.
-	if _, err := f.store.Append(ctxT(t), "cart", "c2", streams.Position{}, ev("cart.created", map[string]int{})); err != nil {
-		t.Fatal(err)
-	}
-	// The caller returns when its ctx ends; the batch is out, so its
-	// outcome is unknown to it, and it keeps its slot until the JetStream
-	// timeout ends its wait for the commit's answer.
-	unstick()
-	if err := <-stuck; !errors.Is(err, streams.ErrOutcomeUnknown) || !errors.Is(err, context.Canceled) {
-		t.Fatalf("stuck batch: err = %v, want an unknown outcome after the caller's cancel", err)
-	}
-	if _, err := f.store.Append(ctxT(t), "cart", "c1", streams.Position{}, two()...); err != nil {
-		t.Fatalf("after the slot is released: %v", err)
-	}
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/synadia-io/orbit.go/jetstreamext"
 
 	"github.com/jetflow/jetflow/streams"
 	"github.com/jetflow/jetflow/wire"
@@ -51,13 +50,16 @@ func newStoreEnv(ctx context.Context, env *Env) (*storeEnv, error) {
 
 func (s *storeEnv) Close() { s.nc.Close() }
 
-// rawAppend publishes one message the way an application using JetStream
-// directly would write the same event: the same subject shape and headers
-// (a fresh message id each time, the expected sequence checked), so the
-// ratio is jetflow's own overhead, not the size of the envelope.
-func rawAppend(ctx context.Context, js jetstream.JetStream, subject string, after uint64) (uint64, error) {
-	msg := &nats.Msg{Subject: subject, Data: benchEventData, Header: rawEnvelope(subject, after+1)}
-	msg.Header.Set("Nats-Expected-Last-Subject-Sequence", strconv.FormatUint(after, 10))
+// rawAppend publishes a commit's bytes the way an application using
+// JetStream directly would store them: one message on the aggregate's
+// subject, a fresh message id each time, the expected sequence checked.
+// body is the commit as jetflow encodes it (rawCommit), so the ratio is
+// jetflow's own overhead, not the size of what it stores.
+func rawAppend(ctx context.Context, js jetstream.JetStream, subject string, after uint64, body []byte) (uint64, error) {
+	msg := &nats.Msg{Subject: subject, Data: body, Header: nats.Header{
+		wire.HeaderMsgID:                      {"raw-" + strconv.FormatUint(rawIDs.Add(1), 10) + "-0000-7000-8000-000000000000"},
+		"Nats-Expected-Last-Subject-Sequence": {strconv.FormatUint(after, 10)},
+	}}
 	ack, err := js.PublishMsg(ctx, msg)
 	if err != nil {
 		return 0, err
@@ -67,17 +69,21 @@ func rawAppend(ctx context.Context, js jetstream.JetStream, subject string, afte
 
 var rawIDs atomic.Uint64
 
-func rawEnvelope(subject string, version uint64) nats.Header {
-	return nats.Header{
-		wire.HeaderMsgID:         {"raw-" + strconv.FormatUint(rawIDs.Add(1), 10) + "-0000-7000-8000-000000000000"},
-		wire.HeaderEventType:     {"bench.happened"},
-		wire.HeaderAggregateType: {"rawbench"},
-		wire.HeaderAggregateID:   {subject[len("events.rawbench."):]},
-		wire.HeaderVersion:       {strconv.FormatUint(version, 10)},
-		wire.HeaderSchema:        {"1"},
-		wire.HeaderOccurredAt:    {time.Now().UTC().Format(time.RFC3339Nano)},
-		wire.HeaderSource:        {streams.DefaultSource},
+// rawCommit is the body of a commit of n bench events as jetflow encodes
+// it, for the raw sides to publish.
+func rawCommit(n int) []byte {
+	events := make([]streams.Event, n)
+	for i := range events {
+		events[i] = streams.Event{Type: "bench.happened", Data: benchEventData}
 	}
+	prepared, err := streams.PrepareAppend(streams.AppendDefaults{Now: time.Now(), Source: streams.DefaultSource}, "rawbench", "aggregate-0000001", streams.Position{}, events)
+	if err == nil {
+		var body []byte
+		if body, err = streams.EncodeCommit(0, prepared); err == nil {
+			return body
+		}
+	}
+	panic(fmt.Sprintf("bench: raw commit of %d events: %v", n, err)) // fixed input: cannot happen
 }
 
 // timed runs op from `writers` goroutines until d passes and returns ops/s.
@@ -154,6 +160,7 @@ func singleEventAppends(name, description string, writers, aggregates int, rawNa
 			defer se.Close()
 			// Writer w owns the aggregates [w*n/writers, (w+1)*n/writers):
 			// no conflicts, so the figure is the store's cost, not retries.
+			body := rawCommit(1)
 			rawSeqs := make([]uint64, aggregates)
 			positions := make([]streams.Position, aggregates)
 			pick := func(w, i int) int {
@@ -165,7 +172,7 @@ func singleEventAppends(name, description string, writers, aggregates int, rawNa
 				prefix := fmt.Sprintf("events.rawbench.r%d-", round)
 				return timed(ctx, d, writers, func(ctx context.Context, w, i int) error {
 					a := pick(w, i)
-					seq, err := rawAppend(ctx, se.js, prefix+strconv.Itoa(a), rawSeqs[a])
+					seq, err := rawAppend(ctx, se.js, prefix+strconv.Itoa(a), rawSeqs[a], body)
 					if err == nil {
 						rawSeqs[a] = seq
 					}
@@ -194,10 +201,21 @@ func singleEventAppends(name, description string, writers, aggregates int, rawNa
 }
 
 func appendBatchScenario() Scenario {
+	return batchAppends("append-batch", "10 events per append (one commit), one writer", 1, "raw publish of the same 10-event commit")
+}
+
+func appendBatchConcurrentScenario() Scenario {
+	return batchAppends("append-batch-concurrent", "10 events per append (one commit), 64 writers on distinct aggregates", 64, "64 raw writers of the same commits")
+}
+
+// batchAppends measures writers appending commits of 10 events, each to
+// aggregates of its own, against raw publishes of the same commits' bytes
+// with the same expectation.
+func batchAppends(name, description string, writers int, rawName string) Scenario {
 	const perAppend = 10
 	return Scenario{
-		Name:        "append-batch",
-		Description: "10 events per atomic append, one writer",
+		Name:        name,
+		Description: description,
 		Run: func(ctx context.Context, env *Env) (Result, error) {
 			se, err := newStoreEnv(ctx, env)
 			if err != nil {
@@ -208,28 +226,25 @@ func appendBatchScenario() Scenario {
 			for i := range batch {
 				batch[i] = streams.Event{Type: "bench.happened", Data: benchEventData}
 			}
+			body := rawCommit(perAppend)
+			// One aggregate per writer, appended to over and over: a command
+			// of several events on an aggregate that exists.
 			raw := func(ctx context.Context, d time.Duration, round int) (float64, error) {
-				var rawSeq uint64
-				subject := fmt.Sprintf("events.rawbench.b%d", round)
-				return timed(ctx, d, 1, func(ctx context.Context, _, _ int) error {
-					msgs := make([]*nats.Msg, perAppend)
-					for i := range msgs {
-						msgs[i] = &nats.Msg{Subject: subject, Data: benchEventData, Header: rawEnvelope(subject, uint64(i+1))}
-					}
-					msgs[0].Header.Set("Nats-Expected-Last-Subject-Sequence", strconv.FormatUint(rawSeq, 10))
-					ack, err := jetstreamext.PublishMsgBatch(ctx, se.js, msgs, jetstreamext.BatchFlowControl{AckFirst: false})
+				seqs := make([]uint64, writers)
+				return timed(ctx, d, writers, func(ctx context.Context, w, _ int) error {
+					seq, err := rawAppend(ctx, se.js, fmt.Sprintf("events.rawbench.b%d-%d", round, w), seqs[w], body)
 					if err == nil {
-						rawSeq = ack.Sequence
+						seqs[w] = seq
 					}
 					return err
 				})
 			}
 			jet := func(ctx context.Context, d time.Duration, round int) (float64, error) {
-				pos, id := streams.Position{}, fmt.Sprintf("b%d", round)
-				return timed(ctx, d, 1, func(ctx context.Context, _, _ int) error {
-					res, err := se.store.Append(ctx, "bench", id, pos, batch...)
+				pos := make([]streams.Position, writers)
+				return timed(ctx, d, writers, func(ctx context.Context, w, _ int) error {
+					res, err := se.store.Append(ctx, "bench", fmt.Sprintf("b%d-%d", round, w), pos[w], batch...)
 					if err == nil {
-						pos = res.Position()
+						pos[w] = res.Position()
 					}
 					return err
 				})
@@ -239,7 +254,7 @@ func appendBatchScenario() Scenario {
 				return Result{}, err
 			}
 			return Result{
-				Unit: "events/s", Rate: rate * perAppend, RawName: "raw atomic batch of 10", RawRate: rawRate * perAppend,
+				Unit: "events/s", Rate: rate * perAppend, RawName: rawName, RawRate: rawRate * perAppend,
 				Ratio:   ratio(rate, rawRate),
 				Metrics: []Metric{{Name: "appends/s", Value: rate, Unit: "appends/s"}},
 			}, nil
@@ -247,11 +262,11 @@ func appendBatchScenario() Scenario {
 	}
 }
 
-// seedAggregate writes n events to one aggregate in full atomic batches.
-func seedAggregate(ctx context.Context, se *storeEnv, typ, id string, n int) error {
+// seedAggregate writes n events to one aggregate in commits of perCommit.
+func seedAggregate(ctx context.Context, se *storeEnv, typ, id string, n, perCommit int) error {
 	var pos streams.Position
 	for pos.Version < uint64(n) {
-		size := min(streams.MaxBatchEvents, n-int(pos.Version))
+		size := min(perCommit, n-int(pos.Version))
 		batch := make([]streams.Event, size)
 		for i := range batch {
 			batch[i] = streams.Event{Type: "bench.happened", Data: benchEventData}
