@@ -199,7 +199,7 @@ func TestBenchScenariosNeedingADomainSayWhatIsMissing(t *testing.T) {
 // says which it leaves out.
 func TestBenchRunsWhatTheWorkloadAllows(t *testing.T) {
 	t.Parallel()
-	domainless := []string{"append", "append-concurrent", "append-batch", "load", "publish", "worker"}
+	domainless := []string{"append", "append-concurrent", "append-batch", "append-batch-concurrent", "load", "command-multi", "publish", "worker", "process"}
 	noReads := usersWorkload()
 	noReads.ReadModel, noReads.Seed, noReads.Get, noReads.List = "", nil, nil, nil
 	withoutReads := usersParts()
@@ -213,7 +213,7 @@ func TestBenchRunsWhatTheWorkloadAllows(t *testing.T) {
 		{"no workload", jetflow.New(), "# no bench workload in this binary (App.Bench): the command, load-snapshot, projection and query scenarios are left out",
 			domainless},
 		{"no read model", withoutReads, "# the bench workload names no read model: the projection and query scenarios are left out",
-			[]string{"append", "append-concurrent", "append-batch", "load", "command", "load-snapshot", "publish", "worker"}},
+			[]string{"append", "append-concurrent", "append-batch", "append-batch-concurrent", "load", "command", "command-multi", "load-snapshot", "publish", "worker", "process"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

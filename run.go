@@ -16,6 +16,9 @@ type Started struct {
 	// MetricsAddr is the host:port of /metrics, /healthz and /readyz
 	// ("" when metrics.listen is empty).
 	MetricsAddr string
+	// ConsoleURL is the web console's address, http://host:port/ui/ (""
+	// unless console.enabled).
+	ConsoleURL string
 }
 
 // RunOption changes how Run configures and reports the platform.
@@ -69,7 +72,9 @@ func (a *App) Run(ctx context.Context, opts ...RunOption) error {
 	}
 	so := &app.ServeOptions{Logger: o.logger}
 	if o.onReady != nil {
-		so.OnReady = func(s app.Started) { o.onReady(Started{NATSURL: s.NATSURL, MetricsAddr: s.MetricsAddr}) }
+		so.OnReady = func(s app.Started) {
+			o.onReady(Started{NATSURL: s.NATSURL, MetricsAddr: s.MetricsAddr, ConsoleURL: s.ConsoleURL})
+		}
 	}
 	return app.Serve(ctx, cfg, &a.domain, so)
 }

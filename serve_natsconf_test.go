@@ -20,6 +20,8 @@ import (
 // reads from the environment.
 func TestServeWithNATSConf(t *testing.T) {
 	t.Setenv("JETFLOW_NATS_PASSWORD", "service-test-pw")
+	t.Setenv("NATS_WORKER_PASSWORD", "worker-test-pw")
+	t.Setenv("NATS_ADMIN_PASSWORD", "admin-test-pw")
 	t.Setenv("NATS_CLIENT_PASSWORD", "client-test-pw")
 	t.Setenv("NATS_SYS_PASSWORD", "sys-test-pw")
 	t.Setenv("JETFLOW_CONFIG", "")

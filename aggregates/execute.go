@@ -202,10 +202,20 @@ func (r *Repository[S]) executeOnce(ctx context.Context, id string, cmd Command,
 		// The event ids derive from the command id: this command was applied
 		// earlier, further back than the results the aggregate remembers.
 		keep = true // nothing was stored; the state is as loaded
+		readErr := dup.ReadErr
 		if dup.Version > 0 {
-			if first, ok := r.earlierResult(ctx, id, cmd.ID, dup.Sequence); ok {
+			first, ok, err := r.earlierResult(ctx, id, cmd.ID, dup.Sequence)
+			if ok {
 				return Outcome{AggregateID: id, Version: first.Version, Sequence: first.Sequence, Duplicate: true}, nil
 			}
+			readErr = err
+		}
+		if readErr != nil {
+			// Applied, but its result could not be read now (a leader
+			// change, a partition): a resend with the same id gets it once
+			// the store answers, where a 409 would read as "not applied".
+			return Outcome{}, &streams.OutcomeUnknownError{AggregateType: r.typ, AggregateID: id, After: inst.Position, Events: events,
+				Cause: fmt.Errorf("command %s was applied earlier; reading its result failed: %w", cmd.ID, readErr)}
 		}
 		return Outcome{}, fmt.Errorf("%w: command %s was applied earlier and its result is no longer remembered: %w", ErrAlreadyApplied, cmd.ID, err)
 	}
@@ -239,13 +249,16 @@ func (r *Repository[S]) executeOnce(ctx context.Context, id string, cmd Command,
 
 // earlierResult reads what command commandID wrote from stream sequence
 // from on (its first event): its result is its last consecutive event.
-func (r *Repository[S]) earlierResult(ctx context.Context, id, commandID string, from uint64) (CommandResult, bool) {
+func (r *Repository[S]) earlierResult(ctx context.Context, id, commandID string, from uint64) (CommandResult, bool, error) {
 	var res CommandResult
 	for ev, err := range r.store.Load(ctx, r.typ, id, from-1) {
-		if err != nil || ev.Metadata.CausationID != commandID {
+		if err != nil {
+			return res, false, err
+		}
+		if ev.Metadata.CausationID != commandID {
 			break
 		}
 		res = CommandResult{CommandID: commandID, Version: ev.Version, Sequence: ev.Sequence}
 	}
-	return res, res.Version > 0
+	return res, res.Version > 0, nil
 }

@@ -121,3 +121,29 @@ func TestResendOfAForgottenMultiEventCommandGetsItsFirstReply(t *testing.T) {
 		t.Fatalf("resend reply differs from the first: first version %d sequence %d, resend %+v", first.Version, first.Sequence, resend)
 	}
 }
+
+// unreadableCopy is an event store whose appends meet their events stored
+// already, at a sequence it cannot read back (a leader change, a
+// partition): what the stream store reports then.
+type unreadableCopy struct{ aggregates.EventStore }
+
+func (u unreadableCopy) Append(_ context.Context, typ, id string, _ streams.Position, events ...streams.Event) (streams.AppendResult, error) {
+	return streams.AppendResult{}, &streams.DuplicateEventError{AggregateType: typ, AggregateID: id, EventID: events[0].ID, Sequence: 7,
+		ReadErr: errors.New("no leader")}
+}
+
+// A resend whose first run is stored but whose result cannot be read at
+// that moment is told its outcome is unknown (503: resend), never 409
+// "applied earlier" — which a client may read as "not applied".
+func TestResendWhoseResultCannotBeReadIsUnknown(t *testing.T) {
+	t.Parallel()
+	store, _ := storeAndSnapshots(t)
+	repo, err := aggregates.NewRepository("counter", func() *counter { return &counter{} }, unreadableCopy{store}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = repo.Execute(context.Background(), "a", aggregates.Command{ID: "x", Idempotent: true}, addBy(1))
+	if !errors.Is(err, streams.ErrOutcomeUnknown) || errors.Is(err, aggregates.ErrAlreadyApplied) {
+		t.Fatalf("err = %v, want an unknown outcome", err)
+	}
+}

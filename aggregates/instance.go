@@ -1,6 +1,8 @@
 package aggregates
 
 import (
+	"fmt"
+
 	"github.com/jetflow/jetflow/streams"
 )
 
@@ -33,8 +35,14 @@ type Instance[S State] struct {
 // Exists reports whether the aggregate has any event.
 func (in *Instance[S]) Exists() bool { return in.Position.Version > 0 }
 
-// apply evolves the instance by one stored event.
+// apply evolves the instance by one stored event, the one after its
+// version: a history with a gap or a repeated version is refused rather
+// than decided on.
 func (in *Instance[S]) apply(ev streams.Event) error {
+	if ev.Version != in.Position.Version+1 {
+		return fmt.Errorf("event %s at sequence %d has version %d, the aggregate is at version %d: the stored history is not contiguous",
+			ev.ID, ev.Sequence, ev.Version, in.Position.Version)
+	}
 	if err := in.State.Apply(ev); err != nil {
 		return err
 	}

@@ -1,6 +1,9 @@
 package aggregates
 
-import "log/slog"
+import (
+	"context"
+	"log/slog"
+)
 
 // RepositoryOption configures a Repository (NewRepository).
 type RepositoryOption interface{ applyRepository(*repoOptions) }
@@ -25,8 +28,9 @@ type repoOptions struct {
 }
 
 type serviceOptions struct {
-	log     *slog.Logger
-	metrics Metrics
+	log       *slog.Logger
+	metrics   Metrics
+	authorize func(context.Context, Authorization) error
 }
 
 type repositoryOption func(*repoOptions)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -75,6 +76,21 @@ func TestServicePositionLoadsWithTheRegisteredRepository(t *testing.T) {
 		if err != nil || got != tc.want {
 			t.Errorf("Position(%s, %s) = %+v, %v; want %+v", tc.typ, tc.id, got, err, tc.want)
 		}
+	}
+	// State is the same load, with the state: the snapshot at version 3
+	// plus the two events after it.
+	st, pos, err := svc.State(ctx, "counter", "c1")
+	if c, ok := st.(*counter); err != nil || !ok || c.Value != 5 || pos != (streams.Position{Version: 5, Sequence: last.Sequence}) {
+		t.Errorf("State(counter, c1) = %#v at %+v, %v; want value 5 at version 5", st, pos, err)
+	}
+	if st, pos, err := svc.State(ctx, "counter", "absent"); err != nil || st.(*counter).Value != 0 || pos != (streams.Position{}) {
+		t.Errorf("State of an absent aggregate = %#v at %+v, %v; want a fresh state at the zero position", st, pos, err)
+	}
+	if _, _, err := svc.State(ctx, "ledger", "c1"); !errors.Is(err, aggregates.ErrUnknownAggregateType) {
+		t.Errorf("State of an unregistered type: %v, want ErrUnknownAggregateType", err)
+	}
+	if got, want := svc.Commands(), []string{"counter.add", "tally.add"}; !slices.Equal(got, want) {
+		t.Errorf("Commands() = %v, want %v", got, want)
 	}
 	if _, err := svc.Position(ctx, "ledger", "c1"); !errors.Is(err, aggregates.ErrUnknownAggregateType) {
 		t.Errorf("Position of an unregistered type: %v, want ErrUnknownAggregateType", err)

@@ -29,6 +29,11 @@ func (s *Service) serve(ctx context.Context, r route, req rpc.Request) rpc.Respo
 	if id := wire.TraceID(cmd.Metadata.TraceParent); id != "" {
 		base = logctx.With(wire.WithTraceParent(base, cmd.Metadata.TraceParent), "trace_id", id)
 	}
+	// Who sent it: the events record the verified user, not the claim,
+	// when the service runs in IdentityNATS (identity.go).
+	caller := callerOf(s.identity, req.Header, cmd.Metadata.UserID, s.log)
+	cmd.Metadata.UserID = caller.UserID
+	base = withCaller(base, caller)
 
 	var out Outcome
 	var cause error
@@ -47,7 +52,11 @@ func (s *Service) serve(ctx context.Context, r route, req rpc.Request) rpc.Respo
 		if rerr.Status >= 500 {
 			s.log.WarnContext(base, "command failed", "status", rerr.Status, "code", rerr.Code, "error", cause, "took", took)
 		} else {
-			s.log.InfoContext(base, "command refused", "status", rerr.Status, "code", rerr.Code, "error", rerr.Message, "took", took)
+			// The refusal's message may quote the client's input (an email
+			// that does not validate): it goes back to the client, and into
+			// the log only at debug level.
+			s.log.InfoContext(base, "command refused", "status", rerr.Status, "code", rerr.Code, "took", took)
+			s.log.DebugContext(base, "command refused because", "error", rerr.Message)
 		}
 		return rpc.Response{Header: replyHeaders, Err: rerr}
 	}
@@ -124,6 +133,8 @@ func toRPCError(err error) *wire.Error {
 	switch {
 	case errors.As(err, &de):
 		switch {
+		case errors.Is(de.Kind, ErrForbidden):
+			return wire.Errorf(wire.StatusForbidden, wire.CodeForbidden, "%s", de.Message)
 		case errors.Is(de.Kind, ErrNotFound):
 			return wire.Errorf(wire.StatusNotFound, wire.CodeNotFound, "%s", de.Message)
 		case errors.Is(de.Kind, ErrRuleViolated):

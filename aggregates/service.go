@@ -35,6 +35,9 @@ type ServiceConfig struct {
 	MaxPayload    int           // largest accepted request body in bytes
 	Timeout       time.Duration // bound of one command, load to reply
 	Concurrency   int           // commands handled at once by this instance
+	// Identity says where a command's user id comes from (default
+	// IdentityAuto: from the NATS server when it requires authentication).
+	Identity IdentityMode
 }
 
 func (c *ServiceConfig) defaults() {
@@ -63,9 +66,14 @@ type Service struct {
 	log    *slog.Logger
 	obs    Metrics
 	server *rpc.Server
+	// identity is cfg.Identity resolved against the connection's server.
+	identity  IdentityMode
+	authorize func(context.Context, Authorization) error
 	// repos are the repositories commands were registered with, by
 	// aggregate type (the first one of each): what Position loads with.
 	repos map[string]positioner
+	// commands are the registered commands' names, "<type>.<command>".
+	commands []string
 }
 
 // NewService returns a command service on nc.
@@ -78,7 +86,7 @@ func NewService(nc *nats.Conn, cfg ServiceConfig, opts ...ServiceOption) (*Servi
 	if err := streams.ValidateSubjectPrefix(cfg.SubjectPrefix); err != nil {
 		return nil, fmt.Errorf("aggregates: command subject prefix: %w", err)
 	}
-	return &Service{cfg: cfg, log: o.log, obs: o.metrics, server: rpc.NewServer(nc, rpc.ServerConfig{
+	return &Service{cfg: cfg, log: o.log, obs: o.metrics, identity: cfg.Identity.resolve(nc), authorize: o.authorize, server: rpc.NewServer(nc, rpc.ServerConfig{
 		Name:          cfg.Name,
 		Version:       serviceVersion,
 		Description:   "jetflow commands: " + cfg.SubjectPrefix + ".<aggregate_type>.<command>",
@@ -103,6 +111,12 @@ type CommandSpec[S State, C any] struct {
 	// carries Jetflow-Command-Id, a UUID derived from the aggregate type and
 	// that command id, so a resend reaches what the first one created.
 	AssignID func(cmd *C, id string)
+	// Authorize, when set, decides whether caller may send cmd, after the
+	// service's authorizer (WithAuthorizer) and before anything is loaded:
+	// Forbidden refuses it with a 403 naming why, any other error with a
+	// plain 403. It may also copy the caller into cmd (cmd.By =
+	// caller.UserID) for a Decide that checks ownership against the state.
+	Authorize func(ctx context.Context, caller Caller, cmd *C) error
 	// Decide turns the command into events, or refuses it.
 	Decide func(cmd C, inst *Instance[S]) ([]Change, error)
 }
@@ -111,6 +125,9 @@ type commandHandler[S State, C any] struct {
 	repo *Repository[S]
 	spec CommandSpec[S, C]
 	name string // "<aggregate type>.<command>", e.g. "user.create"
+	// authorize is the service's authorizer (WithAuthorizer), or nil.
+	authorize func(context.Context, Authorization) error
+	log       *slog.Logger
 }
 
 // Register adds a command to the service; call it before Start.
@@ -128,13 +145,18 @@ func Register[S State, C any](s *Service, repo *Repository[S], spec CommandSpec[
 		}
 		s.repos[repo.Type()] = repo
 	}
-	r := route{aggregateType: repo.Type(), command: spec.Name, h: &commandHandler[S, C]{repo: repo, spec: spec, name: repo.Type() + "." + spec.Name}}
-	return s.server.Add(rpc.Route{
+	r := route{aggregateType: repo.Type(), command: spec.Name, h: &commandHandler[S, C]{repo: repo, spec: spec, name: repo.Type() + "." + spec.Name,
+		authorize: s.authorize, log: s.log}}
+	if err := s.server.Add(rpc.Route{
 		Subject:  subject,
 		Name:     r.aggregateType + "_" + r.command,
 		Metadata: map[string]string{"aggregate_type": r.aggregateType, "command": r.command},
 		Handle:   func(ctx context.Context, req rpc.Request) rpc.Response { return s.serve(ctx, r, req) },
-	})
+	}); err != nil {
+		return err
+	}
+	s.commands = append(s.commands, r.aggregateType+"."+r.command)
+	return nil
 }
 
 func (h *commandHandler[S, C]) handle(ctx context.Context, data []byte, cmd Command) (Outcome, error) {
@@ -163,12 +185,34 @@ func (h *commandHandler[S, C]) handle(ctx context.Context, data []byte, cmd Comm
 	if cmd.Idempotent {
 		cmd.Fingerprint = Fingerprint(h.name, id, canonicalBody(&c, data))
 	}
+	if err := h.authorized(ctx, id, &c); err != nil {
+		return Outcome{}, err
+	}
 	out, err := h.repo.Execute(ctx, id, cmd, func(inst *Instance[S]) ([]Change, error) {
 		return h.spec.Decide(c, inst)
 	})
 	out.AggregateID = id
 	return out, err
 }
+
+// authorized asks the service's authorizer, then the command's own.
+func (h *commandHandler[S, C]) authorized(ctx context.Context, id string, c *C) error {
+	caller, _ := CallerFrom(ctx)
+	if h.authorize != nil {
+		a := Authorization{Caller: caller, Command: h.name, AggregateType: h.repo.Type(), AggregateID: id}
+		if err := authorized(ctx, h.authorize(ctx, a), h.log); err != nil {
+			return err
+		}
+	}
+	if h.spec.Authorize != nil {
+		return authorized(ctx, h.spec.Authorize(ctx, caller, c), h.log)
+	}
+	return nil
+}
+
+// Identity is the identity mode the service runs in, IdentityAuto
+// resolved: IdentityNATS or IdentityHeader.
+func (s *Service) Identity() IdentityMode { return s.identity }
 
 // createIDNamespace roots the aggregate ids derived from command ids.
 var createIDNamespace = uuid.MustParse("0b9b7f36-5f4e-4d0c-9a8e-7c7e3d2a51b4")

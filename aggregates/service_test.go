@@ -204,9 +204,11 @@ func TestConcurrentExpectedVersionsOnAStaleCacheAre409(t *testing.T) {
 }
 
 // A command of several events resent after the aggregate stopped
-// remembering its result is recognised by its stored event ids: nothing is
-// written again, and the caller is told so.
-func TestResendOfAForgottenBatchCommandIsAlreadyApplied(t *testing.T) {
+// remembering its result is recognised by its commit's id: nothing is
+// written again, and the resend gets the first run's reply (its commit's
+// version and sequence). With atomic batches the server did not say where
+// the first run was stored, and the resend was refused as already applied.
+func TestResendOfAForgottenBatchCommandGetsItsFirstReply(t *testing.T) {
 	t.Parallel()
 	_, repo, _, _ := setup(t)
 	ctx := context.Background()
@@ -216,7 +218,8 @@ func TestResendOfAForgottenBatchCommandIsAlreadyApplied(t *testing.T) {
 	one := func(inst *aggregates.Instance[*counter]) ([]aggregates.Change, error) {
 		return []aggregates.Change{{Type: "counter.added", Data: map[string]int{"by": 1}}}, nil
 	}
-	if _, err := repo.Execute(ctx, "b1", aggregates.Command{ID: "pair-1", Idempotent: true}, two); err != nil {
+	first, err := repo.Execute(ctx, "b1", aggregates.Command{ID: "pair-1", Idempotent: true}, two)
+	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range 65 {
@@ -224,9 +227,9 @@ func TestResendOfAForgottenBatchCommandIsAlreadyApplied(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	_, err := repo.Execute(ctx, "b1", aggregates.Command{ID: "pair-1", Idempotent: true}, two)
-	if !errors.Is(err, aggregates.ErrAlreadyApplied) || errors.Is(err, streams.ErrConcurrencyConflict) {
-		t.Fatalf("resend of a forgotten two-event command: %v", err)
+	again, err := repo.Execute(ctx, "b1", aggregates.Command{ID: "pair-1", Idempotent: true}, two)
+	if err != nil || !again.Duplicate || again.Version != 2 || again.Sequence != first.Sequence {
+		t.Fatalf("resend of a forgotten two-event command: %+v %v, want the first reply (version 2, sequence %d)", again, err, first.Sequence)
 	}
 	if inst, _ := repo.Load(ctx, "b1"); inst.Position.Version != 67 || inst.State.Value != 68 {
 		t.Fatalf("b1 at version %d value %d, want 67 and 68", inst.Position.Version, inst.State.Value)

@@ -121,6 +121,9 @@ type Original struct {
 	Header   nats.Header `json:"header,omitempty"`
 	Data     []byte      `json:"data"`
 	Time     time.Time   `json:"time"`
+	// Events are the events of an event-store commit (a projection's or
+	// an event worker's dead letter), decoded; nil for a topic message.
+	Events []streams.Event `json:"events,omitempty"`
 }
 
 // DeadLetter is one entry of the DLQ.
@@ -371,6 +374,9 @@ func (o *originalLoader) load(ctx context.Context, dl *DeadLetter) {
 		return
 	}
 	dl.Original = &Original{Subject: raw.Subject, Sequence: raw.Sequence, Header: publishedHeaders(raw.Header), Data: raw.Data, Time: raw.Time}
+	if evs, err := streams.DecodeEvents(raw.Subject, raw.Header, raw.Data, raw.Sequence); err == nil {
+		dl.Original.Events = evs
+	}
 }
 
 // directGetHeaders are added by a direct get (topics allow direct gets);

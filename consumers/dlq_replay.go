@@ -83,6 +83,12 @@ func (d *DLQ) replay(ctx context.Context, dl DeadLetter, dryRun bool) (Replayed,
 		}
 		return r, fmt.Errorf("%w: dead letter %d: %s", ErrOriginalGone, dl.ID, dl.OriginalMissing)
 	}
+	// The replay goes out with the operator's rights: only ever back under
+	// the topic's own subjects, whatever the stream named like it holds.
+	if under := TopicSubjectPrefix + "." + dl.Topic + "."; !strings.HasPrefix(dl.Original.Subject, under) {
+		return r, fmt.Errorf("%w: dead letter %d: its original's subject %q is not under %s, the subjects of topic %s",
+			ErrReplayUnsupported, dl.ID, dl.Original.Subject, TopicSubjects(dl.Topic), dl.Topic)
+	}
 	if err := d.checkConsumer(ctx, dl); err != nil {
 		return r, err
 	}

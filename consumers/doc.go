@@ -73,6 +73,19 @@
 // was still sending when the worker stopped never reach it: they come back
 // to the next worker after AckWait, not at once.
 //
+// # Scheduled messages
+//
+// Publisher.PublishAt and PublishAfter store a message for delivery at a
+// later time, as a nats-server schedule (Nats-Schedule: @at …) on the
+// topic's subject topic.<name>._schedule.<id>; at its time the server
+// stores the message on its topic subject, where subscriptions get it.
+// An id has at most one pending schedule. CancelScheduled cancels one: it
+// returns nil only if the schedule was pending when the cancellation was
+// stored, and then no worker ever hands the message to a handler — the
+// worker acks unhandled a copy the server fired at that very moment
+// (OutcomeCancelled). ListScheduled lists the pending ones.
+// docs/processes.md gives the wire form and the server's behaviour.
+//
 // # Dead letters
 //
 // The DLQ stream captures $JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.> and

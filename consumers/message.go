@@ -1,6 +1,7 @@
 package consumers
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -100,16 +101,37 @@ func (m *Message) Attempt() int {
 // finer control.
 func (m *Message) InProgress() error { return m.raw.InProgress() }
 
-// Event decodes the message as an event of the event store, for workers
-// subscribed to its stream (Subscription.Stream). The error wraps
-// streams.ErrMalformedEvent when the message is not one; a handler that
-// returns it sends the message to the dead-letter queue after its retries.
-func (m *Message) Event() (streams.Event, error) {
+// Events decodes the message as a commit of the event store, for workers
+// subscribed to its stream (Subscription.Stream): the events one append
+// stored together, in order — one for most commands, several for a command
+// that decided several (an order placed with its lines). The message is
+// acknowledged as a whole, so a handler handles them all or fails. The
+// error wraps streams.ErrMalformedEvent when the message is not a commit;
+// a handler that returns it sends the message to the dead-letter queue
+// after its retries.
+func (m *Message) Events() ([]streams.Event, error) {
 	md, err := m.Metadata()
 	if err != nil {
-		return streams.Event{}, fmt.Errorf("consumers: %s: %w", m.Subject(), err)
+		return nil, fmt.Errorf("consumers: %s: %w", m.Subject(), err)
 	}
-	return streams.DecodeMessage(m.Subject(), m.Header(), m.Data(), md.Sequence.Stream)
+	return streams.DecodeEvents(m.Subject(), m.Header(), m.Data(), md.Sequence.Stream)
+}
+
+// ErrSeveralEvents is Event's error for a commit of more than one event.
+var ErrSeveralEvents = errors.New("consumers: the commit holds several events; use Message.Events")
+
+// Event is Events for a message that holds one event. A commit of several
+// events is an error matching ErrSeveralEvents: use Events wherever a
+// command may decide more than one.
+func (m *Message) Event() (streams.Event, error) {
+	evs, err := m.Events()
+	if err != nil {
+		return streams.Event{}, err
+	}
+	if len(evs) != 1 {
+		return streams.Event{}, fmt.Errorf("%w (%d events at sequence %d)", ErrSeveralEvents, len(evs), evs[0].Sequence)
+	}
+	return evs[0], nil
 }
 
 // splitTopicSubject splits topic.<topic>.<priority>.<key>.

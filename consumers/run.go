@@ -57,6 +57,11 @@ func RunWorkers(ctx context.Context, js RunJetStream, cfg WorkerConfig, opts ...
 		}
 		sub := sc.Subscription
 		sub.Handler = h
+		if sc.Webhook.Secret == "" {
+			// Said once at start: a receiver cannot tell these calls from
+			// anyone else's.
+			logger.Warn("webhook calls are not signed; give the subscription a webhook secret", slog.String("subscription", sub.Name))
+		}
 		mws := []Middleware{Recover(), Logging(logger.With(slog.String("subscription", sub.Name)))}
 		mws = append(mws, cfg.Middleware...)
 		sub.Middleware = append(mws, sub.Middleware...)

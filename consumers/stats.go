@@ -34,10 +34,13 @@ type Metrics interface {
 // Stats counts a worker's outcomes since it started.
 type Stats struct {
 	Acked, Retried, DeadLettered, Filtered, Expired, Skipped, Returned uint64
+	// Cancelled counts copies of cancelled schedules, acked unhandled.
+	Cancelled uint64
 }
 
 type counters struct {
 	acked, retried, deadLettered, filtered, expired, skipped, returned atomic.Uint64
+	cancelled                                                          atomic.Uint64
 }
 
 func (c *counters) add(o Outcome) {
@@ -56,6 +59,8 @@ func (c *counters) add(o Outcome) {
 		c.skipped.Add(1)
 	case OutcomeReturned:
 		c.returned.Add(1)
+	case OutcomeCancelled:
+		c.cancelled.Add(1)
 	}
 }
 
@@ -68,5 +73,6 @@ func (c *counters) snapshot() Stats {
 		Expired:      c.expired.Load(),
 		Skipped:      c.skipped.Load(),
 		Returned:     c.returned.Load(),
+		Cancelled:    c.cancelled.Load(),
 	}
 }

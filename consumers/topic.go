@@ -96,6 +96,10 @@ func (c TopicConfig) StreamConfig() jetstream.StreamConfig {
 		Duplicates:  c.DuplicateWindow,
 		AllowMsgTTL: true,
 		AllowDirect: true,
+		// Scheduled messages (schedule.go); the server requires roll-ups
+		// with them, and a schedule replaces the last one of its id.
+		AllowMsgSchedules: true,
+		AllowRollup:       true,
 	}
 }
 

@@ -10,7 +10,11 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
+
+	"github.com/jetflow/jetflow/logctx"
 )
 
 // DefaultWebhookTimeout bounds one webhook call.
@@ -27,7 +31,33 @@ type WebhookConfig struct {
 	Timeout time.Duration
 	// Headers are added to every request (e.g. Authorization).
 	Headers map[string]string
+	// Secret signs every request as the Standard Webhooks spec says
+	// (webhook-id, webhook-timestamp, webhook-signature: HMAC-SHA256 over
+	// id, timestamp and body), so the receiver can check it came from here
+	// untouched (VerifyWebhook). "whsec_" + base64 is decoded, any other
+	// text is the key as it is; at least 16 bytes. Empty: unsigned.
+	Secret string
+	// Redirects says which redirects are followed (default RedirectNone).
+	Redirects RedirectPolicy
 }
+
+// RedirectPolicy says which redirects a webhook call follows.
+type RedirectPolicy string
+
+const (
+	// RedirectNone follows none: a 3xx is a permanent error naming where
+	// it points. The body and the custom headers (a token, a password)
+	// never go anywhere but the configured URL.
+	RedirectNone RedirectPolicy = "none"
+	// RedirectSameOrigin follows 307 and 308 (which keep the POST and its
+	// body) to the same scheme, host and port, at most 10 times.
+	RedirectSameOrigin RedirectPolicy = "same_origin"
+)
+
+// minWebhookKey is the shortest signing key accepted: the Standard
+// Webhooks spec asks for 24 to 64 bytes; 16 is where HMAC keys stop being
+// guessable.
+const minWebhookKey = 16
 
 // Validate reports every problem at once.
 func (c WebhookConfig) Validate() error {
@@ -37,20 +67,33 @@ func (c WebhookConfig) Validate() error {
 	case c.URL == "":
 		errs = append(errs, fmt.Errorf("%w: webhook url is required", ErrInvalidConfig))
 	case err != nil:
-		errs = append(errs, fmt.Errorf("%w: webhook url: %w", ErrInvalidConfig, err))
+		// url.Parse's error quotes the URL, secrets and all.
+		errs = append(errs, fmt.Errorf("%w: webhook url %q does not parse", ErrInvalidConfig, logctx.RedactURL(c.URL)))
 	case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		errs = append(errs, fmt.Errorf("%w: webhook url %q: want http(s)://host/…", ErrInvalidConfig, c.URL))
+		errs = append(errs, fmt.Errorf("%w: webhook url %q: want http(s)://host/…", ErrInvalidConfig, logctx.RedactURL(c.URL)))
 	}
 	if c.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("%w: webhook timeout must not be negative", ErrInvalidConfig))
+	}
+	if c.Secret != "" {
+		if _, err := webhookKey(c.Secret); err != nil {
+			errs = append(errs, fmt.Errorf("%w: webhook secret: %w", ErrInvalidConfig, err))
+		}
+	}
+	switch c.Redirects {
+	case "", RedirectNone, RedirectSameOrigin:
+	default:
+		errs = append(errs, fmt.Errorf("%w: webhook redirects %q: want %s or %s", ErrInvalidConfig, c.Redirects, RedirectNone, RedirectSameOrigin))
 	}
 	return errors.Join(errs...)
 }
 
 // WebhookError is a webhook call that did not get a 2xx answer. Status is 0
-// when no answer came (connection error, timeout).
+// when no answer came (connection error, timeout). Its text becomes a log
+// line and a dead letter's reason, so it holds the URL redacted
+// (logctx.RedactURL): no password, no query value.
 type WebhookError struct {
-	URL    string
+	URL    string // redacted
 	Status int
 	Body   string // the start of the response body
 	Err    error  // transport error when Status is 0
@@ -74,6 +117,13 @@ func (e *WebhookError) Is(target error) bool { return target == ErrWebhook }
 const (
 	WebhookHeaderSubject = "Jetflow-Subject"
 	WebhookHeaderAttempt = "Jetflow-Attempt"
+	// The Standard Webhooks headers of a signed call (WebhookConfig.Secret):
+	// the delivery's id, the same on every attempt
+	// (<stream>-<stream sequence>-<subscription>), the call's Unix time in
+	// seconds, and "v1," + base64 of HMAC-SHA256(key, id.timestamp.body).
+	WebhookHeaderID        = "webhook-id"
+	WebhookHeaderTimestamp = "webhook-timestamp"
+	WebhookHeaderSignature = "webhook-signature"
 )
 
 // maxErrorBody bounds how much of a failed response the error keeps.
@@ -81,12 +131,14 @@ const maxErrorBody = 256
 
 // Webhook returns a handler that POSTs each message to cfg.URL: body = the
 // payload, headers = the message's headers plus Jetflow-Subject and
-// Jetflow-Attempt. A 2xx answer acknowledges; any other 4xx except 408 and
-// 429 is permanent (dead-lettered at once); 5xx, 408, 429, timeouts and
+// Jetflow-Attempt, and with cfg.Secret the Standard Webhooks signature
+// headers. A 2xx answer acknowledges; any other 4xx except 408 and 429 is
+// permanent (dead-lettered at once); 5xx, 408, 429, timeouts and
 // connection errors are retried. client nil uses a client of its own.
-// Redirects are followed only when they keep the POST and its body (307,
-// 308); a 301, 302 or 303 is answered as a permanent error naming the new
-// location, since following it would send a GET without the payload.
+// Redirects are not followed unless cfg.Redirects is RedirectSameOrigin,
+// and then only 307 and 308 (which keep the POST and its body) within the
+// URL's origin; any other redirect is a permanent error naming where it
+// points.
 func Webhook(cfg WebhookConfig, client *http.Client) (Handler, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -94,15 +146,24 @@ func Webhook(cfg WebhookConfig, client *http.Client) (Handler, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = DefaultWebhookTimeout
 	}
-	client = postOnlyRedirects(client)
+	var key []byte
+	if cfg.Secret != "" {
+		key, _ = webhookKey(cfg.Secret) // Validate checked it
+	}
+	shown := logctx.RedactURL(cfg.URL)
+	origin, _ := url.Parse(cfg.URL)
+	client = redirectPolicy(client, cfg.Redirects, origin)
 	return func(ctx context.Context, m *Message) error {
 		ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 		defer cancel()
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, cfg.URL, bytes.NewReader(m.Data()))
 		if err != nil {
-			return Permanent(&WebhookError{URL: cfg.URL, Err: err})
+			return Permanent(&WebhookError{URL: shown, Err: redactURLError(err)})
 		}
 		for k, vs := range m.Header() {
+			if isWebhookSignatureHeader(k) {
+				continue // a publisher's own would pass for ours
+			}
 			for _, v := range vs {
 				req.Header.Add(k, v)
 			}
@@ -121,29 +182,30 @@ func Webhook(cfg WebhookConfig, client *http.Client) (Handler, error) {
 		if a := m.Attempt(); a > 0 {
 			req.Header.Set(WebhookHeaderAttempt, strconv.Itoa(a))
 		}
+		if key != nil {
+			signRequest(req, key, deliveryID(m), time.Now(), m.Data())
+		}
 		resp, err := client.Do(req)
 		if err != nil {
-			return &WebhookError{URL: cfg.URL, Err: err} // transport error or timeout: retry
+			return &WebhookError{URL: shown, Err: redactURLError(err)} // transport error or timeout: retry
 		}
 		defer resp.Body.Close()
-		return classifyWebhook(cfg.URL, resp)
+		return classifyWebhook(shown, resp)
 	}, nil
 }
 
-// postOnlyRedirects returns a copy of client (a new one when nil) that
-// stops at a redirect which would turn the POST into a bodiless GET.
-func postOnlyRedirects(client *http.Client) *http.Client {
+// redirectPolicy returns a copy of client (a new one when nil) that
+// follows redirects as policy says: none, or 307 and 308 within origin.
+// A redirect not followed is answered with the 3xx itself, which
+// classifyWebhook turns into a permanent error naming the location.
+func redirectPolicy(client *http.Client, policy RedirectPolicy, origin *url.URL) *http.Client {
 	c := &http.Client{}
 	if client != nil {
 		*c = *client
 	}
-	next := c.CheckRedirect
 	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-		if req.Method != http.MethodPost {
+		if policy != RedirectSameOrigin || req.Method != http.MethodPost || !sameOrigin(req.URL, origin) {
 			return http.ErrUseLastResponse
-		}
-		if next != nil {
-			return next(req, via)
 		}
 		if len(via) >= 10 {
 			return errors.New("stopped after 10 redirects")
@@ -153,6 +215,42 @@ func postOnlyRedirects(client *http.Client) *http.Client {
 	return c
 }
 
+// sameOrigin compares scheme, host and port, the default port included.
+func sameOrigin(a, b *url.URL) bool {
+	port := func(u *url.URL) string {
+		if p := u.Port(); p != "" {
+			return p
+		}
+		if strings.EqualFold(u.Scheme, "https") {
+			return "443"
+		}
+		return "80"
+	}
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
+}
+
+// redactURLError keeps a transport error's cause (errors.Is still finds a
+// timeout) with the URL it quotes redacted.
+func redactURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return &url.Error{Op: ue.Op, URL: logctx.RedactURL(ue.URL), Err: ue.Err}
+	}
+	return err
+}
+
+// errorBodyText is a failed response's body as text for logs and
+// dead-letter reasons, which stay UTF-8: the cut at maxErrorBody may split
+// a character, and a receiver may answer anything.
+func errorBodyText(body []byte) string {
+	text := strings.ToValidUTF8(string(bytes.TrimSpace(body)), "\uFFFD")
+	for len(text) > maxErrorBody {
+		_, size := utf8.DecodeLastRuneInString(text)
+		text = text[:len(text)-size]
+	}
+	return text
+}
+
 // classifyWebhook maps an answer to nil, a retryable or a permanent error.
 func classifyWebhook(u string, resp *http.Response) error {
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
@@ -160,9 +258,10 @@ func classifyWebhook(u string, resp *http.Response) error {
 		return nil
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	err := &WebhookError{URL: u, Status: resp.StatusCode, Body: string(bytes.TrimSpace(body))}
+	err := &WebhookError{URL: u, Status: resp.StatusCode, Body: errorBodyText(body)}
 	if loc := resp.Header.Get("Location"); loc != "" && resp.StatusCode >= 300 && resp.StatusCode < 400 {
-		err.Body = "redirects to " + loc + " (a POST is not followed there as a GET; set the webhook URL to it)"
+		err.Body = "redirects to " + strings.ToValidUTF8(logctx.RedactURL(loc), "\uFFFD") + " (not followed: set the webhook URL to it; " +
+			"only 307 and 308 within the URL's origin are followed, with redirects same_origin)"
 	}
 	if WebhookRetryable(resp.StatusCode) {
 		return err

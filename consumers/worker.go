@@ -56,6 +56,11 @@ type Worker struct {
 	wdDone  chan struct{}
 
 	stats counters
+
+	// schedStream is the topic's stream, for the cancelled-schedule check
+	// (schedule.go); looked up on first use.
+	schedMu     sync.Mutex
+	schedStream jetstream.Stream
 }
 
 const (
@@ -310,6 +315,17 @@ func (w *Worker) process(m *Message) {
 		if target := h.Get(wire.HeaderReplayFor); target != "" && target != w.durable {
 			w.ack(m, OutcomeSkipped)
 			return
+		}
+		if h.Get(wire.HeaderScheduleToken) != "" {
+			cancelled, err := w.cancelledSchedule(m)
+			if err != nil {
+				w.fail(m, err)
+				return
+			}
+			if cancelled {
+				w.ack(m, OutcomeCancelled)
+				return
+			}
 		}
 	}
 	if !w.filters.Empty() && !w.filters.Match(m.Data()) {

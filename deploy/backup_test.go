@@ -13,13 +13,13 @@ import (
 	"github.com/jetflow/jetflow/streams"
 )
 
-// TestBackupAndRestoreAsServiceUser runs the protocol of `nats stream
-// backup EVENTS` and `nats stream restore` as the service user under
+// TestBackupAndRestoreAsAdmin runs the protocol of `nats stream
+// backup EVENTS` and `nats stream restore` as the admin user under
 // nats.conf, on a connection with the default inbox as the nats CLI makes
 // it: snapshot chunks are acknowledged on their $JS.SNAPSHOT.ACK subjects (a
 // one-chunk window, so every ack is needed) and uploaded to a
 // $JS.SNAPSHOT.RESTORE subject on a second server.
-func TestBackupAndRestoreAsServiceUser(t *testing.T) {
+func TestBackupAndRestoreAsAdmin(t *testing.T) {
 	t.Parallel()
 	const events = 50
 	src := startServer(t, loadNATSConf(t))
@@ -31,7 +31,7 @@ func TestBackupAndRestoreAsServiceUser(t *testing.T) {
 		}
 	}
 
-	nc, perms := connectAs(t, src.ClientURL(), serviceUser, servicePassword)
+	nc, perms := connectAs(t, src.ClientURL(), adminUser, adminPassword)
 	backup, chunks := snapshot(t, nc, streams.DefaultEventStream)
 	if len(chunks) < 2 {
 		t.Fatalf("backup of %d chunks: too small to prove the acks", len(chunks))
@@ -39,7 +39,7 @@ func TestBackupAndRestoreAsServiceUser(t *testing.T) {
 	expectNoViolation(t, perms)
 
 	dst := startServer(t, loadNATSConf(t))
-	nc2, perms2 := connectAs(t, dst.ClientURL(), serviceUser, servicePassword)
+	nc2, perms2 := connectAs(t, dst.ClientURL(), adminUser, adminPassword)
 	restored := restore(t, nc2, backup, chunks)
 	if restored.State.Msgs != events {
 		t.Fatalf("restored EVENTS holds %d events, want %d", restored.State.Msgs, events)

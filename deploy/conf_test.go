@@ -24,8 +24,10 @@ var (
 
 // Users defined by nats/accounts.conf.
 const (
-	serviceUser = "jetflow"
-	clientUser  = "client"
+	serviceUser = "jetflow" // jetflow serve
+	workerUser  = "worker"  // jetflow worker
+	adminUser   = "admin"   // operators
+	clientUser  = "client"  // applications, in their own account
 	sysUser     = "sys"
 	// serviceInboxPrefix is the private inbox of jetflow's services
 	// (cmd/jetflow/natsauth.go); only the service user may subscribe to it.

@@ -11,6 +11,8 @@ import (
 // tests that load the configurations can run in parallel.
 const (
 	servicePassword = "service-test-pw"
+	workerPassword  = "worker-test-pw"
+	adminPassword   = "admin-test-pw"
 	clientPassword  = "client-test-pw"
 	sysPassword     = "sys-test-pw"
 )
@@ -18,6 +20,8 @@ const (
 func TestMain(m *testing.M) {
 	for name, value := range map[string]string{
 		"JETFLOW_NATS_PASSWORD": servicePassword,
+		"NATS_WORKER_PASSWORD":  workerPassword,
+		"NATS_ADMIN_PASSWORD":   adminPassword,
 		"NATS_CLIENT_PASSWORD":  clientPassword,
 		"NATS_SYS_PASSWORD":     sysPassword,
 	} {

@@ -21,7 +21,13 @@
 //   - The projection fixture, without a server: GivenEvents feeds events to
 //     a projections.Handler in stream order and ThenRecord or ThenNoRecord
 //     check the read model's records.
-//   - Event and EventOf build the events both fixtures take.
+//   - The process fixture, without a server: GivenProcess runs a
+//     process manager (processes.Definition) in memory on a fake clock;
+//     When hands it events, Advance moves the clock and fires the
+//     deadlines that fall due, and ThenCommands, ThenDeadlines,
+//     ThenDeadlineIn, ThenState, ThenEnded, ThenSkipped and ThenError
+//     check what it did.
+//   - Event and EventOf build the events the fixtures take.
 //   - In-memory stores: NewEventStore and NewSnapshotStore keep the promises
 //     of streams.Store and streams.Snapshots (a conformance suite runs both
 //     on the same table), so an aggregates.Repository runs without a

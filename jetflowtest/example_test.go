@@ -152,7 +152,7 @@ func ExampleRunServer() {
 	}
 	fmt.Println("version", res.Version, "sequence", res.LastSequence)
 	// Output:
-	// version 2 sequence 2
+	// version 2 sequence 1
 }
 
 // A server where there is no test: in an Example, a small program or a

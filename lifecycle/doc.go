@@ -6,5 +6,6 @@
 // actors. The command and query services, the projection runner and its
 // views, workers, the embedded server and the HTTP endpoints all have
 // this shape; `jetflow serve` runs them in a Group, and so can a program
-// that assembles the libraries itself.
+// that assembles the libraries itself. HTTPServer gives an *http.Server
+// that shape.
 package lifecycle

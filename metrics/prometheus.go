@@ -11,8 +11,9 @@ import (
 )
 
 // Prometheus reports what jetflow does as Prometheus metrics: it
-// implements aggregates.Metrics, projections.Metrics and consumers.Metrics,
-// so one value goes to every part through their WithMetrics options.
+// implements aggregates.Metrics, projections.Metrics, consumers.Metrics
+// and processes.Metrics, so one value goes to every part through their
+// WithMetrics options.
 type Prometheus struct {
 	commands        *prometheus.CounterVec
 	commandDuration *prometheus.HistogramVec
@@ -21,6 +22,7 @@ type Prometheus struct {
 	snapshots       *prometheus.CounterVec
 	workers         *workerMetrics
 	reads           *readMetrics
+	processes       *processMetrics
 }
 
 var (
@@ -56,8 +58,10 @@ func NewPrometheus(reg prometheus.Registerer) (*Prometheus, error) {
 	}, []string{"aggregate_type"})
 	m.workers = newWorkerMetrics()
 	m.reads = newReadMetrics()
+	m.processes = newProcessMetrics()
 	collectors := append([]prometheus.Collector{m.commands, m.commandDuration, m.conflicts, m.eventsAppended, m.snapshots},
 		append(m.workers.collectors(), m.reads.collectors()...)...)
+	collectors = append(collectors, m.processes.collectors()...)
 	for _, c := range collectors {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("metrics: register %s: %w", describe(c), err)

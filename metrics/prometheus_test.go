@@ -11,6 +11,7 @@ import (
 
 	"github.com/jetflow/jetflow/consumers"
 	"github.com/jetflow/jetflow/metrics"
+	"github.com/jetflow/jetflow/processes"
 	"github.com/jetflow/jetflow/projections"
 )
 
@@ -69,5 +70,62 @@ func TestPrometheusRefusesARegistryThatHasItsMetrics(t *testing.T) {
 	var already prometheus.AlreadyRegisteredError
 	if !errors.As(err, &already) || !strings.Contains(err.Error(), "jetflow_commands_total") {
 		t.Fatalf("second NewPrometheus = %v, want an AlreadyRegisteredError naming jetflow_commands_total", err)
+	}
+}
+
+// Prometheus implements processes.Metrics without importing processes
+// (they share a layer): this keeps the method sets in step.
+var _ processes.Metrics = (*metrics.Prometheus)(nil)
+
+func TestPrometheusReportsProcesses(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	m, err := metrics.NewPrometheus(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.ProcessStarted("payment")
+	m.ProcessHandled("payment", processes.KindEvent, time.Millisecond)
+	m.ProcessHandled("payment", processes.KindDeadline, time.Millisecond)
+	m.ProcessEnded("payment")
+	m.ProcessFailed("payment")
+	m.DeadlineFired("payment")
+	m.StateConflict("payment")
+	m.StateConflict("payment")
+	m.MessageSkipped("payment", processes.ReasonEnded)
+	want := `
+# HELP jetflow_process_instances_started_total Process instances started, by process manager.
+# TYPE jetflow_process_instances_started_total counter
+jetflow_process_instances_started_total{process="payment"} 1
+# HELP jetflow_process_messages_handled_total Messages handled: state stored and effects done, by kind (event or deadline).
+# TYPE jetflow_process_messages_handled_total counter
+jetflow_process_messages_handled_total{kind="deadline",process="payment"} 1
+jetflow_process_messages_handled_total{kind="event",process="payment"} 1
+# HELP jetflow_process_state_conflicts_total Instance writes another writer won (compare-and-set); the message was decided again.
+# TYPE jetflow_process_state_conflicts_total counter
+jetflow_process_state_conflicts_total{process="payment"} 2
+# HELP jetflow_process_messages_skipped_total Messages that did nothing, by reason (duplicate, not_started, ended, deadline_not_pending, no_instance).
+# TYPE jetflow_process_messages_skipped_total counter
+jetflow_process_messages_skipped_total{process="payment",reason="ended"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
+		"jetflow_process_instances_started_total", "jetflow_process_messages_handled_total",
+		"jetflow_process_state_conflicts_total", "jetflow_process_messages_skipped_total"); err != nil {
+		t.Error(err)
+	}
+	want = `
+# HELP jetflow_process_instances_ended_total Process instances that ended.
+# TYPE jetflow_process_instances_ended_total counter
+jetflow_process_instances_ended_total{process="payment"} 1
+# HELP jetflow_process_failures_total Failed attempts to handle a message (handler error or panic, invalid step, command not delivered); the message is retried, then dead-lettered.
+# TYPE jetflow_process_failures_total counter
+jetflow_process_failures_total{process="payment"} 1
+# HELP jetflow_process_deadlines_fired_total Deadlines handled.
+# TYPE jetflow_process_deadlines_fired_total counter
+jetflow_process_deadlines_fired_total{process="payment"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
+		"jetflow_process_instances_ended_total", "jetflow_process_failures_total", "jetflow_process_deadlines_fired_total"); err != nil {
+		t.Error(err)
 	}
 }

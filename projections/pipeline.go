@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -53,6 +54,17 @@ type pipeline struct {
 	cache  *recordCache
 	codec  recordCodec // set when the handler works on decoded records
 	fresh  bool        // nothing but this session wrote the bucket: a record not cached does not exist
+
+	// Every write to the bucket carries the bucket stream's sequence it
+	// must follow (Nats-Expected-Last-Sequence): writes are numbered in
+	// the order they are sent, from the stream's last sequence at the
+	// session's start. A write that lands late — held in a partitioned
+	// route, or sent by a process that lost the lease — finds the stream
+	// moved on and is refused instead of putting an old value over a newer
+	// one; the writes after a refused or lost one are refused too, and the
+	// session starts again from the checkpoint.
+	wmu  sync.Mutex
+	wseq uint64 // the sequence the next write must follow
 
 	delivered atomic.Uint64
 	confirmed atomic.Uint64 // events confirmed (count)
@@ -145,12 +157,17 @@ type batch struct {
 
 // item is one received event on its way through a batch.
 type item struct {
-	msg     jetstream.Msg
-	ev      streams.Event
+	msg jetstream.Msg
+	// evs are the commit's events, keys the record each changes ("" for
+	// none): a commit is applied whole or not at all.
+	evs     []streams.Event
+	keys    []string
 	seq     uint64
 	pending uint64
-	key     string
+	// err is why the commit cannot be applied, and errType the type of
+	// the event it concerns ("" when the message did not decode).
 	err     error
+	errType string
 }
 
 // session resets the consumer to its ack floor and applies events until ctx
@@ -189,6 +206,9 @@ func (pl *pipeline) session(ctx context.Context, untilCaughtUp bool) error {
 		return fmt.Errorf("projections: bucket %s: %w", pl.gen.Bucket, err)
 	}
 	pl.fresh = kvInfo.CachedInfo().State.Msgs == 0
+	pl.wmu.Lock()
+	pl.wseq = kvInfo.CachedInfo().State.LastSeq
+	pl.wmu.Unlock()
 
 	msgs := make(chan jetstream.Msg, 2*pl.cfg.CatchUpBatch)
 	quit := make(chan struct{})
@@ -384,19 +404,12 @@ func (pl *pipeline) apply(ctx context.Context, b *batch, items []item) error {
 			return fmt.Errorf("projections: message without JetStream metadata on %s: %w", it.msg.Subject(), err)
 		}
 		it.seq, it.pending = md.Sequence.Stream, md.NumPending
-		it.ev, it.err = streams.DecodeMessage(it.msg.Subject(), it.msg.Headers(), it.msg.Data(), it.seq)
-		if it.err == nil && pl.cfg.Upcasters != nil {
-			it.err = pl.cfg.Upcasters.Apply(&it.ev)
-		}
-		if it.err == nil {
-			it.key, it.err = pl.p.Handler.Key(it.ev)
-			if it.err == nil && it.key != "" && !validRecordKey(it.key) {
-				it.err = fmt.Errorf("key %q is not a valid record key (KV key characters, not starting with %q); build keys with projections.Key", it.key, reservedKeyPrefix)
-			}
-		}
-		if it.err == nil && it.key != "" && !pl.fresh {
-			if _, ok := pl.cache.get(it.key); !ok {
-				missing = append(missing, it.key)
+		pl.decode(it)
+		if it.err == nil && !pl.fresh {
+			for _, key := range it.keys {
+				if _, ok := pl.cache.get(key); key != "" && !ok {
+					missing = append(missing, key)
+				}
 			}
 		}
 	}
@@ -415,81 +428,154 @@ func (pl *pipeline) apply(ctx context.Context, b *batch, items []item) error {
 	for i := range items {
 		it := &items[i]
 		if skips[it.seq] {
-			pl.log.Warn("event skipped on an operator's request", "sequence", it.seq, "type", it.ev.Type)
+			typ := it.errType
+			if len(it.evs) > 0 {
+				typ = it.evs[0].Type
+			}
+			pl.log.Warn("event skipped on an operator's request", "sequence", it.seq, "type", typ, "events", max(len(it.evs), 1))
 			pl.track.skipped(it.seq)
-			pl.cfg.metrics.EventsSkipped(pl.p.Name, "operator", 1)
+			pl.cfg.metrics.EventsSkipped(pl.p.Name, "operator", max(len(it.evs), 1))
 			add(it)
 			continue
 		}
 		if it.err != nil {
 			// A malformed event or key fails the same way every time.
-			failure = pl.failed(it, it.err)
+			failure = pl.failed(it, it.errType, it.err)
 			break
 		}
-		if it.key == "" {
-			add(it)
-			continue
-		}
-		rec, _ := pl.cache.get(it.key)
-		if rec != nil && rec.seq >= it.seq {
-			b.skipped++
-			add(it)
-			continue
-		}
-		changed, err := pl.applyEvent(ctx, it, rec)
+		skipped, err := pl.applyCommit(ctx, b, it)
 		if err != nil {
 			if ctx.Err() != nil {
-				// Stopping: the event stays unacked and comes back first.
+				// Stopping: the commit stays unacked and comes back first.
 				break
 			}
-			failure = pl.failed(it, err)
+			failure = err
 			break
 		}
-		if changed {
-			b.dirty = append(b.dirty, it.key)
-		}
+		b.skipped += skipped
 		add(it)
 	}
 	return failure
 }
 
-// applyEvent runs the handler (with retries) on one event and caches the
-// record it produced; it reports whether the key joined the batch's writes.
-func (pl *pipeline) applyEvent(ctx context.Context, it *item, rec *record) (bool, error) {
-	if pl.codec == nil {
-		var current []byte
-		if rec != nil {
-			current = rec.value
-		}
-		next, err := retry(ctx, pl, it.ev, func() ([]byte, error) { return pl.p.Handler.Apply(ctx, it.ev, current) })
-		if err != nil {
-			return false, err
-		}
-		return pl.cache.set(it.key, next, it.seq), nil
+// decode fills it's events and keys from its message, or its error.
+func (pl *pipeline) decode(it *item) {
+	it.evs, it.err = streams.DecodeEvents(it.msg.Subject(), it.msg.Headers(), it.msg.Data(), it.seq)
+	if it.err != nil {
+		it.errType = it.msg.Headers().Get(wire.HeaderEventType) // a message of the format before commits
+		return
 	}
-	var current any
-	if rec != nil {
-		current = rec.decoded
-		if current == nil && rec.value != nil {
-			d, err := pl.codec.decodeRecord(rec.value)
-			if err != nil {
-				return false, err
+	it.keys = make([]string, len(it.evs))
+	for i := range it.evs {
+		ev := &it.evs[i]
+		if pl.cfg.Upcasters != nil {
+			if it.err = pl.cfg.Upcasters.Apply(ev); it.err != nil {
+				it.errType = ev.Type
+				return
 			}
-			current = d
 		}
+		key, err := pl.p.Handler.Key(*ev)
+		if err == nil && key != "" && !validRecordKey(key) {
+			err = fmt.Errorf("key %q is not a valid record key (KV key characters, not starting with %q); build keys with projections.Key", key, reservedKeyPrefix)
+		}
+		if err != nil {
+			it.err, it.errType = err, ev.Type
+			return
+		}
+		it.keys[i] = key
 	}
-	next, err := retry(ctx, pl, it.ev, func() (any, error) { return pl.codec.evolveRecord(ctx, it.ev, current) })
-	if err != nil {
-		return false, err
-	}
-	return pl.cache.setDecoded(it.key, next, it.seq), nil
 }
 
-func (pl *pipeline) failed(it *item, err error) error {
-	f := Failure{Sequence: it.seq, Type: it.ev.Type, Subject: it.msg.Subject(), Error: err.Error(), At: time.Now().UTC()}
-	if f.Type == "" {
-		f.Type = it.msg.Headers().Get(wire.HeaderEventType)
+// staged is a record's new value while its commit is applied: the cache
+// takes it only once every event of the commit is applied, so a handler
+// that fails halfway leaves no part of the commit behind.
+type staged struct {
+	value   []byte
+	decoded any
+}
+
+// applyCommit runs the handler (with retries) on each event of the commit
+// and caches the records they produced, joining them to b's writes; it
+// reports the events skipped as already applied. A record at the commit's
+// sequence or later has it already: its events are skipped.
+func (pl *pipeline) applyCommit(ctx context.Context, b *batch, it *item) (skipped int, err error) {
+	var order []string
+	changes := map[string]*staged{}
+	applied := map[string]bool{} // records that already hold the commit
+	for i, ev := range it.evs {
+		key := it.keys[i]
+		if key == "" {
+			continue
+		}
+		if applied[key] {
+			skipped++
+			continue
+		}
+		cur, ok := changes[key]
+		if !ok {
+			rec, _ := pl.cache.get(key)
+			if rec != nil && rec.seq >= it.seq {
+				applied[key] = true
+				skipped++
+				continue
+			}
+			if cur, err = pl.current(rec); err != nil {
+				return 0, pl.failed(it, ev.Type, err)
+			}
+			changes[key] = cur
+			order = append(order, key)
+		}
+		if err := pl.evolve(ctx, ev, cur); err != nil {
+			return 0, pl.failed(it, ev.Type, err)
+		}
 	}
+	for _, key := range order {
+		var changed bool
+		if pl.codec == nil {
+			changed = pl.cache.set(key, changes[key].value, it.seq)
+		} else {
+			changed = pl.cache.setDecoded(key, changes[key].decoded, it.seq)
+		}
+		if changed {
+			b.dirty = append(b.dirty, key)
+		}
+	}
+	return skipped, nil
+}
+
+// current is a record's value as the handler starts from.
+func (pl *pipeline) current(rec *record) (*staged, error) {
+	if rec == nil {
+		return &staged{}, nil
+	}
+	if pl.codec == nil || rec.decoded != nil || rec.value == nil {
+		return &staged{value: rec.value, decoded: rec.decoded}, nil
+	}
+	d, err := pl.codec.decodeRecord(rec.value)
+	if err != nil {
+		return nil, err
+	}
+	return &staged{decoded: d}, nil
+}
+
+// evolve runs the handler on one event, changing cur.
+func (pl *pipeline) evolve(ctx context.Context, ev streams.Event, cur *staged) error {
+	if pl.codec == nil {
+		next, err := retry(ctx, pl, ev, func() ([]byte, error) { return pl.p.Handler.Apply(ctx, ev, cur.value) })
+		if err == nil {
+			cur.value = next
+		}
+		return err
+	}
+	next, err := retry(ctx, pl, ev, func() (any, error) { return pl.codec.evolveRecord(ctx, ev, cur.decoded) })
+	if err == nil {
+		cur.decoded = next
+	}
+	return err
+}
+
+func (pl *pipeline) failed(it *item, eventType string, err error) error {
+	f := Failure{Sequence: it.seq, Type: eventType, Subject: it.msg.Subject(), Error: err.Error(), At: time.Now().UTC()}
 	return &FailedError{Projection: pl.p.Name, Failure: f}
 }
 
@@ -508,9 +594,18 @@ func (pl *pipeline) write(key string, rec *record) (jetstream.PubAckFuture, erro
 // the client's fast path is taken; a full window then fails after a short
 // stall, and the message was not sent: try again.)
 func (pl *pipeline) publishAsync(msg *nats.Msg) (jetstream.PubAckFuture, error) {
+	if msg.Header == nil {
+		msg.Header = nats.Header{}
+	}
+	pl.wmu.Lock()
+	defer pl.wmu.Unlock()
+	msg.Header.Set(jetstream.ExpectedLastSeqHeader, strconv.FormatUint(pl.wseq, 10))
 	deadline := time.Now().Add(pl.cfg.WriteTimeout)
 	for {
 		f, err := pl.js.PublishMsgAsync(msg)
+		if err == nil {
+			pl.wseq++
+		}
 		if !errors.Is(err, jetstream.ErrTooManyStalledMsgs) || time.Now().After(deadline) {
 			return f, err
 		}

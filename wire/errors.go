@@ -14,6 +14,7 @@ import (
 // Nats-Service-Error-Code header.
 const (
 	StatusInvalid     = 400
+	StatusForbidden   = 403
 	StatusNotFound    = 404
 	StatusConflict    = 409
 	StatusTooLarge    = 413
@@ -24,7 +25,10 @@ const (
 
 // Error codes carried in an error reply's body: finer than the status.
 const (
-	CodeValidation     = "validation"
+	CodeValidation = "validation"
+	// CodeForbidden is a 403: the caller may not do this (an
+	// authorization hook refused it).
+	CodeForbidden      = "forbidden"
 	CodeNotFound       = "not_found"
 	CodeUnknownCommand = "unknown_command"
 	CodeUnknownQuery   = "unknown_query"
@@ -42,6 +46,7 @@ const (
 // holds for every *Error with status 409, whatever its code.
 var (
 	ErrInvalid     = errors.New("invalid request")             // 400
+	ErrForbidden   = errors.New("forbidden")                   // 403
 	ErrNotFound    = errors.New("not found")                   // 404
 	ErrConflict    = errors.New("conflict")                    // 409
 	ErrTooLarge    = errors.New("request too large")           // 413
@@ -69,6 +74,8 @@ func Kind(status int) error {
 	switch status {
 	case StatusInvalid:
 		return ErrInvalid
+	case StatusForbidden:
+		return ErrForbidden
 	case StatusNotFound:
 		return ErrNotFound
 	case StatusConflict:

@@ -60,6 +60,21 @@ const (
 	HeaderReplayFor = "Jetflow-Replay-For"
 )
 
+// Headers of scheduled topic messages: set on the schedule a publisher
+// stores, and copied by the server onto the message it delivers at the
+// scheduled time.
+const (
+	// HeaderScheduleID is the id a scheduled message is cancelled by.
+	HeaderScheduleID = "Jetflow-Schedule-Id"
+	// HeaderScheduleToken is unique to one schedule of an id: a
+	// cancellation names it, so that it cancels that schedule and not a
+	// later one with the same id.
+	HeaderScheduleToken = "Jetflow-Schedule-Token"
+	// HeaderScheduledAt is the time the message was scheduled for
+	// (RFC 3339, UTC, whole seconds).
+	HeaderScheduledAt = "Jetflow-Scheduled-At"
+)
+
 // HasControl reports whether s holds an ASCII control character (or DEL),
 // which would break or forge a NATS header line.
 func HasControl(s string) bool {

@@ -39,32 +39,32 @@ func TestCommandsWriteEventsWithEveryHeader(t *testing.T) {
 	}
 	types := []string{users.EventCreated, users.EventUpdated, users.EventStatusChanged}
 	seqs := []uint64{created.Sequence, updated.Sequence, changed.Sequence}
+	stored := make([]streams.Event, len(seqs))
 	for i, seq := range seqs {
 		msg, err := st.GetMsg(ctx(t), seq)
 		if err != nil {
 			t.Fatal(err)
 		}
-		h := msg.Header
-		for _, name := range []string{"Nats-Msg-Id", "Jetflow-Event-Type", "Jetflow-Aggregate-Type", "Jetflow-Aggregate-Id",
-			"Jetflow-Version", "Jetflow-Schema", "Jetflow-Correlation-Id", "Jetflow-Causation-Id", "Jetflow-Source", "Jetflow-Occurred-At"} {
-			if h.Get(name) == "" {
-				t.Errorf("event %d lacks header %s", i+1, name)
-			}
+		evs, err := streams.DecodeEvents(msg.Subject, msg.Header, msg.Data, msg.Sequence)
+		if err != nil || len(evs) != 1 {
+			t.Fatalf("commit %d decodes to %+v %v", i+1, evs, err)
 		}
-		if h.Get("Jetflow-Event-Type") != types[i] || h.Get("Jetflow-Version") != fmt.Sprint(i+1) || msg.Subject != "events.user."+id {
-			t.Errorf("event %d: type %s version %s subject %s", i+1, h.Get("Jetflow-Event-Type"), h.Get("Jetflow-Version"), msg.Subject)
+		e := evs[0]
+		if e.ID == "" || e.Type != types[i] || e.Version != uint64(i+1) || e.AggregateType != "user" || e.AggregateID != id ||
+			e.Schema < 1 || e.Metadata.CorrelationID == "" || e.Metadata.CausationID == "" || e.Metadata.Source == "" || e.OccurredAt.IsZero() ||
+			msg.Subject != "events.user."+id || msg.Header.Get("Nats-Msg-Id") != e.ID {
+			t.Errorf("event %d: %+v on %s (message id %s)", i+1, e, msg.Subject, msg.Header.Get("Nats-Msg-Id"))
 		}
+		stored[i] = e
 	}
-	first, _ := st.GetMsg(ctx(t), created.Sequence)
-	if first.Header.Get("Jetflow-Correlation-Id") != "corr-42" || first.Header.Get("Jetflow-User-Id") != "admin-1" || first.Header.Get("traceparent") != trace {
-		t.Errorf("metadata not carried: %v", first.Header)
+	if m := stored[0].Metadata; m.CorrelationID != "corr-42" || m.TraceParent != trace {
+		t.Errorf("metadata not carried: %+v", m)
 	}
-	if id := first.Header.Get("Nats-Msg-Id"); len(id) != 36 || id[14] != '7' {
+	if id := stored[0].ID; len(id) != 36 || id[14] != '7' {
 		t.Errorf("event id %q of a command without Jetflow-Command-Id is not a UUIDv7", id)
 	}
-	second, _ := st.GetMsg(ctx(t), updated.Sequence)
-	if second.Header.Get("Jetflow-Causation-Id") != "cmd-upd-1" {
-		t.Errorf("causation id = %q, want the command id", second.Header.Get("Jetflow-Causation-Id"))
+	if stored[1].Metadata.CausationID != "cmd-upd-1" {
+		t.Errorf("causation id = %q, want the command id", stored[1].Metadata.CausationID)
 	}
 	events := eventsOf(t, n, id)
 	for i, ev := range events {

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jetflow/jetflow/internal/bench"
+	"github.com/jetflow/jetflow/internal/natsserver"
 )
 
 func newBenchCmd(d *Domain) *cobra.Command {
@@ -19,6 +20,7 @@ func newBenchCmd(d *Domain) *cobra.Command {
 		asJSON     bool
 		cpuProfile string
 		scenarios  []string
+		syncs      []string
 		opts       bench.Options
 	)
 	cmd := &cobra.Command{
@@ -33,6 +35,9 @@ func newBenchCmd(d *Domain) *cobra.Command {
 				return err
 			}
 			opts.Domain = dom
+			if opts.Syncs, err = parseSyncs(syncs); err != nil {
+				return err
+			}
 			if cpuProfile != "" {
 				f, err := os.Create(cpuProfile)
 				if err != nil {
@@ -78,7 +83,25 @@ func newBenchCmd(d *Domain) *cobra.Command {
 	cmd.Flags().StringSliceVar(&scenarios, "scenario", nil, "run only these scenarios (repeatable or comma separated)")
 	cmd.Flags().DurationVar(&opts.Duration, "duration", 3*time.Second, "length of each timed measurement")
 	cmd.Flags().IntVar(&opts.Count, "count", 0, "size of count-based scenarios (0 = each scenario's default)")
+	cmd.Flags().StringSliceVar(&syncs, "sync-interval", nil, "run each scenario once per fsync policy of its server (server.sync_interval), "+
+		`one after the other: "default" (every 2m), "always" (before every acknowledgement) or a duration; e.g. default,always`)
 	atLeastDuration(cmd.Flags(), "duration", time.Nanosecond)
 	atLeast(cmd.Flags(), "count", 0)
 	return cmd
+}
+
+// parseSyncs reads --sync-interval: "default" is the server's own policy.
+func parseSyncs(values []string) ([]natsserver.Sync, error) {
+	var out []natsserver.Sync
+	for _, v := range values {
+		if v == "default" {
+			v = ""
+		}
+		s, err := natsserver.ParseSync(v)
+		if err != nil {
+			return nil, fmt.Errorf("--sync-interval: %w", err)
+		}
+		out = append(out, s)
+	}
+	return out, nil
 }

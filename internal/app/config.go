@@ -30,8 +30,9 @@ func newConfigCheckCmd(l *loader) *cobra.Command {
 		Long: "Loads the defaults, the file (the argument or --config, else $JETFLOW_CONFIG, else ./jetflow.tsk\n" +
 			"when present), the JETFLOW_* environment variables and the --set flags, in that order, validates\n" +
 			"the result and prints it as a TuskLang document that loads back to the same configuration\n" +
-			"(nats.password and the secret keys of the app's own sections are printed as <redacted> unless\n" +
-			"--show-secrets). The app's own sections are printed with each key's meaning, default and variable.",
+			"(nats.password, webhook secrets and header values, and the secret keys of the app's own sections are\n" +
+			"printed as <redacted>, and passwords and query values of URLs as xxxxx, unless --show-secrets).\n" +
+			"The app's own sections are printed with each key's meaning, default and variable.",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path := l.file
@@ -70,6 +71,6 @@ func newConfigCheckCmd(l *loader) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringArrayVar(&sets, "set", nil, "set a key over file and environment, e.g. --set events.replicas=3 (repeatable)")
-	cmd.Flags().BoolVar(&showSecrets, "show-secrets", false, "print nats.password (and the app's secret keys) instead of <redacted>")
+	cmd.Flags().BoolVar(&showSecrets, "show-secrets", false, "print nats.password, webhook secrets, URLs' passwords and tokens (and the app's secret keys) as they are")
 	return cmd
 }

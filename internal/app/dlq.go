@@ -310,6 +310,14 @@ func writeDeadLetter(w io.Writer, dl consumers.DeadLetter) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if len(o.Events) > 0 {
+		// An event-store commit: its events, not its encoding.
+		fmt.Fprintf(w, "events (%d):\n", len(o.Events))
+		for _, ev := range o.Events {
+			fmt.Fprintf(w, "  %d %s %s %s\n", ev.Version, ev.Type, ev.ID, ev.Data)
+		}
+		return nil
+	}
 	if utf8.Valid(o.Data) {
 		fmt.Fprintf(w, "payload (%d bytes):\n%s\n", len(o.Data), o.Data)
 	} else {

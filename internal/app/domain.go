@@ -37,6 +37,12 @@ type Domain struct {
 	Components []Component
 	// Sections are the domain's own configuration sections (sections.go).
 	Sections []Section
+	// Processes are the process managers serve runs, after the workers
+	// (serve_processes.go).
+	Processes []Process
+	// Authorize, when set, is asked about every command before it runs
+	// (aggregates.WithAuthorizer); an error refuses it with a 403.
+	Authorize func(ctx context.Context, a aggregates.Authorization) error
 }
 
 // Aggregate is one aggregate type with its commands.
@@ -140,6 +146,11 @@ func (d *Domain) Validate() error {
 		names, built = append(names, c.Name), append(built, c.Build != nil)
 	}
 	check("component", names, built)
+	names, built = nil, nil
+	for _, p := range d.Processes {
+		names, built = append(names, p.Name), append(built, p.New != nil)
+	}
+	check("process", names, built)
 	errs = append(errs, d.validateBench())
 	return errors.Join(errs...)
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jetflow/jetflow/streams"
-	"github.com/jetflow/jetflow/wire"
 )
 
 func newEventsCmd(l *loader) *cobra.Command {
@@ -143,9 +142,9 @@ func noEvents(ctx context.Context, js jetstream.JetStream, stream, subject strin
 	case err != nil:
 		return "", err
 	}
-	count := last.Header.Get(wire.HeaderVersion) // 1-based: the last version is the count
-	if _, perr := strconv.ParseUint(count, 10, 64); perr != nil {
-		count = "some"
+	count := "some"
+	if evs, derr := streams.DecodeEvents(last.Subject, last.Header, last.Data, last.Sequence); derr == nil {
+		count = strconv.FormatUint(evs[len(evs)-1].Version, 10) // 1-based: the last version is the count
 	}
 	noun := "events"
 	if count == "1" {

@@ -67,6 +67,11 @@ func TestNumericFlagsOutOfRangeNameTheFlag(t *testing.T) {
 		{with(worker, "--timeout", "-1s"), "--timeout must be positive, got -1s"},
 		{[]string{"bench", "--duration", "0s"}, "--duration must be positive, got 0s"},
 		{[]string{"bench", "--count", "-1"}, "--count must be 0 or more, got -1"},
+		{[]string{"chaos", "--runs", "0"}, "--runs must be 1 to 1000, got 0"},
+		{[]string{"chaos", "--clients", "0"}, "--clients must be 1 to 1024, got 0"},
+		{[]string{"chaos", "--rate", "-1"}, "--rate must be 0 or more, got -1"},
+		{[]string{"chaos", "--down", "0s"}, "--down must be at least 100ms, got 0s"},
+		{[]string{"chaos", "--duration", "500ms"}, "--duration must be at least 1s, got 500ms"},
 	} {
 		t.Run(strings.Join(tc.args[2:], " "), func(t *testing.T) {
 			t.Parallel()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -64,8 +65,9 @@ func TestConfigFlagIsEveryCommands(t *testing.T) {
 func TestKeyFlags(t *testing.T) {
 	t.Parallel()
 	want := map[string][]string{
-		"serve": {"cache-size", "command-timeout", "conflict-retries", "creds", "listen", "log-format", "log-level", "metrics-listen",
-			"nats-config", "nats-password", "nats-url", "nats-user", "replicas", "snapshot-every", "store-dir"},
+		"serve": {"cache-size", "command-timeout", "conflict-retries", "console", "creds", "insecure-allow-anonymous", "listen", "log-format", "log-level", "metrics-listen",
+			"nats-config", "nats-password", "nats-url", "nats-user", "replicas", "snapshot-every", "store-dir", "sync-interval"},
+		"chaos":               {"sync-interval"},
 		"send":                {"creds", "nats-url", "prefix"},
 		"query":               {"creds", "nats-url", "prefix"},
 		"events":              {"creds", "nats-url", "stream", "subject-prefix"},
@@ -182,7 +184,7 @@ func TestOnlyServersNATSURLTurnsEmbeddedOff(t *testing.T) {
 	t.Parallel()
 	file := writeConfig(t, "")
 	out, _, err := runRoot(t, "config", "check", file, "--set", "nats.url=nats://10.0.0.1:4222")
-	if err != nil || !strings.Contains(out, "embedded:    true\n") {
+	if err != nil || !regexp.MustCompile(`(?m)^embedded: +true$`).MatchString(out) {
 		t.Errorf("config check --set nats.url: %v\n%s", err, out)
 	}
 	cfg, err := (*Domain)(nil).LoadConfig(file, []Setting{{Key: "nats.url", Value: "nats://10.0.0.1:4222"}})

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/jetflow/jetflow/logctx"
 )
@@ -18,9 +19,19 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: lv}
 	switch strings.ToLower(format) {
 	case "text", "":
-		return slog.New(logctx.Handler(slog.NewTextHandler(w, opts))), nil
+		return slog.New(processHandler(slog.NewTextHandler(w, opts))), nil
 	case "json":
-		return slog.New(logctx.Handler(slog.NewJSONHandler(w, opts))), nil
+		return slog.New(processHandler(slog.NewJSONHandler(w, opts))), nil
 	}
 	return nil, fmt.Errorf("log format %q: want text or json", format)
+}
+
+// warnEvery is how often one warning (or error) line may repeat: clients
+// can make the services warn on every request they send.
+const warnEvery = 10 * time.Second
+
+// processHandler is what every logger of a jetflow process writes through:
+// the context's correlation ids, and repeated warnings rate-limited.
+func processHandler(h slog.Handler) slog.Handler {
+	return logctx.Handler(logctx.RateLimit(h, warnEvery))
 }

@@ -35,6 +35,7 @@ func NewRootCmd(d *Domain) *cobra.Command {
 	root.PersistentFlags().StringVar(&l.file, "config", "", configUsage)
 	root.AddCommand(
 		readsNoConfig(newBenchCmd(d)),
+		readsNoConfig(newChaosCmd(d)),
 		newServeCmd(l),
 		newSendCmd(l),
 		newEventsCmd(l),
@@ -44,6 +45,8 @@ func NewRootCmd(d *Domain) *cobra.Command {
 		newPublishCmd(l),
 		newQueryCmd(l),
 		newProjectionsCmd(l),
+		newProcessesCmd(l),
+		newSchedulesCmd(l),
 		readsNoConfig(newVersionCmd()),
 	)
 	return root

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jetflow/jetflow/client"
+	"github.com/jetflow/jetflow/internal/platform"
 	"github.com/jetflow/jetflow/wire"
 )
 
@@ -68,7 +69,7 @@ func printReply(cmd *cobra.Command, reply json.RawMessage, err error, subject, u
 		return ErrReported
 	}
 	if errors.Is(err, client.ErrNoService) {
-		return fmt.Errorf("no service answers %s at %s (is `jetflow serve` running?)", subject, url)
+		return fmt.Errorf("no service answers %s at %s (is `jetflow serve` running?)", subject, platform.RedactURLs(url))
 	}
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync/atomic"
 
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,7 +19,6 @@ import (
 	"github.com/jetflow/jetflow/internal/observability"
 	"github.com/jetflow/jetflow/internal/platform"
 	"github.com/jetflow/jetflow/lifecycle"
-	"github.com/jetflow/jetflow/logctx"
 	"github.com/jetflow/jetflow/metrics"
 	"github.com/jetflow/jetflow/streams"
 	"github.com/jetflow/jetflow/wire"
@@ -45,6 +45,8 @@ func newServeCmd(l *loader) *cobra.Command {
 		configFlag{"listen", "server.listen", "client address of the embedded NATS server"},
 		configFlag{"store-dir", "server.store_dir", "JetStream store directory of the embedded server"},
 		configFlag{"nats-config", "server.nats_config", "nats.conf for the embedded server"},
+		configFlag{"sync-interval", "server.sync_interval", `fsync of the embedded server: "always" (before every acknowledgement), a duration, or empty for the server's default (2m)`},
+		configFlag{"insecure-allow-anonymous", "server.insecure_allow_anonymous", "let an embedded server without users listen beyond loopback: anyone who reaches it may rewrite or delete the event store"},
 		configFlag{"nats-user", "nats.user", "NATS user"},
 		configFlag{"nats-password", "nats.password", "NATS password"},
 		configFlag{"creds", "nats.credentials", "NATS credentials file"},
@@ -56,8 +58,13 @@ func newServeCmd(l *loader) *cobra.Command {
 		configFlag{"metrics-listen", "metrics.listen", "address of /metrics, /healthz and /readyz (empty: off)"},
 		configFlag{"log-level", "log.level", "debug, info, warn or error"},
 		configFlag{"log-format", "log.format", "text or json"},
+		configFlag{"console", "console.enabled", "serve the web console at /ui/ (on the metrics address unless console.listen; a token is required beyond loopback)"},
 	)
 	hideDefault(cmd.Flags(), "nats-url")
+	// --insecure-allow-anonymous alone turns it on, as a boolean flag would.
+	cmd.Flags().Lookup("insecure-allow-anonymous").NoOptDefVal = "true"
+	// --console alone turns it on, as a boolean flag would.
+	cmd.Flags().Lookup("console").NoOptDefVal = "true"
 	return cmd
 }
 
@@ -81,7 +88,9 @@ func startPlatform(ctx context.Context, cfg config.Config, name string, log *slo
 		Logger:         log,
 	}
 	if cfg.Server.Embedded {
-		pc.Embedded = natsserver.Config{ConfigFile: cfg.Server.NATSConfig, Listen: cfg.Server.Listen, StoreDir: cfg.Server.StoreDir}
+		pc.Embedded = embeddedServer(cfg)
+		// Validate checked it.
+		pc.Embedded.Sync, _ = natsserver.ParseSync(cfg.Server.SyncInterval)
 	} else {
 		pc.NATSURL = cfg.NATS.URL
 	}
@@ -95,6 +104,9 @@ type Started struct {
 	// MetricsAddr is the address /metrics, /healthz and /readyz answer
 	// on ("" when off).
 	MetricsAddr string
+	// ConsoleURL is the web console's address, http://host:port/ui/ (""
+	// when off).
+	ConsoleURL string
 }
 
 // ServeOptions are what an embedding program adds to a configuration.
@@ -125,14 +137,16 @@ func Serve(ctx context.Context, cfg config.Config, d *Domain, opts *ServeOptions
 		}
 	} else {
 		// Log lines of a command or a message carry its correlation id
-		// whatever logger the program brought.
-		log = slog.New(logctx.Handler(log.Handler()))
+		// whatever logger the program brought, and repeated warnings are
+		// rate-limited (logging.go).
+		log = slog.New(processHandler(log.Handler()))
 	}
 	registry, metrics := observability.NewRegistry()
 	p, err := startPlatform(ctx, cfg, "jetflow-serve", log)
 	if err != nil {
 		return err
 	}
+	logSecurity(log, cfg, p) // serve_security.go
 	parts, err := assemble(ctx, p, cfg, d, log, registry, metrics)
 	if err != nil {
 		p.Close()
@@ -143,12 +157,18 @@ func Serve(ctx context.Context, cfg config.Config, d *Domain, opts *ServeOptions
 	for _, m := range parts.members {
 		g.Add(m.name, m.c, 0)
 	}
+	stopping := context.AfterFunc(ctx, func() { parts.running.Store(false) })
+	defer stopping()
 	err = g.Run(ctx, func() {
+		parts.running.Store(true)
+		if ctx.Err() != nil { // shutdown began meanwhile; AfterFunc ran before the Store
+			parts.running.Store(false)
+		}
 		log.Info("jetflow serving", "commands", cfg.Commands.Service, "queries", cfg.Queries.Service, "nats", natsDescription(cfg, p),
-			"aggregates", len(d.aggregates()), "read_models", len(readModels(cfg, d)), "workers", len(d.workers()),
+			"aggregates", len(d.aggregates()), "read_models", len(readModels(cfg, d)), "workers", len(d.workers()), "processes", len(d.processes()),
 			"components", len(d.components()))
 		if opts.OnReady != nil {
-			opts.OnReady(Started{NATSURL: natsURL(cfg, p), MetricsAddr: parts.metricsAddr})
+			opts.OnReady(Started{NATSURL: natsURL(cfg, p), MetricsAddr: parts.metricsAddr, ConsoleURL: parts.consoleURL})
 		}
 	})
 	log.Info("jetflow stopped")
@@ -165,6 +185,11 @@ type member struct {
 type assembled struct {
 	members     []member
 	metricsAddr string
+	// consoleURL is where the web console answers ("" when off).
+	consoleURL string
+	// running is true from the moment every part has started until
+	// shutdown begins: /readyz answers 503 outside that window.
+	running *atomic.Bool
 }
 
 // assemble builds every part d registers on p. Building does no more than
@@ -206,6 +231,11 @@ func assemble(ctx context.Context, p *platform.Platform, cfg config.Config, d *D
 	if workers != nil {
 		work = append(work, member{"workers", workers})
 	}
+	procs, err := newProcesses(p, cfg, d, log, metrics)
+	if err != nil {
+		return nil, err
+	}
+	work = append(work, procs...)
 	for _, c := range d.components() {
 		crt := rt
 		crt.Logger = log.With(slog.String("component", c.Name))
@@ -221,23 +251,31 @@ func assemble(ctx context.Context, p *platform.Platform, cfg config.Config, d *D
 
 	// Metrics and health start first: probes get an answer (not ready,
 	// naming what is still starting) however long the start takes.
-	endpoints, err := newEndpoints(cfg, registry, log,
-		observability.Check{Name: "nats", Check: func(context.Context) error {
+	running := new(atomic.Bool)
+	checks := []observability.Check{
+		{Name: "started", Check: func(context.Context) error {
+			if !running.Load() {
+				return errors.New("starting or stopping: not every command service, read model, worker and process manager runs")
+			}
+			return nil
+		}},
+		{Name: "nats", Check: func(context.Context) error {
 			if !p.Conn.IsConnected() {
 				return errors.New("not connected to NATS")
 			}
 			return nil
 		}},
-		observability.Check{Name: "event_store", Check: func(ctx context.Context) error {
+		{Name: "event_store", Check: func(ctx context.Context) error {
 			_, err := p.JS.Stream(ctx, cfg.Events.Stream)
 			return err
 		}},
-		observability.Check{Name: "projections", Check: reads.ready(cfg.Health.MaxProjectionLag)},
-	)
+		{Name: "projections", Check: reads.ready(cfg.Health.MaxProjectionLag)},
+	}
+	endpoints, err := newEndpoints(cfg, registry, log, checks...)
 	if err != nil {
 		return nil, err
 	}
-	a := &assembled{}
+	a := &assembled{running: running}
 	for _, srv := range endpoints {
 		a.members = append(a.members, member{"metrics and health " + srv.Addr(), srv})
 		if a.metricsAddr == "" {
@@ -245,6 +283,17 @@ func assemble(ctx context.Context, p *platform.Platform, cfg config.Config, d *D
 		}
 		log.Info("metrics and health", "url", "http://"+srv.Addr()+"/metrics")
 	}
+	// The web console (serve_console.go), when enabled: beside /metrics or
+	// on its own address, started right after them.
+	ui, err := newConsole(p, cfg, d, log, registry, commands, checks, endpoints)
+	if err != nil {
+		for _, srv := range endpoints {
+			_ = srv.Stop(context.Background()) // never started: releases the address
+		}
+		return nil, err
+	}
+	a.members = append(a.members, ui.members...)
+	a.consoleURL = ui.url
 	a.members = append(a.members, work...)
 	return a, nil
 }

@@ -43,10 +43,14 @@ func newCommandService(p *platform.Platform, cfg config.Config, d *Domain, log *
 	if len(d.aggregates()) == 0 {
 		return nil, nil
 	}
+	sopts := []aggregates.ServiceOption{aggregates.WithLogger(log), aggregates.WithMetrics(m)}
+	if d.Authorize != nil {
+		sopts = append(sopts, aggregates.WithAuthorizer(d.Authorize))
+	}
 	svc, err := aggregates.NewService(p.Conn, aggregates.ServiceConfig{
 		Name: cfg.Commands.Service, SubjectPrefix: cfg.Commands.SubjectPrefix, MaxPayload: cfg.Commands.MaxPayload,
-		Timeout: cfg.Commands.Timeout,
-	}, aggregates.WithLogger(log), aggregates.WithMetrics(m))
+		Timeout: cfg.Commands.Timeout, Identity: identityMode(cfg),
+	}, sopts...)
 	if err != nil {
 		return nil, err
 	}

@@ -38,11 +38,15 @@ type workerFlags struct {
 	webhook        string
 	webhookTimeout time.Duration
 	webhookHeaders []string
-	createTopic    bool
-	retention      time.Duration
-	replicas       int
-	grace          time.Duration
-	metricsListen  string
+	// webhookSecretFile holds the signing secret: a file, so that the
+	// secret is not on the command line, where ps shows it.
+	webhookSecretFile string
+	webhookRedirects  string
+	createTopic       bool
+	retention         time.Duration
+	replicas          int
+	grace             time.Duration
+	metricsListen     string
 	// update lets the worker change subscriptions whose stored
 	// definition differs (consumers.WithSubscriptionUpdate).
 	update bool
@@ -166,7 +170,11 @@ func (f *workerFlags) register(cmd *cobra.Command) {
 	fl.DurationVar(&f.ackWait, "ack-wait", consumers.DefaultAckWait, "redelivery after this long without an ack (long handlers send progress acks)")
 	fl.StringVar(&f.webhook, "webhook", "", "URL that receives a POST per message")
 	fl.DurationVar(&f.webhookTimeout, "webhook-timeout", consumers.DefaultWebhookTimeout, "bound of one webhook call (a timeout is retried)")
-	fl.StringArrayVar(&f.webhookHeaders, "webhook-header", nil, "header added to every webhook call, 'Name: value' (repeatable)")
+	fl.StringArrayVar(&f.webhookHeaders, "webhook-header", nil, "header added to every webhook call, 'Name: value' (repeatable; "+
+		"a secret one belongs in jetflow.tsk's webhook_headers, since ps shows flags)")
+	fl.StringVar(&f.webhookSecretFile, "webhook-secret-file", "", "file holding the secret that signs every webhook call "+
+		"(Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature)")
+	fl.StringVar(&f.webhookRedirects, "webhook-redirects", string(consumers.RedirectNone), "none, or same_origin: follow 307 and 308 within the webhook URL's origin")
 	fl.BoolVar(&f.createTopic, "create-topic", false, "create or update the topic's stream with --retention and --replicas")
 	fl.DurationVar(&f.retention, "retention", consumers.DefaultTopicRetention, "topic retention, with --create-topic")
 	fl.IntVar(&f.replicas, "replicas", 1, "replicas of the topic (with --create-topic) and of the DLQ if the worker creates it")
@@ -185,7 +193,7 @@ func (f *workerFlags) register(cmd *cobra.Command) {
 
 // subscriptionFlags are the flags --config replaces.
 var subscriptionFlags = []string{"name", "topic", "stream", "subject", "mode", "filter", "max-retries",
-	"backoff", "concurrency", "batch", "ack-wait", "webhook", "webhook-timeout", "webhook-header", "create-topic",
+	"backoff", "concurrency", "batch", "ack-wait", "webhook", "webhook-timeout", "webhook-header", "webhook-secret-file", "webhook-redirects", "create-topic",
 	"retention", "replicas"}
 
 // subscriptionsFile is where the worker's subscriptions come from:
@@ -264,7 +272,14 @@ func (f *workerFlags) workerConfig(cmd *cobra.Command, file string, settings con
 		}
 		sub.Filters = append(sub.Filters, flt)
 	}
-	hook := consumers.WebhookConfig{URL: f.webhook, Timeout: f.webhookTimeout}
+	hook := consumers.WebhookConfig{URL: f.webhook, Timeout: f.webhookTimeout, Redirects: consumers.RedirectPolicy(f.webhookRedirects)}
+	if f.webhookSecretFile != "" {
+		secret, err := os.ReadFile(f.webhookSecretFile)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--webhook-secret-file: %w", err))
+		}
+		hook.Secret = strings.TrimRight(string(secret), "\r\n")
+	}
 	for _, h := range f.webhookHeaders {
 		k, v, ok := strings.Cut(h, ":")
 		if !ok || strings.TrimSpace(k) == "" {

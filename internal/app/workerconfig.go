@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -46,10 +47,16 @@ func workerConfigFromSettings(cfg config.Config, instance string) (consumers.Wor
 		if s.Filter.Field != "" {
 			sub.Filters = []consumers.Filter{{Field: s.Filter.Field, Operator: consumers.Operator(s.Filter.Op), Value: s.Filter.Value}}
 		}
-		wc.Subscriptions = append(wc.Subscriptions, consumers.SubscriptionConfig{
-			Subscription: sub,
-			Webhook:      consumers.WebhookConfig{URL: s.Webhook.URL, Timeout: s.Webhook.Timeout},
-		})
+		hook := consumers.WebhookConfig{URL: s.Webhook.URL, Timeout: s.Webhook.Timeout, Secret: s.Webhook.Secret,
+			Redirects: consumers.RedirectPolicy(s.Webhook.Redirects)}
+		for _, h := range s.Webhook.Headers { // "Name: value", as Validate checked
+			k, v, _ := strings.Cut(h, ":")
+			if hook.Headers == nil {
+				hook.Headers = map[string]string{}
+			}
+			hook.Headers[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+		wc.Subscriptions = append(wc.Subscriptions, consumers.SubscriptionConfig{Subscription: sub, Webhook: hook})
 	}
 	if len(wc.Subscriptions) == 0 {
 		errs = append(errs, errors.New("the configuration has no [subscriptions.<name>] section: nothing for the worker to run"))
@@ -119,9 +126,11 @@ type jsonTopic struct {
 }
 
 type jsonWebhook struct {
-	URL     string            `json:"url"`
-	Timeout duration          `json:"timeout"`
-	Headers map[string]string `json:"headers"`
+	URL       string                   `json:"url"`
+	Timeout   duration                 `json:"timeout"`
+	Headers   map[string]string        `json:"headers"`
+	Secret    string                   `json:"secret"`
+	Redirects consumers.RedirectPolicy `json:"redirects"`
 }
 
 type jsonSubscription struct {
@@ -209,7 +218,8 @@ func loadWorkerConfig(r io.Reader) (consumers.WorkerConfig, error) {
 		}
 		cfg.Subscriptions = append(cfg.Subscriptions, consumers.SubscriptionConfig{
 			Subscription: sub,
-			Webhook:      consumers.WebhookConfig{URL: s.Webhook.URL, Timeout: time.Duration(s.Webhook.Timeout), Headers: s.Webhook.Headers},
+			Webhook: consumers.WebhookConfig{URL: s.Webhook.URL, Timeout: time.Duration(s.Webhook.Timeout), Headers: s.Webhook.Headers,
+				Secret: s.Webhook.Secret, Redirects: s.Webhook.Redirects},
 		})
 	}
 	if err := cfg.Validate(); err != nil {

@@ -29,6 +29,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Domain is the application the command scenarios drive.
 	Domain Domain
+	// Syncs are the fsync policies each scenario runs under, one after
+	// the other on a fresh server each (none: the server's default).
+	Syncs []natsserver.Sync
 }
 
 // Metric is one extra figure of a scenario, such as a latency percentile.
@@ -49,6 +52,9 @@ type Result struct {
 	Ratio   float64  `json:"ratio"`
 	Target  string   `json:"target,omitempty"`
 	Metrics []Metric `json:"metrics,omitempty"`
+	// Sync is the server's fsync policy when the run set one ("always",
+	// or "default" beside it).
+	Sync string `json:"sync,omitempty"`
 }
 
 // Scenario is one named measurement.
@@ -63,6 +69,8 @@ type Env struct {
 	Options
 	Server *server.Server
 	URL    string
+	// Sync is the fsync policy of Server.
+	Sync natsserver.Sync
 }
 
 // Connect opens a TCP client connection to the scenario's server.
@@ -83,22 +91,39 @@ func Run(ctx context.Context, names []string, opts Options, report func(Result))
 	if err != nil {
 		return err
 	}
+	syncs := opts.Syncs
+	if len(syncs) == 0 {
+		syncs = []natsserver.Sync{{}}
+	}
 	for _, sc := range selected {
-		if err := ctx.Err(); err != nil {
-			return err
+		for _, sync := range syncs {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			res, err := runOne(ctx, sc, opts, sync)
+			if len(names) == 0 && (errors.Is(err, ErrNoDomain) || errors.Is(err, ErrNoReadDomain)) {
+				// Asked for everything: run what this binary can.
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("bench %s (sync %s): %w", sc.Name, syncName(sync), err)
+			}
+			res.Scenario = sc.Name
+			if len(opts.Syncs) > 0 {
+				res.Sync = syncName(sync)
+			}
+			report(res)
 		}
-		res, err := runOne(ctx, sc, opts)
-		if len(names) == 0 && (errors.Is(err, ErrNoDomain) || errors.Is(err, ErrNoReadDomain)) {
-			// Asked for everything: run what this binary can.
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("bench %s: %w", sc.Name, err)
-		}
-		res.Scenario = sc.Name
-		report(res)
 	}
 	return nil
+}
+
+// syncName names a policy in results: the server's default is "default".
+func syncName(s natsserver.Sync) string {
+	if s.String() == "" {
+		return "default"
+	}
+	return s.String()
 }
 
 // Select returns the scenarios with the given names, in the order asked.
@@ -129,18 +154,18 @@ func scenarioNames(all []Scenario) string {
 	return s
 }
 
-func runOne(ctx context.Context, sc Scenario, opts Options) (Result, error) {
+func runOne(ctx context.Context, sc Scenario, opts Options, sync natsserver.Sync) (Result, error) {
 	dir, err := os.MkdirTemp("", "jetflow-bench-")
 	if err != nil {
 		return Result{}, err
 	}
 	defer os.RemoveAll(dir)
-	srv, err := natsserver.Start(natsserver.Config{StoreDir: dir})
+	srv, err := natsserver.Start(natsserver.Config{StoreDir: dir, Sync: sync})
 	if err != nil {
 		return Result{}, err
 	}
 	defer natsserver.Stop(srv)
-	return sc.Run(ctx, &Env{Options: opts, Server: srv, URL: srv.ClientURL()})
+	return sc.Run(ctx, &Env{Options: opts, Server: srv, URL: srv.ClientURL(), Sync: sync})
 }
 
 // Percentile returns the p-th percentile (0..100) of samples, sorting them.

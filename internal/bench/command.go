@@ -118,12 +118,13 @@ func commandScenario() Scenario {
 				return Result{}, err
 			}
 			defer se.Close()
+			body := rawCommit(1)
 			raw := func(ctx context.Context, d time.Duration, round int) (float64, error) {
 				rawSeqs := make([]uint64, clientCount*1000)
 				prefix := fmt.Sprintf("events.rawbench.c%d-", round)
 				return timed(ctx, d, clientCount, func(ctx context.Context, w, i int) error {
 					a := w*1000 + i%1000
-					seq, err := rawAppend(ctx, se.js, prefix+strconv.Itoa(a), rawSeqs[a])
+					seq, err := rawAppend(ctx, se.js, prefix+strconv.Itoa(a), rawSeqs[a], body)
 					if err == nil {
 						rawSeqs[a] = seq
 					}

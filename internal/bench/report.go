@@ -15,7 +15,11 @@ func WriteJSON(w io.Writer, r Result) error {
 // WriteText writes one result as a readable block.
 func WriteText(w io.Writer, r Result) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-18s jetflow %12s %-9s raw %12s %-9s ratio %5.2f", r.Scenario,
+	name := r.Scenario
+	if r.Sync != "" {
+		name += " sync=" + r.Sync
+	}
+	fmt.Fprintf(&b, "%-18s jetflow %12s %-9s raw %12s %-9s ratio %5.2f", name,
 		humanRate(r.Rate), r.Unit, humanRate(r.RawRate), "("+r.RawName+")", r.Ratio)
 	if r.Target != "" {
 		fmt.Fprintf(&b, "  target %s", r.Target)

@@ -187,7 +187,13 @@ func toList(v value) ([]value, error) {
 		if strings.HasPrefix(s, "[") {
 			parsed, err := parseText(s)
 			if err != nil {
+				if v.hidden {
+					return nil, errors.New("invalid array (not shown: secret)")
+				}
 				return nil, fmt.Errorf("invalid array %q: %w", s, err)
+			}
+			if v.hidden {
+				parsed = parsed.hide()
 			}
 			v = parsed
 		} else {

@@ -2,8 +2,12 @@ package config
 
 import (
 	"log/slog"
+	"net/url"
+	"strings"
 	"time"
 
+	"github.com/jetflow/jetflow/logctx"
+	"github.com/jetflow/jetflow/processes"
 	"github.com/jetflow/jetflow/streams"
 )
 
@@ -44,10 +48,12 @@ type Config struct {
 	Projections   map[string]ProjectionConfig
 	Topics        map[string]TopicConfig
 	Subscriptions map[string]SubscriptionConfig
+	Processes     map[string]ProcessConfig
 	DLQ           DLQConfig
 	Log           LogConfig
 	Metrics       MetricsConfig
 	Health        HealthConfig
+	Console       ConsoleConfig
 
 	// schema is the schema c was made with; nil is the platform's alone.
 	schema *Schema
@@ -91,6 +97,13 @@ type ServerConfig struct {
 	StoreDir string
 	// NATSConfig is a nats.conf loaded by the embedded server; Listen and StoreDir override it.
 	NATSConfig string
+	// InsecureAllowAnonymous lets a server without authentication listen
+	// on an address other than loopback; serve refuses that otherwise.
+	InsecureAllowAnonymous bool
+	// SyncInterval is when JetStream fsyncs what it acknowledged:
+	// "always", a duration, or "" for the server's default (every 2
+	// minutes, or what NATSConfig says).
+	SyncInterval string
 }
 
 // EventsConfig is the event store ([events]).
@@ -125,7 +138,23 @@ type CommandsConfig struct {
 	CacheSize int
 	// MaxPayload is the largest command body accepted, in bytes.
 	MaxPayload int
+	// Identity is where a command's user id comes from: IdentityAuto,
+	// IdentityNATS or IdentityHeader (aggregates.IdentityMode).
+	Identity string
 }
+
+// Identity modes of the command service (commands.identity).
+const (
+	IdentityAuto   = "auto"
+	IdentityNATS   = "nats"
+	IdentityHeader = "header"
+)
+
+// Webhook redirect policies (subscriptions.<name>.webhook_redirects).
+const (
+	RedirectsNone       = "none"
+	RedirectsSameOrigin = "same_origin"
+)
 
 // QueriesConfig is the query service ([queries]).
 type QueriesConfig struct {
@@ -181,6 +210,23 @@ type SubscriptionConfig struct {
 	Backoff []time.Duration
 }
 
+// ProcessConfig configures a process manager ([processes.<name>]).
+type ProcessConfig struct {
+	// Bucket holds the instances; "proc_<name>" by default.
+	Bucket string
+	// DeadlineTopic is the topic deadlines are scheduled on.
+	DeadlineTopic string
+	// KeepEnded is how long an ended instance's record stays; 0 removes it.
+	KeepEnded time.Duration
+	// RememberEnded is how long a removed instance is still known as ended.
+	RememberEnded time.Duration
+	// Concurrency bounds the messages the manager handles at once.
+	Concurrency int
+	// MaxRetries and Backoff retry a failing message before it is dead-lettered.
+	MaxRetries int
+	Backoff    []time.Duration
+}
+
 // InheritRetries in SubscriptionConfig.MaxRetries takes the topic's max_retries.
 const InheritRetries = -1
 
@@ -198,6 +244,13 @@ type FilterConfig struct {
 type WebhookConfig struct {
 	URL     string
 	Timeout time.Duration
+	// Secret signs every call (Standard Webhooks: webhook-id,
+	// webhook-timestamp, webhook-signature); empty sends them unsigned.
+	Secret string
+	// Headers are "Name: value" lines added to every call.
+	Headers []string
+	// Redirects is RedirectsNone or RedirectsSameOrigin.
+	Redirects string
 }
 
 // DLQConfig is the dead-letter queue ([dlq]).
@@ -231,6 +284,18 @@ type HealthConfig struct {
 	MaxProjectionLag int
 }
 
+// ConsoleConfig is the web console ([console]).
+type ConsoleConfig struct {
+	// Enabled serves the console at /ui/; it is off by default because it
+	// can change things (rebuilds, replays, commands).
+	Enabled bool
+	// Listen is the console's own address; empty serves it on the metrics address.
+	Listen string
+	// Token is the secret an operator logs in with; required unless the
+	// console listens on loopback only.
+	Token string
+}
+
 // Default returns every setting at its default: the wire contract's names
 // (DESIGN.md) on a single embedded server.
 func Default() Config {
@@ -257,6 +322,7 @@ func Default() Config {
 			ConflictRetries: 10,
 			CacheSize:       10000,
 			MaxPayload:      1 << 20,
+			Identity:        IdentityAuto,
 		},
 		Queries: QueriesConfig{
 			Service:         "jetflow-queries",
@@ -293,11 +359,24 @@ func DefaultTopic() TopicConfig {
 	}
 }
 
+// DefaultProcess is the configuration of a process manager named name that
+// no [processes.<name>] section mentions.
+func DefaultProcess(name string) ProcessConfig {
+	return ProcessConfig{
+		Bucket:        processes.Bucket(name),
+		DeadlineTopic: processes.DefaultDeadlineTopic,
+		RememberEnded: processes.DefaultRememberEnded,
+		Concurrency:   processes.DefaultConcurrency,
+		MaxRetries:    3,
+		Backoff:       []time.Duration{time.Second, 5 * time.Second, 30 * time.Second},
+	}
+}
+
 // DefaultSubscription is what a [subscriptions.<name>] section starts from.
 func DefaultSubscription() SubscriptionConfig {
 	return SubscriptionConfig{
 		Mode:        ModeQueue,
-		Webhook:     WebhookConfig{Timeout: 10 * time.Second},
+		Webhook:     WebhookConfig{Timeout: 10 * time.Second, Redirects: RedirectsNone},
 		Concurrency: 1,
 		MaxRetries:  InheritRetries,
 	}
@@ -319,6 +398,15 @@ func (c Config) Topic(name string) TopicConfig {
 		return t
 	}
 	return DefaultTopic()
+}
+
+// Process returns the configuration of the process manager name: its
+// [processes.<name>] section, or the defaults when it has none.
+func (c Config) Process(name string) ProcessConfig {
+	if p, ok := c.Processes[name]; ok {
+		return p
+	}
+	return DefaultProcess(name)
 }
 
 // Subscription returns the subscription name with its retry settings
@@ -345,31 +433,100 @@ func (c Config) Subscription(name string) (SubscriptionConfig, bool) {
 // redacted replaces a secret in Redacted's copy.
 const redacted = "<redacted>"
 
-// Redacted returns c with its secrets (nats.password, and the keys of a
-// program's sections tagged secret) replaced by a marker, for printing.
-// Paths to credential files are not secrets.
+// Redacted returns c with its secrets replaced by a marker, for printing:
+// the keys tagged secret (nats.password, webhook secrets, the values of
+// webhook headers, and the secret keys of a program's sections) become
+// <redacted>, and the URL keys (nats.url, webhook URLs) lose their
+// passwords and query values. Paths to credential files are not secrets.
 func (c Config) Redacted() Config {
 	for _, sec := range c.spec().sections {
+		entries := []string{""}
 		if sec.named {
-			continue // no named section holds a secret
+			entries = sec.entries(c)
 		}
-		var section any
-		for _, k := range sec.keys {
-			if !k.secret {
-				continue
+		for _, entry := range entries {
+			var section any
+			for _, k := range sec.keys {
+				if !k.secret && !k.url {
+					continue
+				}
+				if section == nil {
+					section = sec.read(&c, entry)
+				}
+				redactKey(k, k.ptr(section))
 			}
-			if section == nil {
-				section = sec.read(&c, "")
+			if section != nil {
+				sec.write(&c, entry, section)
 			}
-			if p, ok := k.ptr(section).(*string); ok && *p != "" {
-				*p = redacted
-			}
-		}
-		if section != nil {
-			sec.write(&c, "", section)
 		}
 	}
 	return c
+}
+
+// redactKey redacts one key's value in place; slices are replaced, never
+// written into, since the Config they came from shares them.
+func redactKey(k keySpec, ptr any) {
+	switch p := ptr.(type) {
+	case *string:
+		switch {
+		case *p == "":
+		case k.secret:
+			*p = redacted
+		case k.url:
+			*p = redactURL(k, *p)
+		}
+	case *[]string:
+		if !k.secret || len(*p) == 0 {
+			return
+		}
+		out := make([]string, len(*p))
+		for i, v := range *p {
+			// A header keeps its name: "Authorization: <redacted>".
+			if name, _, ok := strings.Cut(v, ":"); ok {
+				out[i] = name + ": " + redacted
+			} else {
+				out[i] = redacted
+			}
+		}
+		*p = out
+	}
+}
+
+// redactURL redacts the value of a URL key: nats.url holds NATS URLs,
+// the others (webhook_url) one URL each.
+func redactURL(k keySpec, v string) string {
+	if k.name == "url" {
+		return RedactNATSURLs(v)
+	}
+	return logctx.RedactURL(v)
+}
+
+// RedactNATSURLs redacts a comma-separated list of NATS URLs (nats.url)
+// for printing, keeping the spacing: passwords and query values become
+// xxxxx (logctx.RedactURL), and so does a user without a password, which
+// nats.go sends as a token. A URL without a scheme is read as nats.go
+// reads it, as nats://.
+func RedactNATSURLs(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, part := range parts {
+		raw := strings.TrimSpace(part)
+		full := raw
+		if !strings.Contains(raw, "://") {
+			full = "nats://" + raw
+		}
+		red := logctx.RedactURL(full)
+		if u, err := url.Parse(full); err == nil && u.User != nil {
+			if _, has := u.User.Password(); !has && u.User.Username() != "" {
+				u.User = url.User("xxxxx")
+				red = logctx.RedactURL(u.String())
+			}
+		}
+		if full != raw {
+			red = strings.TrimPrefix(red, "nats://")
+		}
+		parts[i] = strings.Replace(part, raw, red, 1)
+	}
+	return strings.Join(parts, ",")
 }
 
 // SlogLevel is Level as a slog.Level; an unknown level (which Validate
@@ -384,6 +541,15 @@ func (l LogConfig) SlogLevel() slog.Level {
 		return slog.LevelError
 	}
 	return slog.LevelInfo
+}
+
+// ConsoleListen is the address that serves the console: Console.Listen,
+// or the metrics address when it is empty ("" when both are).
+func (c Config) ConsoleListen() string {
+	if c.Console.Listen != "" {
+		return c.Console.Listen
+	}
+	return c.Metrics.Listen
 }
 
 // HealthListen is the address that serves /healthz and /readyz: Health.Listen,

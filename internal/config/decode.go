@@ -73,6 +73,9 @@ func (c *Config) decode(file string, src []byte, env []string) error {
 			}
 			seen[full] = s.pos.Line
 			target := sec.read(c, entry)
+			if ks.secret {
+				s.val = s.val.hide()
+			}
 			if err := assign(ks.ptr(target), ks.ptr(sec.def(entry)), s.val); err != nil {
 				at := s.val.pos
 				if el, ok := errors.AsType[*elemError](err); ok && !s.val.text {

@@ -118,7 +118,7 @@ concurrency: 64
 				a.Topic, a.Filter = "orders", FilterConfig{"total", OpGreaterThan, int64(100)}
 				b.Subjects, b.Mode, b.Filter = []string{"events.user.>"}, ModePubSub, FilterConfig{"ratio", OpLessThan, -0.5}
 				cd.Topic, cd.Filter = "orders", FilterConfig{"vip", OpEquals, true}
-				cd.Webhook = WebhookConfig{URL: "https://example.com/h", Timeout: 3 * time.Second}
+				cd.Webhook = WebhookConfig{URL: "https://example.com/h", Timeout: 3 * time.Second, Redirects: RedirectsNone}
 				ef.Topic, ef.Filter = "orders", FilterConfig{"customer.country", OpNotEquals, "FR"}
 				ef.MaxRetries, ef.Backoff, ef.Concurrency = 7, []time.Duration{2 * time.Second}, 64
 				c.Subscriptions = map[string]SubscriptionConfig{"a": a, "b": b, "c-d": cd, "e_f": ef}
@@ -269,7 +269,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"variable used before its definition", "$a: $b\n$b: 1\n", `t.tsk:1:5: undefined variable $b`, ErrUndefinedVariable},
 		{"variable inside a section", "[events]\n$r: 3\n", `t.tsk:2:1: variable $r must be defined before the first [section]`, ErrSyntax},
 		{"bare dollar", "$: 3\n", `t.tsk:1:1: $ must be followed by a name`, ErrSyntax},
-		{"unknown function", "[log]\nlevel: @date(\"x\")\n", `t.tsk:2:8: unknown function @date: only @env("NAME", default) is supported`, ErrSyntax},
+		{"unknown function", "[log]\nlevel: @date(\"x\")\n", `t.tsk:2:8: unknown function @date: only @env("NAME", default) and @file("path") are supported`, ErrSyntax},
 		{"@env without parentheses", "[log]\nlevel: @env \"X\"\n", `t.tsk:2:13: expected "(" after @env, found string "X"`, ErrSyntax},
 		{"@env without a name", "[log]\nlevel: @env()\n", `t.tsk:2:13: @env needs the name of an environment variable`, ErrSyntax},
 		{"@env with a number as name", "[log]\nlevel: @env(1)\n", `t.tsk:2:13: @env needs the variable name as a non-empty string, found integer 1`, ErrSyntax},

@@ -24,6 +24,10 @@ func FuzzDecode(f *testing.F) {
 		"[topics.t]\nbackoff: [[[[[[\n",
 		"\uFEFF[log]\r\nlevel: null\r\n",
 		"[events]\nreplicas: 99999999999999999999\n",
+		// @file reads a file: the fuzzer may name any, and a secret key's
+		// value (the file's contents) must never reach an error.
+		"[subscriptions.s]\nwebhook_secret: @file(\"fuzz_test.go\")\nwebhook_headers: [@file(\"/dev/null\"), 1]\n",
+		"[nats]\npassword: @file(\"../config\")\n",
 	} {
 		f.Add([]byte(seed))
 	}

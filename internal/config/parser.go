@@ -1,6 +1,10 @@
 package config
 
 import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -299,8 +303,11 @@ func (p *parser) array() (value, error) {
 // without a default is null, which leaves the key at its default.
 func (p *parser) call() (value, error) {
 	fn := p.tok
+	if fn.text == "file" {
+		return p.fileCall()
+	}
 	if fn.text != "env" {
-		return value{}, p.errorf(fn.pos, `unknown function @%s: only @env("NAME", default) is supported`, fn.text)
+		return value{}, p.errorf(fn.pos, `unknown function @%s: only @env("NAME", default) and @file("path") are supported`, fn.text)
 	}
 	if err := p.enter(fn.pos); err != nil {
 		return value{}, err
@@ -370,4 +377,79 @@ func envMap(env []string) map[string]string {
 		}
 	}
 	return m
+}
+
+// maxFileReference bounds what @file reads: a secret, a header, a token.
+const maxFileReference = 64 << 10
+
+// fileCall reads @file("path"): the file's contents as text, converted to
+// the key's type like @env's, without the final line break (secrets
+// mounted by Docker or Kubernetes, or written with echo, end in one). A
+// relative path is relative to the configuration file's directory.
+func (p *parser) fileCall() (value, error) {
+	fn := p.tok
+	if err := p.enter(fn.pos); err != nil {
+		return value{}, err
+	}
+	defer func() { p.depth-- }()
+	if err := p.advance(); err != nil {
+		return value{}, err
+	}
+	if err := p.expect(tLParen, `"(" after @file`); err != nil {
+		return value{}, err
+	}
+	if err := p.skipNewlines(); err != nil {
+		return value{}, err
+	}
+	arg, err := p.value()
+	if err != nil {
+		return value{}, err
+	}
+	if arg.kind != kindString || arg.str == "" {
+		return value{}, p.errorf(arg.pos, "@file needs a path as a non-empty string, found %s", arg.describe())
+	}
+	if err := p.skipNewlines(); err != nil {
+		return value{}, err
+	}
+	if p.tok.kind != tRParen {
+		return value{}, p.errorf(p.tok.pos, `expected ")" to close @file, found %s`, p.tok.describe())
+	}
+	if err := p.advance(); err != nil {
+		return value{}, err
+	}
+	path := arg.str
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(filepath.Dir(p.lx.file), path)
+	}
+	text, err := readReference(path)
+	if err != nil {
+		return value{}, p.errorf(fn.pos, "@file(%q): %v", arg.str, err)
+	}
+	return value{kind: kindString, str: text, text: true, pos: fn.pos}, nil
+}
+
+// readReference reads a small regular file (never a device or a pipe,
+// which could block or never end) and drops one final line break.
+func readReference(path string) (string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	if !st.Mode().IsRegular() {
+		return "", fmt.Errorf("%s is not a regular file", path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxFileReference+1))
+	if err != nil {
+		return "", err
+	}
+	if len(data) > maxFileReference {
+		return "", fmt.Errorf("larger than %d bytes", maxFileReference)
+	}
+	text := strings.TrimSuffix(string(data), "\n")
+	return strings.TrimSuffix(text, "\r"), nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 )
 
 // Key describes one setting for documentation and tooling.
@@ -63,6 +64,9 @@ func exampleEntries() Config {
 	hook.Filter = FilterConfig{Field: "total", Op: OpGreaterThan, Value: int64(100)}
 	hook.Webhook.URL = "https://example.com/hooks/orders"
 	c.Subscriptions = map[string]SubscriptionConfig{"big-orders": hook}
+	payment := DefaultProcess("payment")
+	payment.KeepEnded = 24 * time.Hour
+	c.Processes = map[string]ProcessConfig{"payment": payment}
 	return c
 }
 

@@ -149,6 +149,7 @@ func TestEncodeRoundTrip(t *testing.T) {
 		"nats.url": "tls://a:4222, tls://b:4222", "nats.credentials": "/etc/a.creds", "nats.nkey": "/etc/seed.nk",
 		"nats.user": "u", "nats.password": "p\"w\\d\n", "nats.tls_cert": "c.pem", "nats.tls_key": "k.pem", "nats.tls_ca": "ca.pem",
 		"server.embedded": "false", "server.listen": ":4333", "server.store_dir": "/var/lib/jetflow", "server.nats_config": "nats.conf",
+		"server.insecure_allow_anonymous": "true", "server.sync_interval": "always", "commands.identity": "header",
 		"events.stream": "E2", "events.subject_prefix": "acme.ev", "events.replicas": "3", "events.max_events_per_append": "10", "events.max_concurrent_batches": "16", "events.duplicate_window": "1h30m",
 		"snapshots.every": "0", "snapshots.bucket": "snaps",
 		"commands.service": "cmds", "commands.subject_prefix": "c", "commands.timeout": "1.5s", "commands.conflict_retries": "0", "commands.cache_size": "0", "commands.max_payload": "2048",
@@ -160,11 +161,16 @@ func TestEncodeRoundTrip(t *testing.T) {
 		"subscriptions.big-orders.topic": "orders", "subscriptions.big-orders.subjects": "", "subscriptions.big-orders.mode": "pubsub",
 		"subscriptions.big-orders.filter_field": "a.b", "subscriptions.big-orders.filter_op": "contains", "subscriptions.big-orders.filter_value": "1.25",
 		"subscriptions.big-orders.webhook_url": "http://127.0.0.1:9/x?y=1", "subscriptions.big-orders.webhook_timeout": "1m",
+		"subscriptions.big-orders.webhook_secret": "whsec_c2VjcmV0", "subscriptions.big-orders.webhook_headers": `["Authorization: Bearer \"x\"", "X-A: b"]`, "subscriptions.big-orders.webhook_redirects": "same_origin",
 		"subscriptions.big-orders.concurrency": "1", "subscriptions.big-orders.max_retries": "0", "subscriptions.big-orders.backoff": "2s",
 		"subscriptions.events.subjects": `["acme.ev.user.>", "acme.ev.team.*"]`, "subscriptions.events.filter_field": "x",
 		"subscriptions.events.filter_op": "equals", "subscriptions.events.filter_value": "ünïcode \t tab",
-		"dlq.enabled": "false", "dlq.stream": "DEAD", "dlq.retention": "24h", "dlq.replicas": "3",
+		"processes.payment.bucket": "payments", "processes.payment.deadline_topic": "payment-deadlines", "processes.payment.keep_ended": "0s",
+		"processes.payment.remember_ended": "1h", "processes.payment.concurrency": "64", "processes.payment.max_retries": "5",
+		"processes.payment.backoff": "100ms,2s",
+		"dlq.enabled":               "false", "dlq.stream": "DEAD", "dlq.retention": "24h", "dlq.replicas": "3",
 		"log.level": "error", "log.format": "json", "metrics.listen": "", "health.listen": "0.0.0.0:8080", "health.max_projection_lag": "0",
+		"console.enabled": "true", "console.listen": "127.0.0.1:9470", "console.token": "s3cret \"token\" of 16+",
 	}
 	for key, val := range sets {
 		if err := every.Set(key, val); err != nil {
@@ -175,6 +181,7 @@ func TestEncodeRoundTrip(t *testing.T) {
 		name := strings.Replace(k.Name, "<name>", "big-orders", 1)
 		name = strings.Replace(name, "projections.big-orders", "projections.users", 1)
 		name = strings.Replace(name, "topics.big-orders", "topics.orders", 1)
+		name = strings.Replace(name, "processes.big-orders", "processes.payment", 1)
 		if _, ok := sets[name]; !ok {
 			t.Errorf("the round trip does not change %s", name)
 		}

@@ -14,8 +14,11 @@ import (
 type keySpec struct {
 	name string
 	doc  string
-	// secret keys are printed as <redacted> (Config.Redacted).
+	// secret keys are printed as <redacted> (Config.Redacted), and their
+	// values never appear in errors.
 	secret bool
+	// url keys hold URLs whose passwords and query values Redacted hides.
+	url bool
 	// ptr returns a pointer to the field inside a pointer to the section value.
 	ptr func(section any) any
 }
@@ -66,6 +69,13 @@ func field[T any](name, doc string, ptr func(*T) any) keySpec {
 func secretField[T any](name, doc string, ptr func(*T) any) keySpec {
 	k := field(name, doc, ptr)
 	k.secret = true
+	return k
+}
+
+// urlField is a key holding URLs, which may carry credentials.
+func urlField[T any](name, doc string, ptr func(*T) any) keySpec {
+	k := field(name, doc, ptr)
+	k.url = true
 	return k
 }
 
@@ -148,15 +158,17 @@ func buildSchema() []sectionSpec {
 		proj = ProjectionConfig
 		top  = TopicConfig
 		sub  = SubscriptionConfig
+		proc = ProcessConfig
 		dlq  = DLQConfig
 		lg   = LogConfig
 		met  = MetricsConfig
 		hl   = HealthConfig
+		con  = ConsoleConfig
 	)
 	return []sectionSpec{
 		plain("nats", "How jetflow connects to NATS.",
 			func(c *Config) *nats { return &c.NATS },
-			field("url", "NATS server URL(s), comma-separated: used by serve and worker when server.embedded is false, and by the client commands.", func(s *nats) any { return &s.URL }),
+			urlField("url", "NATS server URL(s), comma-separated: used by serve and worker when server.embedded is false, and by the client commands.", func(s *nats) any { return &s.URL }),
 			field("credentials", "Path of a .creds file (user JWT and nkey seed).", func(s *nats) any { return &s.Credentials }),
 			field("nkey", "Path of an nkey seed file.", func(s *nats) any { return &s.NKey }),
 			field("user", "User name, with password.", func(s *nats) any { return &s.User }),
@@ -171,15 +183,17 @@ func buildSchema() []sectionSpec {
 			field("listen", "Client address (host:port) of the embedded server.", func(s *srv) any { return &s.Listen }),
 			field("store_dir", "Directory of the embedded server's JetStream files.", func(s *srv) any { return &s.StoreDir }),
 			field("nats_config", "A nats.conf for the embedded server (accounts, limits, sync_interval); listen and store_dir override it.", func(s *srv) any { return &s.NATSConfig }),
+			field("insecure_allow_anonymous", "Let a server without authentication (no nats_config with users) listen beyond loopback: anyone who reaches it may rewrite or delete the event store. Off, serve refuses that.", func(s *srv) any { return &s.InsecureAllowAnonymous }),
+			field("sync_interval", `When the embedded server fsyncs what it acknowledged: "always" (before every acknowledgement: an acknowledged event survives a power loss; README "Reliability" measures the cost), a duration, or "" for the server's default of every 2 minutes (nats_config's sync_interval when it sets one).`, func(s *srv) any { return &s.SyncInterval }),
 		),
 		plain("events", "The event store.",
 			func(c *Config) *ev { return &c.Events },
 			field("stream", "Stream that holds every event.", func(s *ev) any { return &s.Stream }),
 			field("subject_prefix", "First token(s) of every event subject: <prefix>.<aggregate_type>.<aggregate_id>.", func(s *ev) any { return &s.SubjectPrefix }),
 			field("replicas", "Replicas of the event stream and the snapshot bucket: 1 standalone, 3 in a cluster.", func(s *ev) any { return &s.Replicas }),
-			field("max_events_per_append", "Most events one append may write as one atomic batch (at most 1000).", func(s *ev) any { return &s.MaxEventsPerAppend }),
-			field("max_concurrent_batches", "Multi-event appends this process keeps in flight at most; the server allows 50 open batches per stream in all, so with several processes keep their sum near 50 (a refused batch is sent again).", func(s *ev) any { return &s.MaxConcurrentBatches }),
-			field("duplicate_window", "How long JetStream remembers event ids, so that a retried append is stored once.", func(s *ev) any { return &s.DuplicateWindow }),
+			field("max_events_per_append", "Most events one append may write as one commit (at most 1000; the commit must also fit the server's max_payload).", func(s *ev) any { return &s.MaxEventsPerAppend }),
+			field("max_concurrent_batches", "Deprecated, no effect: it bounded multi-event appends when they were atomic batches; a commit is now one message. Still accepted so that existing files load.", func(s *ev) any { return &s.MaxConcurrentBatches }),
+			field("duplicate_window", "How long JetStream remembers commit ids (a commit's first event id), so that a retried append is stored once.", func(s *ev) any { return &s.DuplicateWindow }),
 		),
 		plain("snapshots", "Aggregate snapshots.",
 			func(c *Config) *snap { return &c.Snapshots },
@@ -194,6 +208,7 @@ func buildSchema() []sectionSpec {
 			field("conflict_retries", "Times a command without an expected version is decided again after a concurrency conflict.", func(s *cmd) any { return &s.ConflictRetries }),
 			field("cache_size", "Aggregates kept in memory between commands; 0 disables the cache.", func(s *cmd) any { return &s.CacheSize }),
 			field("max_payload", "Largest command body accepted, in bytes; a larger one is answered 400.", func(s *cmd) any { return &s.MaxPayload }),
+			field("identity", "Where a command's user id (Jetflow-User-Id of its events) comes from: nats, the user the NATS server authenticated (stamped on requests from other accounts); header, the client's Jetflow-User-Id as sent; auto, nats when the server requires authentication, else header.", func(s *cmd) any { return &s.Identity }),
 		),
 		plain("queries", "The query service.",
 			func(c *Config) *qry { return &c.Queries },
@@ -226,11 +241,24 @@ func buildSchema() []sectionSpec {
 			field("filter_field", "Payload filter: dotted path into the JSON body; empty disables the filter.", func(s *sub) any { return &s.Filter.Field }),
 			field("filter_op", "Payload filter operator: equals, not_equals, contains, greater_than or less_than.", func(s *sub) any { return &s.Filter.Op }),
 			field("filter_value", "Payload filter operand: numbers compare as numbers, strings as strings.", func(s *sub) any { return &s.Filter.Value }),
-			field("webhook_url", "POST each message to this URL: 2xx acks, 4xx (but 408, 429) dead-letters, the rest retries.", func(s *sub) any { return &s.Webhook.URL }),
+			urlField("webhook_url", "POST each message to this URL: 2xx acks, 4xx (but 408, 429) dead-letters, the rest retries.", func(s *sub) any { return &s.Webhook.URL }),
 			field("webhook_timeout", "Bound on one webhook call.", func(s *sub) any { return &s.Webhook.Timeout }),
+			secretField("webhook_secret", `Signs every call (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature headers, HMAC-SHA256); "whsec_" + base64, or any other text used as it is. Keep it out of the file: @file("/run/secrets/hook") or @env("HOOK_SECRET"). Empty: unsigned.`, func(s *sub) any { return &s.Webhook.Secret }),
+			secretField("webhook_headers", `Headers added to every call, "Name: value" each; elements may be @env("NAME") or @file("path").`, func(s *sub) any { return &s.Webhook.Headers }),
+			field("webhook_redirects", "none: a redirect answer is an error naming where it points; same_origin: 307 and 308 to the same scheme, host and port are followed.", func(s *sub) any { return &s.Webhook.Redirects }),
 			field("concurrency", "Messages a worker handles at once.", func(s *sub) any { return &s.Concurrency }),
 			field("max_retries", "Retries before dead-lettering; -1 takes the topic's.", func(s *sub) any { return &s.MaxRetries }),
 			field("backoff", "Delays between retries, the last one repeating; empty takes the topic's.", func(s *sub) any { return &s.Backoff }),
+		),
+		named("processes", "One section per process manager (saga) a program registers; one without a section runs with the defaults.",
+			func(c *Config) *map[string]proc { return &c.Processes }, DefaultProcess,
+			field("bucket", "KV bucket of the manager's instances, key = the instance id (or = and its base64url).", func(s *proc) any { return &s.Bucket }),
+			field("deadline_topic", "Topic the manager schedules its deadlines on (created when missing); `jetflow schedules ls` lists them.", func(s *proc) any { return &s.DeadlineTopic }),
+			field("keep_ended", "How long an ended instance's record stays readable (`jetflow processes show`); 0 removes it when it ends.", func(s *proc) any { return &s.KeepEnded }),
+			field("remember_ended", "How long an ended, removed instance is still known as ended, so that a late event for it is skipped as such; after that an event that starts instances would start it again.", func(s *proc) any { return &s.RememberEnded }),
+			field("concurrency", "Messages the manager handles at once in this process; one instance handles one at a time.", func(s *proc) any { return &s.Concurrency }),
+			field("max_retries", "Retries of a failing message (handler error, command not delivered) before it is dead-lettered; the instance is left as it was.", func(s *proc) any { return &s.MaxRetries }),
+			field("backoff", "Delays between those retries; the last one repeats.", func(s *proc) any { return &s.Backoff }),
 		),
 		plain("dlq", "The dead-letter queue.",
 			func(c *Config) *dlq { return &c.DLQ },
@@ -252,6 +280,12 @@ func buildSchema() []sectionSpec {
 			func(c *Config) *hl { return &c.Health },
 			field("listen", "Address (host:port) of /healthz and /readyz; empty serves them on the metrics address.", func(s *hl) any { return &s.Listen }),
 			field("max_projection_lag", "Pending events past which a projection makes /readyz fail; 0 ignores lag.", func(s *hl) any { return &s.MaxProjectionLag }),
+		),
+		plain("console", "The web console of `jetflow serve` at /ui/: overview, aggregates, projections, dead letters, commands.",
+			func(c *Config) *con { return &c.Console },
+			field("enabled", "Serve the console; off by default, since it can rebuild projections, replay dead letters and send commands.", func(s *con) any { return &s.Enabled }),
+			field("listen", "Address (host:port) of the console; empty serves it on the metrics address (metrics.listen).", func(s *con) any { return &s.Listen }),
+			secretField("token", `Secret an operator logs in with (a bearer header, or the login form's cookie); required when the console listens on anything but loopback, at least 16 characters; keep it out of the file with @env("CONSOLE_TOKEN") or JETFLOW_CONSOLE_TOKEN.`, func(s *con) any { return &s.Token }),
 		),
 	}
 }

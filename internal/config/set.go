@@ -18,7 +18,11 @@ func (c *Config) Set(key, val string) error {
 		return err
 	}
 	target := sec.read(c, entry)
-	if err := assign(ks.ptr(target), ks.ptr(sec.def(entry)), value{kind: kindString, str: val, text: true}); err != nil {
+	v := value{kind: kindString, str: val, text: true}
+	if ks.secret {
+		v = v.hide()
+	}
+	if err := assign(ks.ptr(target), ks.ptr(sec.def(entry)), v); err != nil {
 		return &FieldError{Key: key, Msg: err.Error(), Err: ErrType}
 	}
 	sec.write(c, entry, target)

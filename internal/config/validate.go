@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jetflow/jetflow/logctx"
+	"github.com/jetflow/jetflow/processes"
 	"github.com/jetflow/jetflow/projections"
 	"github.com/jetflow/jetflow/streams"
 )
@@ -58,6 +60,7 @@ func (c Config) Validate() error {
 	c.validateServices(&p)
 	c.validateProjections(&p)
 	c.validateTopics(&p)
+	c.validateProcesses(&p)
 	c.validateSubscriptions(&p)
 	p.check("dlq.stream", streams.ValidateStreamName(c.DLQ.Stream))
 	p.replicas("dlq.replicas", c.DLQ.Replicas)
@@ -75,6 +78,7 @@ func (c Config) Validate() error {
 		p.check("health.listen", checkListen(c.Health.Listen, false))
 	}
 	p.atLeast("health.max_projection_lag", c.Health.MaxProjectionLag, 0)
+	c.validateConsole(&p)
 	c.validateSections(&p)
 	return errors.Join(p...)
 }
@@ -111,6 +115,11 @@ func (c Config) validateNATS(p *problems) {
 	if n.Password != "" && n.User == "" {
 		p.add("nats.password", "set without nats.user")
 	}
+	if n.User != "" && n.Password == "" && n.Credentials == "" && n.NKey == "" {
+		// Most often a password variable set to "": the client would log
+		// in with no password, which only a server without one accepts.
+		p.add("nats.password", "empty, but nats.user %q is set (is JETFLOW_NATS_PASSWORD set to an empty value?)", n.User)
+	}
 	if (n.TLSCert == "") != (n.TLSKey == "") {
 		if n.TLSCert == "" {
 			p.add("nats.tls_cert", "required with nats.tls_key")
@@ -128,6 +137,11 @@ func (c Config) validateServer(p *problems) {
 	p.check("server.listen", checkListen(s.Listen, true))
 	if s.StoreDir == "" && s.NATSConfig == "" {
 		p.add("server.store_dir", "required for the embedded server (or a server.nats_config that sets it)")
+	}
+	if s.SyncInterval != "" && s.SyncInterval != "always" {
+		if d, err := time.ParseDuration(s.SyncInterval); err != nil || d <= 0 {
+			p.add("server.sync_interval", `%q: must be "always", a positive duration such as "10s", or "" for the server's default`, s.SyncInterval)
+		}
 	}
 }
 
@@ -160,6 +174,9 @@ func (c Config) validateServices(p *problems) {
 	}
 	p.check("commands.subject_prefix", streams.ValidateSubjectPrefix(cm.SubjectPrefix))
 	p.check("queries.subject_prefix", streams.ValidateSubjectPrefix(q.SubjectPrefix))
+	if !slices.Contains([]string{IdentityAuto, IdentityNATS, IdentityHeader}, cm.Identity) {
+		p.add("commands.identity", "%q: must be %s, %s or %s", cm.Identity, IdentityAuto, IdentityNATS, IdentityHeader)
+	}
 	p.positive("commands.timeout", cm.Timeout)
 	p.atLeast("commands.conflict_retries", cm.ConflictRetries, 0)
 	p.atLeast("commands.cache_size", cm.CacheSize, 0)
@@ -214,6 +231,34 @@ func (c Config) validateProjections(p *problems) {
 			}
 		}
 		p.atLeast(k+"max_in_flight", pr.MaxInFlight, 1)
+		p.atLeast(k+"max_retries", pr.MaxRetries, 0)
+		p.backoff(k+"backoff", pr.Backoff)
+	}
+}
+
+func (c Config) validateProcesses(p *problems) {
+	buckets := map[string]string{c.Snapshots.Bucket: "snapshots.bucket"}
+	for _, name := range mapKeys(c.Projections) {
+		buckets[c.Projections[name].Bucket] = "projections." + name + ".bucket"
+	}
+	for _, name := range mapKeys(c.Processes) {
+		pr := c.Processes[name]
+		k := "processes." + name + "."
+		p.check("processes."+name, processes.ValidateName(name))
+		p.check(k+"bucket", streams.ValidateBucketName(pr.Bucket))
+		if other, dup := buckets[pr.Bucket]; dup {
+			p.add(k+"bucket", "%q is also %s", pr.Bucket, other)
+		}
+		buckets[pr.Bucket] = k + "bucket"
+		p.checkTopicName(k+"deadline_topic", pr.DeadlineTopic)
+		if pr.KeepEnded != 0 {
+			p.atLeastDuration(k+"keep_ended", pr.KeepEnded, time.Second)
+		}
+		p.atLeastDuration(k+"remember_ended", pr.RememberEnded, time.Second)
+		p.atLeast(k+"concurrency", pr.Concurrency, 1)
+		if pr.Concurrency > 4096 {
+			p.add(k+"concurrency", "%d: at most 4096", pr.Concurrency)
+		}
 		p.atLeast(k+"max_retries", pr.MaxRetries, 0)
 		p.backoff(k+"backoff", pr.Backoff)
 	}
@@ -276,7 +321,17 @@ func (c Config) validateSubscriptions(p *problems) {
 		if s.Webhook.URL != "" {
 			u, err := url.Parse(s.Webhook.URL)
 			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				p.add(k+"webhook_url", "%q: must be an absolute http or https URL", s.Webhook.URL)
+				p.add(k+"webhook_url", "%q: must be an absolute http or https URL", logctx.RedactURL(s.Webhook.URL))
+			}
+		}
+		if s.Webhook.Redirects != RedirectsNone && s.Webhook.Redirects != RedirectsSameOrigin {
+			p.add(k+"webhook_redirects", "%q: must be %s or %s", s.Webhook.Redirects, RedirectsNone, RedirectsSameOrigin)
+		}
+		for i, h := range s.Webhook.Headers {
+			// The value is a secret: only the name may be printed.
+			name, _, ok := strings.Cut(h, ":")
+			if name = strings.TrimSpace(name); !ok || name == "" || strings.ContainsAny(name, " \t\r\n") {
+				p.add(k+"webhook_headers", `element %d: want "Name: value"`, i+1)
 			}
 		}
 		p.positive(k+"webhook_timeout", s.Webhook.Timeout)
@@ -369,12 +424,12 @@ func checkNATSURLs(urls string) error {
 		}
 		u, err := url.Parse(full)
 		if err != nil || u.Host == "" {
-			return fmt.Errorf("%q: must be a URL such as nats://host:4222", raw)
+			return fmt.Errorf("%q: must be a URL such as nats://host:4222", RedactNATSURLs(raw))
 		}
 		switch u.Scheme {
 		case "nats", "tls", "ws", "wss":
 		default:
-			return fmt.Errorf("%q: scheme must be nats, tls, ws or wss", raw)
+			return fmt.Errorf("%q: scheme must be nats, tls, ws or wss", RedactNATSURLs(raw))
 		}
 	}
 	return nil
@@ -412,4 +467,45 @@ func subjectOverlaps(s, prefix string) bool {
 		}
 	}
 	return true
+}
+
+// minConsoleToken is the shortest console token accepted: a guessable
+// secret guards rebuilds, replays and commands no better than none.
+const minConsoleToken = 16
+
+// validateConsole checks [console]: an address to serve on, and a token
+// whenever it can be reached from beyond the machine.
+func (c Config) validateConsole(p *problems) {
+	cc := c.Console
+	if cc.Listen != "" {
+		p.check("console.listen", checkListen(cc.Listen, false))
+	}
+	if cc.Token != "" && len(cc.Token) < minConsoleToken {
+		p.add("console.token", "%d characters: must be at least %d", len(cc.Token), minConsoleToken)
+	}
+	if !cc.Enabled {
+		return
+	}
+	addr := c.ConsoleListen()
+	switch {
+	case addr == "":
+		p.add("console.listen", "the console is enabled but has no address: set console.listen, or metrics.listen to serve it beside /metrics")
+	case cc.Token == "" && !ListenIsLoopback(addr):
+		p.add("console.token", "required: the console listens on %s, beyond loopback, and can rebuild, replay and send commands; set JETFLOW_CONSOLE_TOKEN (at least %d characters), or listen on 127.0.0.1", addr, minConsoleToken)
+	}
+}
+
+// ListenIsLoopback reports whether a host:port listen address accepts
+// connections from this machine only: a loopback IP (127.0.0.0/8, ::1) or
+// "localhost". An empty host (every interface) or any other name is not.
+func ListenIsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

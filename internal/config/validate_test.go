@@ -59,6 +59,20 @@ func TestValidateNamesEachKey(t *testing.T) {
 			want: []string{"server.listen", "server.store_dir"},
 		},
 		{
+			name: "fsync policy",
+			set:  map[string]string{"server.sync_interval": "sometimes"},
+			want: []string{"server.sync_interval"},
+		},
+		{
+			name: "fsync every 10s",
+			set:  map[string]string{"server.sync_interval": "10s"},
+		},
+		{
+			name: "fsync never is not a policy",
+			set:  map[string]string{"server.sync_interval": "0s"},
+			want: []string{"server.sync_interval"},
+		},
+		{
 			// nats.go reads host:port, or a host alone, as nats://.
 			name: "server URLs as nats.go takes them",
 			set:  map[string]string{"nats.url": "127.0.0.1:4222, n2, tls://n3:4222, nats://u:p@n4:4222, ws://n5"},
@@ -115,6 +129,41 @@ func TestValidateNamesEachKey(t *testing.T) {
 				"subscriptions.u.topic", "subscriptions.u.subjects",
 				"subscriptions.v.subjects", "subscriptions.v.filter_op", "subscriptions.v.filter_value", "subscriptions.v.filter_field",
 			},
+		},
+		{
+			name: "console on loopback needs no token",
+			set:  map[string]string{"console.enabled": "true"},
+		},
+		{
+			name: "console on its own loopback address",
+			set:  map[string]string{"console.enabled": "true", "console.listen": "[::1]:9470", "metrics.listen": "0.0.0.0:9464"},
+		},
+		{
+			name: "console beyond loopback with a token",
+			set:  map[string]string{"console.enabled": "true", "console.listen": ":9470", "console.token": "0123456789abcdef"},
+		},
+		{
+			// The metrics address is every interface, and so the console's.
+			name: "console beyond loopback without a token",
+			set:  map[string]string{"console.enabled": "true", "metrics.listen": ":9464"},
+			want: []string{"console.token"},
+		},
+		{
+			name: "console on a name that may not be loopback, without a token",
+			set:  map[string]string{"console.enabled": "true", "console.listen": "ops.example.com:9470"},
+			want: []string{"console.token"},
+		},
+		{
+			name: "console without an address",
+			set:  map[string]string{"console.enabled": "true", "metrics.listen": ""},
+			want: []string{"console.listen"},
+		},
+		{
+			// Checked even while the console is off, so that turning it on
+			// does not surprise.
+			name: "console token too short, listen malformed",
+			set:  map[string]string{"console.token": "short", "console.listen": "9470"},
+			want: []string{"console.listen", "console.token"},
 		},
 		{
 			name: "names set from Go",
@@ -250,5 +299,18 @@ func TestEmptyNATSURL(t *testing.T) {
 	}
 	if err := Default().ValidateClient(); err != nil {
 		t.Errorf("defaults: %v", err)
+	}
+}
+
+func TestListenIsLoopback(t *testing.T) {
+	t.Parallel()
+	for addr, want := range map[string]bool{
+		"127.0.0.1:9464": true, "127.8.0.1:1": true, "[::1]:9464": true, "localhost:9464": true, "LocalHost:1": true,
+		":9464": false, "0.0.0.0:9464": false, "[::]:9464": false, "10.0.0.1:9464": false, "example.com:1": false,
+		"127.0.0.1": false, "": false,
+	} {
+		if got := ListenIsLoopback(addr); got != want {
+			t.Errorf("ListenIsLoopback(%q) = %v, want %v", addr, got, want)
+		}
 	}
 }

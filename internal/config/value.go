@@ -30,10 +30,29 @@ type value struct {
 	// flags): it has no type of its own, so decoding converts it to the
 	// key's type instead of calling it a mismatch.
 	text bool
+	// hidden marks the value of a secret key: describe names its type only.
+	hidden bool
+}
+
+// hide marks v (and its elements) as the value of a secret key: errors
+// name its type, never the value itself.
+func (v value) hide() value {
+	v.hidden = true
+	if len(v.elems) > 0 {
+		elems := make([]value, len(v.elems))
+		for i, e := range v.elems {
+			elems[i] = e.hide()
+		}
+		v.elems = elems
+	}
+	return v
 }
 
 // describe names a value and its type in an error message.
 func (v value) describe() string {
+	if v.hidden {
+		return v.describeHidden()
+	}
 	switch v.kind {
 	case kindNull:
 		return "null"
@@ -48,6 +67,28 @@ func (v value) describe() string {
 		return "float " + formatFloat(v.f)
 	case kindBool:
 		return "boolean " + strconv.FormatBool(v.b)
+	case kindArray:
+		return "array"
+	}
+	return "value"
+}
+
+func (v value) describeHidden() string {
+	const notShown = " (not shown: secret)"
+	switch v.kind {
+	case kindNull:
+		return "null"
+	case kindString:
+		if v.text {
+			return "text" + notShown
+		}
+		return "a string" + notShown
+	case kindInt:
+		return "an integer" + notShown
+	case kindFloat:
+		return "a float" + notShown
+	case kindBool:
+		return "a boolean" + notShown
 	case kindArray:
 		return "array"
 	}

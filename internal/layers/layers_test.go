@@ -30,6 +30,9 @@ var layer = map[string]int{
 	"consumers":   3,
 	// The Prometheus adapter of the libraries' Metrics hooks.
 	"metrics": 4,
+	// Process managers, over the message queue's workers, the client and
+	// the store; metrics implements its hooks without importing it.
+	"processes": 4,
 	// What assembles a running system from the public packages; nothing
 	// public imports it but the application package.
 	"internal/natsserver":    5, // the embedded server and its store lock
@@ -38,6 +41,8 @@ var layer = map[string]int{
 	"internal/natstest":      6, // tests' servers, over natsserver
 	"internal/platform":      6, // connecting or starting the server, provisioning
 	"internal/bench":         7, // measures the assembled system
+	"internal/chaos":         7, // injects faults into it and verifies every write
+	"internal/console":       7, // the web console serve runs at /ui/
 	"internal/app":           8, // the command line and serve runtime
 	// The public application package, over the runtime.
 	"": 9,

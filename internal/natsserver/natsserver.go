@@ -37,6 +37,14 @@ type Config struct {
 	// MaxPayload is the largest message the server accepts; 0 keeps the
 	// config file's value, or DefaultMaxPayload without a file.
 	MaxPayload int32
+	// AllowAnonymous lets a server without authentication listen on an
+	// address other than loopback (server.insecure_allow_anonymous);
+	// without it Options refuses that with ErrAnonymousNetwork.
+	AllowAnonymous bool
+	// Sync is when JetStream fsyncs what it acknowledged (sync.go); the
+	// zero value keeps the config file's sync_interval, or the server's
+	// default (every 2 minutes) without a file.
+	Sync Sync
 }
 
 // DefaultMaxPayload lets oversized requests reach jetflow's services, which
@@ -97,6 +105,10 @@ func Options(cfg Config) (*server.Options, error) {
 	if cfg.Debug {
 		opts.Debug = true
 	}
+	if err := checkAuth(opts, cfg.AllowAnonymous); err != nil {
+		return nil, err
+	}
+	cfg.Sync.apply(opts)
 	return opts, nil
 }
 

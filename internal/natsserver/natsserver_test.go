@@ -20,7 +20,7 @@ func TestOptionsFromFlagsAndFile(t *testing.T) {
 		t.Fatalf("options %+v", opts)
 	}
 	conf := filepath.Join(dir, "nats.conf")
-	if err := os.WriteFile(conf, []byte("port: 4333\nmax_payload: 2MB\njetstream { store_dir: \"/elsewhere\" }\n"), 0o600); err != nil {
+	if err := os.WriteFile(conf, []byte("host: 127.0.0.1\nport: 4333\nmax_payload: 2MB\njetstream { store_dir: \"/elsewhere\" }\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	opts, err = natsserver.Options(natsserver.Config{ConfigFile: conf, StoreDir: dir})

@@ -3,7 +3,6 @@ package observability
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -23,17 +22,15 @@ type Check struct {
 	Check func(ctx context.Context) error
 }
 
-// Server serves /metrics, /healthz and /readyz.
+// Server serves /metrics, /healthz and /readyz; it is a
+// lifecycle.Component (Start, Stop, Done, Err).
 type Server struct {
-	srv *http.Server
-	ln  net.Listener
+	*lifecycle.HTTPServer
 	log *slog.Logger
+	mux *http.ServeMux
 
-	mu      sync.Mutex
-	checks  []Check
-	started bool
-	done    chan struct{} // closed when Serve has returned
-	ending  lifecycle.Ending
+	mu     sync.Mutex
+	checks []Check
 }
 
 // NewServer listens on addr (host:port; port 0 picks one) and serves the
@@ -43,19 +40,20 @@ func NewServer(addr string, g prometheus.Gatherer, log *slog.Logger) (*Server, e
 	if err != nil {
 		return nil, fmt.Errorf("observability: listen %s: %w", addr, err)
 	}
-	s := &Server{ln: ln, log: log, done: make(chan struct{})}
 	mux := http.NewServeMux()
+	s := &Server{log: log, mux: mux}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
-	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	s.HTTPServer = lifecycle.NewHTTPServer("metrics and health", ln, &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, log)
 	return s, nil
 }
 
-// Addr is the address the server listens on.
-func (s *Server) Addr() string { return s.ln.Addr().String() }
+// Handle serves h at pattern beside /metrics, /healthz and /readyz (the
+// web console at /ui/); call it before Start.
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
 // AddCheck adds a readiness condition.
 func (s *Server) AddCheck(c Check) {
@@ -64,60 +62,22 @@ func (s *Server) AddCheck(c Check) {
 	s.mu.Unlock()
 }
 
-// Start serves in the background until Stop; a second call does nothing.
-// The server ends on its own (Done, Err) when serving fails.
-func (s *Server) Start(context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.started {
-		return nil
-	}
-	s.started = true
-	go func() {
-		defer close(s.done)
-		if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("metrics and health server stopped", "error", err)
-			s.ending.Fail(fmt.Errorf("observability: serve %s: %w", s.Addr(), err))
-		}
-	}()
-	return nil
-}
-
-// Done is closed once the server has ended: stopped, or failed.
-func (s *Server) Done() <-chan struct{} { return s.ending.Done() }
-
-// Err says why the server ended on its own; nil after Stop.
-func (s *Server) Err() error { return s.ending.Err() }
-
-// Stop shuts the server down, waiting for requests in flight until ctx
-// ends; a server never started just releases its address.
-func (s *Server) Stop(ctx context.Context) error {
-	defer s.ending.Stopped()
-	s.mu.Lock()
-	started := s.started
-	s.mu.Unlock()
-	if !started {
-		return s.ln.Close()
-	}
-	err := s.srv.Shutdown(ctx)
-	select {
-	case <-s.done:
-	case <-ctx.Done():
-		return errors.Join(err, ctx.Err())
-	}
-	return err
-}
-
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()
 	s.mu.Lock()
 	checks := append([]Check(nil), s.checks...)
 	s.mu.Unlock()
+	// Why a check fails (stream names, sequences, the store's errors) is
+	// for whoever is on the machine; a probe from elsewhere learns which.
+	details := loopbackCaller(r)
 	failed := map[string]string{}
 	for _, c := range checks {
 		if err := c.Check(ctx); err != nil {
-			failed[c.Name] = err.Error()
+			failed[c.Name] = "not ready (details for loopback callers and in the log)"
+			if details {
+				failed[c.Name] = err.Error()
+			}
 		}
 	}
 	if len(failed) > 0 {
@@ -125,6 +85,16 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// loopbackCaller reports whether r came from this machine.
+func loopbackCaller(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

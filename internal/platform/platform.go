@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -14,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetflow/jetflow/internal/config"
 	"github.com/jetflow/jetflow/internal/natsserver"
 	"github.com/jetflow/jetflow/lifecycle"
 	"github.com/jetflow/jetflow/streams"
@@ -203,17 +202,6 @@ func displayURL(u string) string {
 }
 
 // RedactURLs returns a comma-separated list of NATS URLs fit for logs and
-// error messages: passwords in them are replaced by "xxxxx".
-func RedactURLs(urls string) string {
-	parts := strings.Split(urls, ",")
-	for i, raw := range parts {
-		u, err := url.Parse(strings.TrimSpace(raw))
-		if err != nil || u.User == nil {
-			continue
-		}
-		if _, has := u.User.Password(); has {
-			parts[i] = strings.Replace(raw, strings.TrimSpace(raw), u.Redacted(), 1)
-		}
-	}
-	return strings.Join(parts, ",")
-}
+// error messages: passwords, tokens and query values in them are replaced
+// by "xxxxx" (config.RedactNATSURLs).
+func RedactURLs(urls string) string { return config.RedactNATSURLs(urls) }

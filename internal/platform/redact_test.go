@@ -27,7 +27,8 @@ func TestRedactURLs(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{
 		"nats://a:4222":                      "nats://a:4222",
-		"nats://user@a:4222":                 "nats://user@a:4222",
+		"nats://token-s3cret@a:4222":         "nats://xxxxx@a:4222", // a user alone is a token to nats.go
+		"u:pw@a:4222":                        "u:xxxxx@a:4222",
 		"nats://u:pw@a:4222, tls://u:p2@b:1": "nats://u:xxxxx@a:4222, tls://u:xxxxx@b:1",
 		"not a url":                          "not a url",
 	} {
