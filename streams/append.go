@@ -116,7 +116,7 @@ func (s *Store) Append(ctx context.Context, aggregateType, aggregateID string, a
 	if err := ctx.Err(); err != nil {
 		return AppendResult{}, fmt.Errorf("streams: append to %s %s: nothing sent: %w", aggregateType, aggregateID, err)
 	}
-	ack, err := s.js.PublishMsg(ctx, msg)
+	ack, err := s.publishChecked(ctx, msg)
 	if unsure(err) {
 		return AppendResult{}, &OutcomeUnknownError{AggregateType: aggregateType, AggregateID: aggregateID, After: after, Events: stored, Cause: err}
 	}
@@ -128,6 +128,28 @@ func (s *Store) Append(ctx context.Context, aggregateType, aggregateID string, a
 		return s.resolveFailedAppend(ctx, aggregateType, aggregateID, after, stored, dup, err)
 	}
 	return finish(stored, ack.Sequence), nil
+}
+
+// publishChecked publishes a commit, sending it again while a clustered
+// leader answers 10164: it cannot check the expected sequence because a
+// message on the same subject is still being applied — often this
+// aggregate's previous commit, acknowledged a moment before its
+// bookkeeping was cleared. The same message id keeps the commit stored
+// once; after inProcessPatience the refusal stands (and is judged as a
+// conflict).
+func (s *Store) publishChecked(ctx context.Context, msg *nats.Msg) (pubAck, error) {
+	ack, err := s.publish(ctx, msg)
+	for wait := time.Millisecond; apiErrorCode(err) == errCodeWrongLastSequenceConstant && wait <= inProcessPatience; wait *= 2 {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ack, err
+		case <-t.C:
+		}
+		ack, err = s.publish(ctx, msg)
+	}
+	return ack, err
 }
 
 // unsure reports a publish error after which the append may or may not be
@@ -166,13 +188,19 @@ func (s *Store) prepare(aggregateType, aggregateID string, after Position, event
 // who caused the commit without decoding it. The body is what a load
 // reads, and it reads no header.
 func commitHeader(first *Event, after uint64) nats.Header {
-	h := nats.Header{
-		wire.HeaderMsgID:             {first.ID},
-		headerExpectedLastSubjectSeq: {strconv.FormatUint(after, 10)},
-	}
-	for _, f := range commitHeaderFields(first) {
+	fields := commitHeaderFields(first)
+	// One backing array for every value: a single writer's append waits
+	// for each allocation.
+	values := make([]string, 2, 2+len(fields))
+	values[0], values[1] = first.ID, strconv.FormatUint(after, 10)
+	h := make(nats.Header, 2+len(fields))
+	h[wire.HeaderMsgID] = values[0:1:1]
+	h[headerExpectedLastSubjectSeq] = values[1:2:2]
+	for _, f := range fields {
 		if f.value != "" {
-			h[f.name] = []string{f.value}
+			values = append(values, f.value)
+			n := len(values)
+			h[f.name] = values[n-1 : n : n]
 		}
 	}
 	return h

@@ -155,9 +155,10 @@ func DecodeEvents(subject string, h nats.Header, data []byte, sequence uint64) (
 type commitReader struct {
 	b   []byte
 	err error
-	// last is the last string read, reused when the next one has the
-	// same bytes: the metadata of a commit's events is mostly the same.
-	last [5]string
+	// last is the last string read per slot, reused when the next one
+	// has the same bytes: a commit's events mostly share their metadata,
+	// and often their type.
+	last [6]string
 }
 
 func (r *commitReader) fail(format string, args ...any) {
@@ -208,8 +209,8 @@ func (r *commitReader) bytes(what string) []byte {
 
 func (r *commitReader) string(what string) string { return string(r.bytes(what)) }
 
-// metadata reads one of the five metadata strings, reusing the previous
-// event's string when the bytes are the same.
+// metadata reads one of the five metadata strings or the type, reusing
+// the previous event's string when the bytes are the same.
 func (r *commitReader) metadata(slot int, what string) string {
 	b := r.bytes(what)
 	if string(b) == r.last[slot] { // no allocation for the comparison
@@ -254,7 +255,7 @@ func decodeCommit(data []byte, sequence uint64) (commitHead, []Event, error) {
 		e.AggregateType, e.AggregateID, e.Sequence = aggType, aggID, sequence
 		e.Version = head.firstVersion + uint64(i)
 		e.ID = r.string("id")
-		e.Type = r.string("type")
+		e.Type = r.metadata(5, "type")
 		schema := r.uvarint("schema")
 		sec := r.varint("occurred-at")
 		nsec := r.uvarint("occurred-at nanoseconds")

@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -38,6 +39,9 @@ func newBenchCmd(d *Domain) *cobra.Command {
 			if opts.Syncs, err = parseSyncs(syncs); err != nil {
 				return err
 			}
+			if opts.Replicas != 1 && opts.Replicas != 3 {
+				return &flagValueError{Flag: "replicas", Want: "1 (one server) or 3 (a 3-node cluster)", Got: strconv.Itoa(opts.Replicas)}
+			}
 			if cpuProfile != "" {
 				f, err := os.Create(cpuProfile)
 				if err != nil {
@@ -51,8 +55,12 @@ func newBenchCmd(d *Domain) *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			if !asJSON {
-				fmt.Fprintf(out, "# jetflow bench: %s, nats-server %s, %d CPUs, file storage, %s per measurement\n",
-					runtime.Version(), server.VERSION, runtime.NumCPU(), opts.Duration)
+				where := "one embedded server"
+				if opts.Replicas == 3 {
+					where = "a 3-node cluster in this process (R3 streams)"
+				}
+				fmt.Fprintf(out, "# jetflow bench: %s, nats-server %s, %d CPUs, file storage on %s, %s per measurement\n",
+					runtime.Version(), server.VERSION, runtime.NumCPU(), where, opts.Duration)
 				if len(scenarios) == 0 {
 					switch _, reads := dom.(bench.ReadDomain); {
 					case dom == nil:
@@ -85,6 +93,8 @@ func newBenchCmd(d *Domain) *cobra.Command {
 	cmd.Flags().IntVar(&opts.Count, "count", 0, "size of count-based scenarios (0 = each scenario's default)")
 	cmd.Flags().StringSliceVar(&syncs, "sync-interval", nil, "run each scenario once per fsync policy of its server (server.sync_interval), "+
 		`one after the other: "default" (every 2m), "always" (before every acknowledgement) or a duration; e.g. default,always`)
+	cmd.Flags().IntVar(&opts.Replicas, "replicas", 1, "1: each scenario on one embedded server; 3: the event store's scenarios "+
+		"(append…, load, command…) on a fresh 3-node cluster each, their streams with 3 replicas")
 	atLeastDuration(cmd.Flags(), "duration", time.Nanosecond)
 	atLeast(cmd.Flags(), "count", 0)
 	return cmd

@@ -67,6 +67,7 @@ func TestNumericFlagsOutOfRangeNameTheFlag(t *testing.T) {
 		{with(worker, "--timeout", "-1s"), "--timeout must be positive, got -1s"},
 		{[]string{"bench", "--duration", "0s"}, "--duration must be positive, got 0s"},
 		{[]string{"bench", "--count", "-1"}, "--count must be 0 or more, got -1"},
+		{[]string{"bench", "--replicas", "2"}, "--replicas must be 1 (one server) or 3 (a 3-node cluster), got 2"},
 		{[]string{"chaos", "--runs", "0"}, "--runs must be 1 to 1000, got 0"},
 		{[]string{"chaos", "--clients", "0"}, "--clients must be 1 to 1024, got 0"},
 		{[]string{"chaos", "--rate", "-1"}, "--rate must be 0 or more, got -1"},

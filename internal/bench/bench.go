@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/jetflow/jetflow/internal/natsserver"
+	"github.com/jetflow/jetflow/streams"
 )
 
 // ErrUnknownScenario is returned for a scenario name that does not exist.
@@ -32,6 +33,20 @@ type Options struct {
 	// Syncs are the fsync policies each scenario runs under, one after
 	// the other on a fresh server each (none: the server's default).
 	Syncs []natsserver.Sync
+	// Replicas is 1 (one embedded server, the default) or 3: the
+	// replicated scenarios run on a fresh 3-node cluster, their streams
+	// and buckets with 3 replicas.
+	Replicas int
+}
+
+// replicas is the replica count of the scenario's streams.
+func (o Options) replicas() int { return max(o.Replicas, 1) }
+
+// streamsConfig is the event store's layout with the run's replicas.
+func (o Options) streamsConfig() streams.Config {
+	cfg := streams.DefaultConfig()
+	cfg.Replicas = o.replicas()
+	return cfg
 }
 
 // Metric is one extra figure of a scenario, such as a latency percentile.
@@ -55,6 +70,8 @@ type Result struct {
 	// Sync is the server's fsync policy when the run set one ("always",
 	// or "default" beside it).
 	Sync string `json:"sync,omitempty"`
+	// Replicas is 3 when the run was on a 3-node cluster (else unset).
+	Replicas int `json:"replicas,omitempty"`
 }
 
 // Scenario is one named measurement.
@@ -62,6 +79,9 @@ type Scenario struct {
 	Name        string
 	Description string
 	Run         func(ctx context.Context, env *Env) (Result, error)
+	// Replicated scenarios honour Options.Replicas (their streams get
+	// that many replicas); the others measure a single server only.
+	Replicated bool
 }
 
 // Env is what a scenario runs against: a fresh embedded server of its own.
@@ -100,8 +120,12 @@ func Run(ctx context.Context, names []string, opts Options, report func(Result))
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			res, err := runOne(ctx, sc, opts, sync)
-			if len(names) == 0 && (errors.Is(err, ErrNoDomain) || errors.Is(err, ErrNoReadDomain)) {
+			run := runOne
+			if opts.replicas() > 1 {
+				run = runOnCluster
+			}
+			res, err := run(ctx, sc, opts, sync)
+			if len(names) == 0 && (errors.Is(err, ErrNoDomain) || errors.Is(err, ErrNoReadDomain) || errors.Is(err, ErrNotReplicated)) {
 				// Asked for everything: run what this binary can.
 				break
 			}
@@ -109,6 +133,9 @@ func Run(ctx context.Context, names []string, opts Options, report func(Result))
 				return fmt.Errorf("bench %s (sync %s): %w", sc.Name, syncName(sync), err)
 			}
 			res.Scenario = sc.Name
+			if opts.replicas() > 1 {
+				res.Replicas = opts.replicas()
+			}
 			if len(opts.Syncs) > 0 {
 				res.Sync = syncName(sync)
 			}

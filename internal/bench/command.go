@@ -30,7 +30,7 @@ func startCommandNode(ctx context.Context, env *Env) (*commandNode, error) {
 	if env.Domain == nil {
 		return nil, ErrNoDomain
 	}
-	p, err := platform.Start(ctx, platform.Config{Server: env.Server, Streams: streams.DefaultConfig(), Name: "bench-serve", Logger: env.Logger})
+	p, err := platform.Start(ctx, platform.Config{Server: env.Server, Streams: env.streamsConfig(), Name: "bench-serve", Logger: env.Logger})
 	if err != nil {
 		return nil, err
 	}
@@ -96,6 +96,7 @@ func commandScenario() Scenario {
 	const clientCount = 64
 	return Scenario{
 		Name:        "command",
+		Replicated:  true,
 		Description: "64 NATS clients over TCP: create then update distinct users",
 		Run: func(ctx context.Context, env *Env) (Result, error) {
 			node, err := startCommandNode(ctx, env)

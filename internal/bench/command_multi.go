@@ -64,11 +64,12 @@ func startTallyService(ctx context.Context, p *platform.Platform) (*aggregates.S
 func commandMultiScenario() Scenario {
 	const clientCount = 64
 	return Scenario{
-		Name: "command-multi",
+		Name:       "command-multi",
+		Replicated: true,
 		Description: fmt.Sprintf("64 NATS clients over TCP: a command that writes %d events in one commit (a new aggregate each)",
 			eventsPerMultiCommand),
 		Run: func(ctx context.Context, env *Env) (Result, error) {
-			p, err := platform.Start(ctx, platform.Config{Server: env.Server, Streams: streams.DefaultConfig(), Name: "bench-serve", Logger: env.Logger})
+			p, err := platform.Start(ctx, platform.Config{Server: env.Server, Streams: env.streamsConfig(), Name: "bench-serve", Logger: env.Logger})
 			if err != nil {
 				return Result{}, err
 			}

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -35,7 +36,7 @@ func newStoreEnv(ctx context.Context, env *Env) (*storeEnv, error) {
 		nc.Close()
 		return nil, err
 	}
-	cfg := streams.DefaultConfig()
+	cfg := env.streamsConfig()
 	if err := streams.Provision(ctx, js, cfg); err != nil {
 		nc.Close()
 		return nil, err
@@ -61,10 +62,22 @@ func rawAppend(ctx context.Context, js jetstream.JetStream, subject string, afte
 		"Nats-Expected-Last-Subject-Sequence": {strconv.FormatUint(after, 10)},
 	}}
 	ack, err := js.PublishMsg(ctx, msg)
+	// On a cluster the leader may answer 10164 while the subject's previous
+	// message is still being applied: a store on raw JetStream must send
+	// again, as jetflow's does.
+	for wait := time.Millisecond; isWrongLastSequenceConstant(err) && wait <= time.Second; wait *= 2 {
+		time.Sleep(wait)
+		ack, err = js.PublishMsg(ctx, msg)
+	}
 	if err != nil {
 		return 0, err
 	}
 	return ack.Sequence, nil
+}
+
+func isWrongLastSequenceConstant(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == 10164
 }
 
 var rawIDs atomic.Uint64
@@ -151,6 +164,7 @@ func appendConcurrentScenario() Scenario {
 func singleEventAppends(name, description string, writers, aggregates int, rawName string) Scenario {
 	return Scenario{
 		Name:        name,
+		Replicated:  true,
 		Description: description,
 		Run: func(ctx context.Context, env *Env) (Result, error) {
 			se, err := newStoreEnv(ctx, env)
@@ -195,7 +209,7 @@ func singleEventAppends(name, description string, writers, aggregates int, rawNa
 			if err != nil {
 				return Result{}, err
 			}
-			return Result{Unit: "events/s", Rate: rate, RawName: rawName, RawRate: rawRate, Ratio: ratio(rate, rawRate), Target: "≥ 0.90"}, nil
+			return Result{Unit: "events/s", Rate: rate, RawName: rawName, RawRate: rawRate, Ratio: ratio(rate, rawRate), Target: "≥ 0.95"}, nil
 		},
 	}
 }
@@ -215,6 +229,7 @@ func batchAppends(name, description string, writers int, rawName string) Scenari
 	const perAppend = 10
 	return Scenario{
 		Name:        name,
+		Replicated:  true,
 		Description: description,
 		Run: func(ctx context.Context, env *Env) (Result, error) {
 			se, err := newStoreEnv(ctx, env)

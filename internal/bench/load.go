@@ -39,7 +39,8 @@ type loadCase struct {
 
 func loadScenario() Scenario {
 	return Scenario{
-		Name: "load",
+		Name:       "load",
+		Replicated: true,
 		Description: "load a 1,000-event aggregate (no snapshot) written in commits of 100, as the PostgreSQL peer writes it, " +
 			"and one written in one-event commits: p50/p99 against a raw ordered consumer",
 		Run: func(ctx context.Context, env *Env) (Result, error) {
@@ -128,13 +129,21 @@ func orderedRead(ctx context.Context, js jetstream.JetStream, subject string, n 
 	if err != nil {
 		return err
 	}
-	batch, err := cons.FetchNoWait(n)
-	if err != nil {
-		return err
-	}
 	got := 0
-	for range batch.Messages() {
-		got++
+	// On a cluster the consumer just created may not be listening yet on
+	// its node (no responders): ask again, as a raw reader must.
+	for wait := time.Millisecond; ; wait *= 2 {
+		batch, err := cons.FetchNoWait(n)
+		if err != nil {
+			return err
+		}
+		for range batch.Messages() {
+			got++
+		}
+		if got > 0 || !errors.Is(batch.Error(), nats.ErrNoResponders) || wait > time.Second {
+			break
+		}
+		time.Sleep(wait)
 	}
 	for got < n {
 		more, err := cons.Fetch(n-got, jetstream.FetchMaxWait(2*time.Second))
@@ -146,7 +155,7 @@ func orderedRead(ctx context.Context, js jetstream.JetStream, subject string, n 
 			got++
 		}
 		if got == before {
-			return fmt.Errorf("ordered consumer read %d of %d", got, n)
+			return fmt.Errorf("ordered consumer read %d of %d (%v)", got, n, more.Error())
 		}
 	}
 	return nil

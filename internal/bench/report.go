@@ -16,6 +16,9 @@ func WriteJSON(w io.Writer, r Result) error {
 func WriteText(w io.Writer, r Result) error {
 	var b strings.Builder
 	name := r.Scenario
+	if r.Replicas > 1 {
+		name += fmt.Sprintf(" R%d", r.Replicas)
+	}
 	if r.Sync != "" {
 		name += " sync=" + r.Sync
 	}
