@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -194,10 +195,17 @@ func (r *commitReader) varint(what string) int64 {
 }
 
 func (r *commitReader) bytes(what string) []byte {
-	n := r.uvarint(what + " length")
 	if r.err != nil {
 		return nil
 	}
+	// Not r.uvarint(what + " length"): building the label on every
+	// field was most of a load's allocations.
+	n, size := binary.Uvarint(r.b)
+	if size <= 0 {
+		r.fail("%s length: not a varint", what)
+		return nil
+	}
+	r.b = r.b[size:]
 	if n > uint64(len(r.b)) {
 		r.fail("%s: %d bytes, %d left", what, n, len(r.b))
 		return nil
@@ -223,6 +231,13 @@ func (r *commitReader) metadata(slot int, what string) string {
 
 // decodeCommit decodes a commit's body; every event gets sequence.
 func decodeCommit(data []byte, sequence uint64) (commitHead, []Event, error) {
+	return decodeCommitInto(nil, data, sequence)
+}
+
+// decodeCommitInto decodes a commit's body into dst's backing array when
+// it has room: a reader that yields events by value decodes every commit
+// of a load into one slice instead of one per commit.
+func decodeCommitInto(dst []Event, data []byte, sequence uint64) (commitHead, []Event, error) {
 	r := &commitReader{b: data[len(commitMagic):]}
 	var head commitHead
 	head.prev = r.uvarint("prev")
@@ -249,10 +264,10 @@ func decodeCommit(data []byte, sequence uint64) (commitHead, []Event, error) {
 		return head, nil, fmt.Errorf("aggregate id: %w", err)
 	}
 	head.count = int(count)
-	events := make([]Event, head.count)
+	events := slices.Grow(dst[:0], head.count)[:head.count]
 	for i := range events {
 		e := &events[i]
-		e.AggregateType, e.AggregateID, e.Sequence = aggType, aggID, sequence
+		*e = Event{AggregateType: aggType, AggregateID: aggID, Sequence: sequence}
 		e.Version = head.firstVersion + uint64(i)
 		e.ID = r.string("id")
 		e.Type = r.metadata(5, "type")

@@ -122,8 +122,10 @@ func (s *Store) loadCommits(ctx context.Context, subject string, after uint64) i
 		var held []byte
 		var heldHead, doneHead commitHead // doneHead: of the commit at done, once one is yielded
 		stopped, fallback := false, false
+		var decoded []Event // reused: events are yielded by value
 		emit := func(body []byte, seq uint64) bool {
-			_, evs, err := decodeCommit(body, seq)
+			_, evs, err := decodeCommitInto(decoded, body, seq)
+			decoded = evs
 			if err != nil {
 				yield(Event{}, fmt.Errorf("%w (subject %q, sequence %d): %w", ErrMalformedEvent, subject, seq, err))
 				return false

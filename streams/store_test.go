@@ -299,6 +299,10 @@ func TestLoadReadsOnlyItsAggregateAndPages(t *testing.T) {
 		if e.AggregateID != "main" || e.Version != uint64(i+1) || (i > 0 && e.Sequence < events[i-1].Sequence) {
 			t.Fatalf("event %d out of place: %+v", i, e)
 		}
+		// Each event keeps its own data after later commits are decoded.
+		if want := fmt.Sprintf(`{"n":%d}`, i+1); string(e.Data) != want {
+			t.Fatalf("event %d data %s, want %s", i, e.Data, want)
+		}
 	}
 	// A load after a commit's sequence starts at the next commit.
 	cut := events[4499].Sequence

@@ -116,12 +116,16 @@ func runProcess(ctx context.Context, env *Env) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("kv: %w", err)
 	}
-	hand, err := handWritten(ctx, env, count)
+	hand, err := handWritten(ctx, env, count, false)
 	if err != nil {
 		return Result{}, fmt.Errorf("hand-written: %w", err)
 	}
-	if got := answered.Load(); got < int64(processRounds*count) {
-		return Result{}, fmt.Errorf("%d commands answered, want %d", got, processRounds*count)
+	outbox, err := handWritten(ctx, env, count, true)
+	if err != nil {
+		return Result{}, fmt.Errorf("hand-written, outbox: %w", err)
+	}
+	if got := answered.Load(); got < int64((processRounds+2)*count) {
+		return Result{}, fmt.Errorf("%d commands answered, want %d", got, (processRounds+2)*count)
 	}
 	return Result{
 		Unit:    "events/s",
@@ -139,6 +143,11 @@ func runProcess(ctx context.Context, env *Env) (Result, error) {
 			// on raw JetStream: what the manager's own cost is judged by.
 			{Name: fmt.Sprintf("hand-written (pull, KV compare-and-set, request/reply, ack), %d at a time", processConcurrency), Value: hand, Unit: "events/s"},
 			{Name: "jetflow / hand-written", Value: ratio(best[1], hand), Unit: "ratio"},
+			// Another design, measured so it can be judged: the command
+			// leaves after the ack, its answer awaited off the event's
+			// path (an outbox in the record, resent after a crash).
+			{Name: "hand-written, command sent after the ack (outbox design)", Value: outbox, Unit: "events/s"},
+			{Name: "outbox design / pull consume", Value: ratio(outbox, best[0]), Unit: "ratio"},
 		},
 	}, nil
 }
@@ -269,8 +278,10 @@ func kvWrites(ctx context.Context, env *Env, count int) (float64, error) {
 // handWritten is the least a process manager does per event on raw
 // JetStream, processConcurrency events at a time: a pull consumer hands
 // each event to a pool of goroutines, which write a record for its
-// aggregate with compare-and-set, send one request and ack.
-func handWritten(ctx context.Context, env *Env, count int) (float64, error) {
+// aggregate with compare-and-set, send one request and ack. With outbox,
+// the request leaves after the ack and its answer is awaited apart (the
+// run ends when every event is acked and every command answered).
+func handWritten(ctx context.Context, env *Env, count int, outbox bool) (float64, error) {
 	nc, err := env.Connect()
 	if err != nil {
 		return 0, err
@@ -280,38 +291,68 @@ func handWritten(ctx context.Context, env *Env, count int) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if _, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "benchhand", Storage: jetstream.FileStorage}); err != nil {
+	bucket := "benchhand"
+	if outbox {
+		bucket = "benchoutbox"
+	}
+	if _, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: bucket, Storage: jetstream.FileStorage}); err != nil {
 		return 0, err
 	}
 	scfg := streams.DefaultConfig()
 	cons, err := js.CreateOrUpdateConsumer(ctx, scfg.EventStream, jetstream.ConsumerConfig{
-		Durable: "hand", AckPolicy: jetstream.AckExplicitPolicy, FilterSubjects: []string{scfg.SubjectPrefix + "." + processType + ".>"},
+		Durable: bucket, AckPolicy: jetstream.AckExplicitPolicy, FilterSubjects: []string{scfg.SubjectPrefix + "." + processType + ".>"},
 		MaxAckPending: 4 * processConcurrency,
 	})
 	if err != nil {
 		return 0, err
 	}
 	msgs := make(chan jetstream.Msg, processConcurrency)
-	var n atomic.Int64
+	// finished counts each event once it is acked and once its command is
+	// answered: the run is done at 2*count.
+	var finished atomic.Int64
 	var failed atomic.Value
 	done := make(chan struct{})
+	finish := func() {
+		if finished.Add(1) == 2*int64(count) {
+			close(done)
+		}
+	}
+	answers := nc.NewRespInbox()
+	if outbox {
+		sub, err := nc.Subscribe(answers, func(*nats.Msg) { finish() })
+		if err != nil {
+			return 0, err
+		}
+		defer sub.Unsubscribe() //nolint:errcheck // the connection closes next
+		if err := sub.SetPendingLimits(-1, -1); err != nil {
+			return 0, err
+		}
+	}
 	var wg sync.WaitGroup
 	for range processConcurrency {
 		wg.Go(func() {
 			for m := range msgs {
 				id := m.Subject()[len(scfg.SubjectPrefix)+len(processType)+2:]
-				w := nats.NewMsg("$KV.benchhand." + id)
-				w.Data = []byte(`{"order":"` + id + `","status":"running"}`)
+				w := nats.NewMsg("$KV." + bucket + "." + id)
+				w.Data = []byte(`{"order":"` + id + `","status":"running","outbox":[{"command":"benchpay.request"}]}`)
 				w.Header.Set("Nats-Expected-Last-Subject-Sequence", "0")
+				command := []byte(`{"order":"` + id + `"}`)
 				if _, err := js.PublishMsg(ctx, w); err != nil {
 					failed.Store(err)
-				} else if _, err := nc.RequestWithContext(ctx, "cmd.benchpay.request", []byte(`{"order":"`+id+`"}`)); err != nil {
+				} else if outbox {
+					_ = m.Ack()
+					finish()
+					if err := nc.PublishRequest("cmd.benchpay.request", answers, command); err != nil {
+						failed.Store(err)
+						finish() // no answer will come
+					}
+					continue
+				} else if _, err := nc.RequestWithContext(ctx, "cmd.benchpay.request", command); err != nil {
 					failed.Store(err)
 				}
 				_ = m.Ack()
-				if n.Add(1) == int64(count) {
-					close(done)
-				}
+				finish()
+				finish()
 			}
 		})
 	}
