@@ -161,6 +161,9 @@ func unsure(err error) bool {
 }
 
 func apiErrorCode(err error) jetstream.ErrorCode {
+	if err == nil {
+		return 0 // without the allocation errors.As costs
+	}
 	var apiErr *jetstream.APIError
 	if errors.As(err, &apiErr) {
 		return apiErr.ErrorCode

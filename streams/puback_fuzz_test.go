@@ -12,6 +12,7 @@ var pubAckSeeds = []string{
 	`{"stream":"EVENTS", "seq":42}`,
 	`{"stream":"EVENTS","seq":42}`,
 	`{"stream":"EVENTS", "domain":"hub", "seq":7}`,
+	`{"stream":"EVENTS","seq":9,"duplicate": true}`,
 	`{"stream":"EVENTS","seq":9,"duplicate":true}`,
 	`{"error":{"code":400,"err_code":10071,"description":"wrong last sequence: 4"},"stream":"EVENTS","seq":0}`,
 	`{"error":{"code":503,"err_code":10077,"description":"JetStream system temporarily unavailable"}}`,

@@ -189,10 +189,38 @@ func echoRate(ctx context.Context, env *Env, conns []*nats.Conn) (float64, error
 		return 0, err
 	}
 	body := []byte(`{"username":"alice","email":"alice@example.com"}`)
+	if err := awaitResponders(ctx, conns, "bench.echo", body); err != nil {
+		return 0, err
+	}
 	return timed(ctx, env.Duration, len(conns), func(ctx context.Context, w, _ int) error {
 		_, err := conns[w].RequestWithContext(ctx, "bench.echo", body)
 		return err
 	})
+}
+
+// awaitResponders returns once every connection's request to subject is
+// answered: on a cluster, a subscription on one node reaches the others'
+// interest a moment later, and a request in between finds no responders.
+func awaitResponders(ctx context.Context, conns []*nats.Conn, subject string, body []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for _, nc := range conns {
+		for wait := time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
+			_, err := nc.RequestWithContext(ctx, subject, body)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, nats.ErrNoResponders) {
+				return fmt.Errorf("%s: %w", subject, err)
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("%s: no responder reached every client: %w", subject, ctx.Err())
+			case <-time.After(wait):
+			}
+		}
+	}
+	return nil
 }
 
 func loadSnapshotScenario() Scenario {
