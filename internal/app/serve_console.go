@@ -48,6 +48,7 @@ func newConsole(p *platform.Platform, cfg config.Config, d *Domain, log *slog.Lo
 		Conn: p.Conn, JetStream: p.JS, Store: p.Store, Snapshots: p.Snapshots, Commands: commands,
 		CommandPrefix: cfg.Commands.SubjectPrefix, CommandTimeout: cfg.Commands.Timeout, MaxCommandBody: cfg.Commands.MaxPayload,
 		Projections: readModels(cfg, d), ProjectionsConfig: projectionsConfig(cfg),
+		Processes: consoleProcesses(cfg, d),
 		DLQStream: dlqStream, Gatherer: registry, Checks: cchecks, NATS: info, Logger: log,
 	})
 	if err != nil {
@@ -84,4 +85,14 @@ func endpointOn(cfg config.Config, endpoints []*observability.Server, addr strin
 		}
 	}
 	return nil
+}
+
+// consoleProcesses are the registered process managers with the buckets
+// their configuration gives them.
+func consoleProcesses(cfg config.Config, d *Domain) []console.ProcessInfo {
+	var out []console.ProcessInfo
+	for _, p := range d.processes() {
+		out = append(out, console.ProcessInfo{Name: p.Name, Bucket: cfg.Process(p.Name).Bucket})
+	}
+	return out
 }

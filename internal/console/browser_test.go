@@ -331,6 +331,10 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Fatalf("after the replay: %s", r)
 	}
 
+	// The processes page answers in a browser too (this domain runs none).
+	step("processes", chromedp.Navigate(base+"processes"), chromedp.WaitVisible(chromedp.CSS("#processes")))
+	shot("processes")
+
 	// The overview: its rates and chart from the samples its visits took.
 	step("overview", chromedp.Navigate(base), chromedp.WaitVisible(chromedp.CSS("#readiness")))
 	if r := text("#commands-rate"); r == "" {

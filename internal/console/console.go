@@ -80,6 +80,9 @@ type Deps struct {
 	// their layout.
 	Projections       []projections.Projection
 	ProjectionsConfig projections.Config
+	// Processes are the registered process managers with their buckets;
+	// the processes page also lists any other instance bucket it finds.
+	Processes []ProcessInfo
 	// DLQStream is dlq.stream; "" when the dead-letter queue is off.
 	DLQStream string
 	// Gatherer is the process's own metrics registry.
@@ -268,6 +271,7 @@ func (c *Console) routes() http.Handler {
 	mux.HandleFunc("POST "+basePath+"dlq/replay", c.needsRunning(c.dlqReplay))
 	mux.HandleFunc("GET "+basePath+"dlq/discard", c.needsRunning(c.dlqDiscardConfirm))
 	mux.HandleFunc("POST "+basePath+"dlq/discard", c.needsRunning(c.dlqDiscard))
+	mux.HandleFunc("GET "+basePath+"processes", c.needsRunning(c.processesPage))
 	mux.HandleFunc("GET "+basePath+"commands", c.needsRunning(c.commandsPage))
 	mux.HandleFunc("POST "+basePath+"commands", c.needsRunning(c.sendCommand))
 	mux.HandleFunc(basePath, func(w http.ResponseWriter, r *http.Request) {

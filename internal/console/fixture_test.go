@@ -186,6 +186,7 @@ func newFixture(t *testing.T, cfg Config) *fixture {
 	c, err := New(cfg, Deps{
 		Conn: nc, JetStream: js, Store: store, Snapshots: snaps, Commands: svc,
 		Projections: []projections.Projection{proj}, ProjectionsConfig: pcfg,
+		Processes: []ProcessInfo{{Name: "reminder", Bucket: "proc_reminder"}},
 		DLQStream: "DLQ", Gatherer: reg, Logger: log,
 		Checks: []Check{{Name: "nats", Check: func(context.Context) error { return nil }}},
 		NATS:   NATSInfo{Embedded: true, URL: s.URL},

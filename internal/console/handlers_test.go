@@ -52,6 +52,12 @@ func TestPagesAnswer(t *testing.T) {
 		{basePath + "projections/confirm?action=rebuild&name=other", http.StatusNotFound, "does not run projection other"},
 		{basePath + "projections/rebuild?name=notes", http.StatusNotFound, "No rebuild of notes"},
 		{basePath + "commands?command=user", http.StatusBadRequest, "want &lt;aggregate type&gt;.&lt;command&gt;"},
+		{basePath + "processes", http.StatusOK, `data-process="reminder"`},
+		{basePath + "processes?name=reminder", http.StatusOK, "no instance has started yet"},
+		{basePath + "processes?id=r1", http.StatusBadRequest, "required with id"},
+		{basePath + "processes?name=re.minder", http.StatusBadRequest, "name:"},
+		{basePath + "processes?name=reminder&id=r1&x=1", http.StatusBadRequest, "x: unknown parameter"},
+		{basePath + "processes?name=reminder&id=nobody", http.StatusNotFound, "nobody"},
 	} {
 		r := f.get(tc.path)
 		if r.status != tc.status || !strings.Contains(r.body, tc.want) {

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/jetflow/jetflow/consumers"
+	"github.com/jetflow/jetflow/processes"
 	"github.com/jetflow/jetflow/streams"
 	"github.com/jetflow/jetflow/wire"
 )
@@ -510,4 +511,34 @@ func parseNext(s string) (string, error) {
 		return "", inputErr("next", "%q is not a page of the console", clip(s))
 	}
 	return u.RequestURI(), nil
+}
+
+// processQuery chooses a process manager, and one of its instances.
+type processQuery struct {
+	Name, ID string
+}
+
+// parseProcessQuery reads the processes page's query: name alone lists
+// that manager's instances, name and id show one.
+func parseProcessQuery(v url.Values) (processQuery, error) {
+	p, err := newParams(v, []string{"name", "id"})
+	if err != nil {
+		return processQuery{}, err
+	}
+	q := processQuery{Name: p.get("name"), ID: p.get("id")}
+	var errs []error
+	if q.Name != "" {
+		if err := processes.ValidateName(q.Name); err != nil {
+			errs = append(errs, inputErr("name", "%v", err))
+		}
+	}
+	if q.ID != "" {
+		if q.Name == "" {
+			errs = append(errs, inputErr("name", "required with id: an instance id is unique within its process manager"))
+		}
+		if err := processes.ValidateInstanceID(q.ID); err != nil {
+			errs = append(errs, inputErr("id", "%v", err))
+		}
+	}
+	return q, errors.Join(errs...)
 }

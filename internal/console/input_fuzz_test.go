@@ -7,6 +7,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/jetflow/jetflow/processes"
 	"github.com/jetflow/jetflow/streams"
 	"github.com/jetflow/jetflow/wire"
 )
@@ -46,6 +47,25 @@ func FuzzParseAggregateQuery(f *testing.F) {
 		}
 		if q.Causation != "" && (q.ID == "" || wire.HasControl(q.Causation) || len(q.Causation) > maxText) {
 			t.Fatalf("accepted causation %q", q.Causation)
+		}
+	})
+}
+
+func FuzzParseProcessQuery(f *testing.F) {
+	for _, s := range []string{"", "name=payment", "name=payment&id=o-1", "id=o-1", "name=pay.ment", "name=payment&id=%00", "name=payment&id=a&id=b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		q, err := parseProcessQuery(values(t, raw))
+		inputOnly(t, err)
+		if err != nil {
+			return
+		}
+		if q.Name != "" && processes.ValidateName(q.Name) != nil {
+			t.Fatalf("accepted name %q", q.Name)
+		}
+		if q.ID != "" && (q.Name == "" || processes.ValidateInstanceID(q.ID) != nil) {
+			t.Fatalf("accepted instance %+v", q)
 		}
 	})
 }
