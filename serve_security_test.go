@@ -17,6 +17,7 @@ import (
 	"github.com/jetflow/jetflow/client"
 	"github.com/jetflow/jetflow/examples/users"
 	"github.com/jetflow/jetflow/internal/natsserver"
+	"github.com/jetflow/jetflow/projections"
 	"github.com/jetflow/jetflow/wire"
 )
 
@@ -69,6 +70,12 @@ func TestServeSaysItsSecurityModeAndAuthorizes(t *testing.T) {
 		}
 		return nil
 	})
+	app.AuthorizeQueries(func(_ context.Context, a projections.QueryAuthorization) error {
+		if a.ReadModel == "users" && a.Query == "list" && a.Caller.UserID != "admin" {
+			return projections.Forbidden("only an admin may list users")
+		}
+		return nil
+	})
 	started := serveUsersOn(t, app, jetflow.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))))
 	out := logs.String()
 	for _, want := range []string{`msg=security`, `nats=embedded`, `nats_auth="none: anonymous clients"`, `identity="header: user ids as clients send them (unverified)"`} {
@@ -96,6 +103,16 @@ func TestServeSaysItsSecurityModeAndAuthorizes(t *testing.T) {
 	}
 	if _, err := c.Send(ctx, "user.change_status", body, client.UserID("admin")); err != nil {
 		t.Fatalf("admin: %v", err)
+	}
+	// And AuthorizeQueries refuses a query the same way.
+	for user, want := range map[string]string{"mallory": `"code":"forbidden"`, "admin": `"items":[`} {
+		m := nats.NewMsg("query.users.list")
+		m.Data = []byte(`{}`)
+		m.Header.Set(wire.HeaderUserID, user)
+		reply, err := nc.RequestMsgWithContext(ctx, m)
+		if err != nil || !strings.Contains(string(reply.Data), want) {
+			t.Errorf("users.list as %s: %v %s, want %s", user, err, reply.Data, want)
+		}
 	}
 }
 

@@ -31,9 +31,9 @@ func (s *Service) serve(ctx context.Context, r route, req rpc.Request) rpc.Respo
 	}
 	// Who sent it: the events record the verified user, not the claim,
 	// when the service runs in IdentityNATS (identity.go).
-	caller := callerOf(s.identity, req.Header, cmd.Metadata.UserID, s.log)
+	caller := rpc.CallerOf(s.identity, req.Header, cmd.Metadata.UserID, s.log)
 	cmd.Metadata.UserID = caller.UserID
-	base = withCaller(base, caller)
+	base = rpc.WithCaller(base, caller)
 
 	var out Outcome
 	var cause error

@@ -86,7 +86,7 @@ func NewService(nc *nats.Conn, cfg ServiceConfig, opts ...ServiceOption) (*Servi
 	if err := streams.ValidateSubjectPrefix(cfg.SubjectPrefix); err != nil {
 		return nil, fmt.Errorf("aggregates: command subject prefix: %w", err)
 	}
-	return &Service{cfg: cfg, log: o.log, obs: o.metrics, identity: cfg.Identity.resolve(nc), authorize: o.authorize, server: rpc.NewServer(nc, rpc.ServerConfig{
+	return &Service{cfg: cfg, log: o.log, obs: o.metrics, identity: cfg.Identity.Resolve(nc), authorize: o.authorize, server: rpc.NewServer(nc, rpc.ServerConfig{
 		Name:          cfg.Name,
 		Version:       serviceVersion,
 		Description:   "jetflow commands: " + cfg.SubjectPrefix + ".<aggregate_type>.<command>",

@@ -9,6 +9,8 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/jetflow/jetflow/examples/users"
+	"github.com/jetflow/jetflow/projections"
+	"github.com/jetflow/jetflow/rpc"
 	"github.com/jetflow/jetflow/streams"
 	"github.com/jetflow/jetflow/wire"
 )
@@ -86,4 +88,53 @@ func TestSpoofedUserIDIsNotRecorded(t *testing.T) {
 		return
 	}
 	t.Fatalf("no event for %s in %s", r.AggregateID, streams.DefaultEventStream)
+}
+
+// Under the shipped configuration a query's caller is who the NATS server
+// says sent it: user "client" claiming security-admin@corp is "client" to
+// the query authorizer and to the handler, the claim kept apart.
+func TestQueryCallerIsTheNATSUser(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, loadNATSConf(t))
+	svcConn, _ := connectAs(t, s.ClientURL(), serviceUser, servicePassword, nats.CustomInboxPrefix(serviceInboxPrefix))
+	authorized := make(chan rpc.Caller, 1)
+	svc, err := projections.NewQueryService(svcConn, projections.QueryConfig{}, projections.WithQueryAuthorizer(
+		func(_ context.Context, a projections.QueryAuthorization) error {
+			authorized <- a.Caller
+			return nil
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := projections.RegisterQuery(svc, "probe", "whoami", func(ctx context.Context, _ struct{}) (any, uint64, error) {
+		c, _ := projections.CallerFrom(ctx)
+		return c, 0, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := svc.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = svc.Stop(context.Background()) })
+
+	client, _ := connectAs(t, s.ClientURL(), clientUser, clientPassword)
+	msg := nats.NewMsg("query.probe.whoami")
+	msg.Header.Set(wire.HeaderUserID, "security-admin@corp")
+	resp, err := client.RequestMsgWithContext(ctx, msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := wire.ParseErrorReply(resp); e != nil {
+		t.Fatal(e)
+	}
+	var inHandler rpc.Caller
+	if err := json.Unmarshal(resp.Data, &inHandler); err != nil {
+		t.Fatalf("reply %s: %v", resp.Data, err)
+	}
+	want := rpc.Caller{UserID: clientUser, Account: "APP", User: clientUser, Verified: true, Claimed: "security-admin@corp"}
+	if got := <-authorized; got != want || inHandler != want {
+		t.Fatalf("the authorizer saw %+v and the handler %+v, want %+v", got, inHandler, want)
+	}
 }

@@ -1,14 +1,18 @@
 package projections
 
-import "log/slog"
+import (
+	"context"
+	"log/slog"
+)
 
 // Option configures a Runner, a View, a QueryService or an Admin: the
 // logger and the metrics reach every part of the read side the same way.
 type Option func(*options)
 
 type options struct {
-	logger  *slog.Logger
-	metrics Metrics
+	logger         *slog.Logger
+	metrics        Metrics
+	authorizeQuery func(context.Context, QueryAuthorization) error
 }
 
 // WithLogger sets the logger (default: discard).

@@ -35,6 +35,10 @@ type QueryConfig struct {
 	MaxPayload    int           // largest accepted request body in bytes
 	Timeout       time.Duration // bound of one query, min_sequence wait included
 	Concurrency   int           // queries handled at once by this instance
+	// Identity says where a query's caller comes from (default
+	// rpc.IdentityAuto: from the NATS server when it requires
+	// authentication), for WithQueryAuthorizer and CallerFrom.
+	Identity rpc.IdentityMode
 }
 
 func (c *QueryConfig) defaults() {
@@ -59,10 +63,12 @@ type queryRoute struct {
 // Start; Stop drains it. Several instances share the load through micro's
 // queue group.
 type QueryService struct {
-	cfg     QueryConfig
-	log     *slog.Logger
-	metrics Metrics
-	server  *rpc.Server
+	cfg       QueryConfig
+	log       *slog.Logger
+	metrics   Metrics
+	identity  rpc.IdentityMode // resolved
+	authorize func(context.Context, QueryAuthorization) error
+	server    *rpc.Server
 }
 
 // NewQueryService returns a query service on nc.
@@ -75,16 +81,17 @@ func NewQueryService(nc *nats.Conn, cfg QueryConfig, opts ...Option) (*QueryServ
 	if err := streams.ValidateSubjectPrefix(cfg.SubjectPrefix); err != nil {
 		return nil, fmt.Errorf("projections: query subject prefix: %w", err)
 	}
-	return &QueryService{cfg: cfg, log: o.logger, metrics: o.metrics, server: rpc.NewServer(nc, rpc.ServerConfig{
-		Name:          cfg.Name,
-		Version:       queryServiceVersion,
-		Description:   "jetflow queries: " + cfg.SubjectPrefix + ".<read_model>.<query>",
-		SubjectPrefix: cfg.SubjectPrefix,
-		Noun:          "query",
-		UnknownCode:   wire.CodeUnknownQuery,
-		Concurrency:   cfg.Concurrency,
-		Logger:        o.logger,
-	})}, nil
+	return &QueryService{cfg: cfg, log: o.logger, metrics: o.metrics, identity: cfg.Identity.Resolve(nc), authorize: o.authorizeQuery,
+		server: rpc.NewServer(nc, rpc.ServerConfig{
+			Name:          cfg.Name,
+			Version:       queryServiceVersion,
+			Description:   "jetflow queries: " + cfg.SubjectPrefix + ".<read_model>.<query>",
+			SubjectPrefix: cfg.SubjectPrefix,
+			Noun:          "query",
+			UnknownCode:   wire.CodeUnknownQuery,
+			Concurrency:   cfg.Concurrency,
+			Logger:        o.logger,
+		})}, nil
 }
 
 // RegisterQuery adds the query <prefix>.<readModel>.<name>; call it before
@@ -154,9 +161,19 @@ func (s *QueryService) serve(ctx context.Context, r queryRoute, req rpc.Request)
 	var reply any
 	var applied uint64
 	var cause error
-	if len(req.Data) > s.cfg.MaxPayload {
+	caller := rpc.CallerOf(s.identity, req.Header, req.Header.Get(wire.HeaderUserID), s.log)
+	ctx = rpc.WithCaller(ctx, caller)
+	if s.authorize != nil {
+		// Before anything else: a caller who may not ask learns nothing
+		// of the query, not even that its body is malformed.
+		a := QueryAuthorization{Caller: caller, ReadModel: r.readModel, Query: r.query, Request: req.Data}
+		cause = authorizeQuery(ctx, s.authorize, a, s.log)
+	}
+	switch {
+	case cause != nil:
+	case len(req.Data) > s.cfg.MaxPayload:
 		cause = wire.Errorf(wire.StatusTooLarge, wire.CodeTooLarge, "request body is %d bytes, at most %d allowed", len(req.Data), s.cfg.MaxPayload)
-	} else {
+	default:
 		qctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 		reply, applied, cause = s.run(qctx, r, req.Data)
 		cancel()
@@ -213,6 +230,8 @@ func queryRefusal(e *QueryError) *wire.Error {
 		return wire.Errorf(wire.StatusNotFound, wire.CodeNotFound, "%s", e.Message)
 	case errors.Is(e.Kind, ErrQueryConflict):
 		return wire.Errorf(wire.StatusConflict, wire.CodeConflict, "%s", e.Message)
+	case errors.Is(e.Kind, ErrQueryForbidden):
+		return wire.Errorf(wire.StatusForbidden, wire.CodeForbidden, "%s", e.Message)
 	}
 	return wire.Errorf(wire.StatusInvalid, wire.CodeValidation, "%s", e.Message)
 }

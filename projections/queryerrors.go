@@ -21,7 +21,7 @@ var (
 // client. The query service answers it with the status and code of its
 // Kind, also when the handler wrapped it with %w.
 type QueryError struct {
-	Kind    error // ErrQueryNotFound, ErrQueryInvalid or ErrQueryConflict
+	Kind    error // ErrQueryNotFound, ErrQueryInvalid, ErrQueryConflict or ErrQueryForbidden
 	Message string
 }
 
@@ -31,16 +31,20 @@ func (e *QueryError) Unwrap() error { return e.Kind }
 // NotFound returns a not-found refusal (404), for a record the read
 // model does not hold.
 func NotFound(format string, args ...any) error {
-	return &QueryError{Kind: ErrQueryNotFound, Message: fmt.Sprintf(format, args...)}
+	return queryErrorf(ErrQueryNotFound, format, args...)
+}
+
+func queryErrorf(kind error, format string, args ...any) error {
+	return &QueryError{Kind: kind, Message: fmt.Sprintf(format, args...)}
 }
 
 // Invalid returns a validation refusal (400), for query input the
 // handler cannot answer (a page size too large, a filter it does not know).
 func Invalid(format string, args ...any) error {
-	return &QueryError{Kind: ErrQueryInvalid, Message: fmt.Sprintf(format, args...)}
+	return queryErrorf(ErrQueryInvalid, format, args...)
 }
 
 // Conflict returns a conflict refusal (409).
 func Conflict(format string, args ...any) error {
-	return &QueryError{Kind: ErrQueryConflict, Message: fmt.Sprintf(format, args...)}
+	return queryErrorf(ErrQueryConflict, format, args...)
 }

@@ -43,6 +43,9 @@ type Domain struct {
 	// Authorize, when set, is asked about every command before it runs
 	// (aggregates.WithAuthorizer); an error refuses it with a 403.
 	Authorize func(ctx context.Context, a aggregates.Authorization) error
+	// AuthorizeQuery, when set, is asked about every query before it runs
+	// (projections.WithQueryAuthorizer); an error refuses it with a 403.
+	AuthorizeQuery func(ctx context.Context, a projections.QueryAuthorization) error
 }
 
 // Aggregate is one aggregate type with its commands.

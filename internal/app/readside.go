@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/jetflow/jetflow/lifecycle"
 	"github.com/jetflow/jetflow/metrics"
 	"github.com/jetflow/jetflow/projections"
+	"github.com/jetflow/jetflow/rpc"
 )
 
 // projectionsConfig is the projections' layout and tuning from the
@@ -106,9 +108,14 @@ func newReadSide(nc *nats.Conn, cfg config.Config, d *Domain, log *slog.Logger, 
 	if len(rs.views) == 0 {
 		return rs, nil
 	}
+	qopts := obs
+	if d.AuthorizeQuery != nil {
+		qopts = append(slices.Clip(obs), projections.WithQueryAuthorizer(d.AuthorizeQuery))
+	}
+	queryIdentity, _ := rpc.ParseIdentityMode(cfg.Queries.Identity) // Validate checked it
 	if rs.queries, err = projections.NewQueryService(nc, projections.QueryConfig{
-		Name: cfg.Queries.Service, SubjectPrefix: cfg.Queries.SubjectPrefix, Timeout: cfg.Queries.Timeout,
-	}, obs...); err != nil {
+		Name: cfg.Queries.Service, SubjectPrefix: cfg.Queries.SubjectPrefix, Timeout: cfg.Queries.Timeout, Identity: queryIdentity,
+	}, qopts...); err != nil {
 		return nil, err
 	}
 	for _, v := range rs.views {

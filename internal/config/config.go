@@ -143,7 +143,8 @@ type CommandsConfig struct {
 	Identity string
 }
 
-// Identity modes of the command service (commands.identity).
+// Identity modes of the command and query services (commands.identity,
+// queries.identity).
 const (
 	IdentityAuto   = "auto"
 	IdentityNATS   = "nats"
@@ -163,6 +164,9 @@ type QueriesConfig struct {
 	Timeout       time.Duration
 	// MinSequenceWait bounds how long a query with min_sequence waits for its read model.
 	MinSequenceWait time.Duration
+	// Identity is where a query's caller comes from, for the query
+	// authorizer: IdentityAuto, IdentityNATS or IdentityHeader.
+	Identity string
 }
 
 // ProjectionConfig overrides a projection's settings ([projections.<name>]).
@@ -329,6 +333,7 @@ func Default() Config {
 			SubjectPrefix:   "query",
 			Timeout:         5 * time.Second,
 			MinSequenceWait: 2 * time.Second,
+			Identity:        IdentityAuto,
 		},
 		DLQ:     DLQConfig{Enabled: true, Stream: "DLQ", Retention: 30 * 24 * time.Hour, Replicas: 1},
 		Log:     LogConfig{Level: "info", Format: "text"},

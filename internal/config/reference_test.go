@@ -153,7 +153,7 @@ func TestEncodeRoundTrip(t *testing.T) {
 		"events.stream": "E2", "events.subject_prefix": "acme.ev", "events.replicas": "3", "events.max_events_per_append": "10", "events.max_concurrent_batches": "16", "events.duplicate_window": "1h30m",
 		"snapshots.every": "0", "snapshots.bucket": "snaps",
 		"commands.service": "cmds", "commands.subject_prefix": "c", "commands.timeout": "1.5s", "commands.conflict_retries": "0", "commands.cache_size": "0", "commands.max_payload": "2048",
-		"queries.service": "qs", "queries.subject_prefix": "q", "queries.timeout": "250ms", "queries.min_sequence_wait": "0s",
+		"queries.service": "qs", "queries.subject_prefix": "q", "queries.timeout": "250ms", "queries.min_sequence_wait": "0s", "queries.identity": "nats",
 		"projections.users.bucket": "rm_users_v2", "projections.users.subjects": "acme.ev.user.>", "projections.users.max_in_flight": "1",
 		"projections.users.max_retries": "0", "projections.users.backoff": "",
 		"topics.orders.retention": "0s", "topics.orders.replicas": "3", "topics.orders.max_retries": "10", "topics.orders.backoff": "1ms,1h",

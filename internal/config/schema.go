@@ -216,6 +216,7 @@ func buildSchema() []sectionSpec {
 			field("subject_prefix", "Endpoints are <prefix>.<read_model>.<query>.", func(s *qry) any { return &s.SubjectPrefix }),
 			field("timeout", "Bound on answering one query.", func(s *qry) any { return &s.Timeout }),
 			field("min_sequence_wait", "Longest wait of a query with min_sequence for its read model; past it the reply is 504.", func(s *qry) any { return &s.MinSequenceWait }),
+			field("identity", "Where the caller a query authorizer sees comes from: nats, the user the NATS server authenticated (stamped on requests from other accounts); header, the client's Jetflow-User-Id as sent; auto, nats when the server requires authentication, else header.", func(s *qry) any { return &s.Identity }),
 		),
 		named("projections", "One section per projection (read model); a projection without one runs with the defaults.",
 			func(c *Config) *map[string]proj { return &c.Projections }, DefaultProjection,

@@ -147,6 +147,7 @@ func TestSecurityKeysValidated(t *testing.T) {
 	c := Default()
 	for key, val := range map[string]string{
 		"commands.identity":                 "trust-me",
+		"queries.identity":                  "whoever",
 		"subscriptions.s.subjects":          "events.>",
 		"subscriptions.s.webhook_url":       "https://h/x",
 		"subscriptions.s.webhook_redirects": "anywhere",
@@ -160,6 +161,7 @@ func TestSecurityKeysValidated(t *testing.T) {
 	err := c.Validate()
 	for _, want := range []string{
 		`commands.identity: "trust-me": must be auto, nats or header`,
+		`queries.identity: "whoever": must be auto, nats or header`,
 		`subscriptions.s.webhook_redirects: "anywhere": must be none or same_origin`,
 		`subscriptions.s.webhook_headers: element 1: want "Name: value"`,
 		`nats.password: empty, but nats.user "jetflow" is set`,
@@ -168,7 +170,7 @@ func TestSecurityKeysValidated(t *testing.T) {
 			t.Errorf("want %q in %v", want, err)
 		}
 	}
-	if d := Default(); d.Server.InsecureAllowAnonymous || d.Commands.Identity != "auto" {
+	if d := Default(); d.Server.InsecureAllowAnonymous || d.Commands.Identity != "auto" || d.Queries.Identity != "auto" {
 		t.Errorf("defaults: %+v %+v", d.Server, d.Commands)
 	}
 }

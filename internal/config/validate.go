@@ -177,6 +177,9 @@ func (c Config) validateServices(p *problems) {
 	if !slices.Contains([]string{IdentityAuto, IdentityNATS, IdentityHeader}, cm.Identity) {
 		p.add("commands.identity", "%q: must be %s, %s or %s", cm.Identity, IdentityAuto, IdentityNATS, IdentityHeader)
 	}
+	if !slices.Contains([]string{IdentityAuto, IdentityNATS, IdentityHeader}, q.Identity) {
+		p.add("queries.identity", "%q: must be %s, %s or %s", q.Identity, IdentityAuto, IdentityNATS, IdentityHeader)
+	}
 	p.positive("commands.timeout", cm.Timeout)
 	p.atLeast("commands.conflict_retries", cm.ConflictRetries, 0)
 	p.atLeast("commands.cache_size", cm.CacheSize, 0)
