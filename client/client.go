@@ -64,7 +64,8 @@ func New(nc *nats.Conn, opts ...Option) *Client {
 	return c
 }
 
-// CommandOption sets a header of one command.
+// CommandOption sets a header of one command, or of one query (UserID:
+// who a trusted component asks for; the others mean nothing to a query).
 type CommandOption func(nats.Header)
 
 // CommandID makes the command idempotent: a resend with the same id is
@@ -137,8 +138,11 @@ func (c *Client) SendRaw(ctx context.Context, name string, body any, opts ...Com
 // reply into out, a pointer (nil discards it; a *json.RawMessage keeps it
 // as sent). It returns the stream sequence the read model had applied
 // when it answered. Set the request's min_sequence to a command reply's
-// Sequence to read your own write.
-func (c *Client) Query(ctx context.Context, name string, req, out any) (applied uint64, err error) {
+// Sequence to read your own write. opts set its headers: UserID names
+// who the query is asked for where the query service trusts the header
+// (queries.identity; on a server with authentication the caller is the
+// connection's user, whatever it says).
+func (c *Client) Query(ctx context.Context, name string, req, out any, opts ...CommandOption) (applied uint64, err error) {
 	if err := checkName(name, "<read model>.<query>", "orders.by_customer"); err != nil {
 		return 0, err
 	}
@@ -151,6 +155,9 @@ func (c *Client) Query(ctx context.Context, name string, req, out any) (applied 
 	}
 	msg := nats.NewMsg(c.queryPrefix + "." + name)
 	msg.Data = data
+	for _, opt := range opts {
+		opt(msg.Header)
+	}
 	resp, err := c.Request(ctx, msg)
 	if err != nil {
 		return 0, err

@@ -12,6 +12,7 @@ import (
 
 func newQueryCmd(l *loader) *cobra.Command {
 	var cf clientFlags
+	var userID string
 	cmd := &cobra.Command{
 		Use:   "query <read_model.query> [json]",
 		Short: "Send a query and print the reply",
@@ -40,11 +41,12 @@ func newQueryCmd(l *loader) *cobra.Command {
 			defer cancel()
 			prefix := cfg.Queries.SubjectPrefix
 			var reply json.RawMessage
-			_, err = client.New(nc, client.WithQueryPrefix(prefix)).Query(ctx, args[0], json.RawMessage(body), &reply)
+			_, err = client.New(nc, client.WithQueryPrefix(prefix)).Query(ctx, args[0], json.RawMessage(body), &reply, client.UserID(userID))
 			return printReply(cmd, reply, err, prefix+"."+args[0], cf.url)
 		},
 	}
 	cf.register(cmd)
 	keyFlags(cmd.Flags(), configFlag{"prefix", "queries.subject_prefix", "query subject prefix (default: queries.subject_prefix of jetflow.tsk)"})
+	cmd.Flags().StringVar(&userID, "user-id", "", "Jetflow-User-Id: who the query is asked for, where the query service trusts the header (queries.identity)")
 	return cmd
 }

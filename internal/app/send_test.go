@@ -61,6 +61,8 @@ func TestSendAndQueryOutput(t *testing.T) {
 			err: `command "user": want <aggregate_type>.<command>, e.g. user.create`},
 		{args: []string{"query", "users.list"},
 			stdout: `{"items":[],"page":0,"per_page":20,"total":0}` + "\n"},
+		{args: []string{"query", "users.list", `{"page":1}`, "--user-id", "ops-7"},
+			stdout: `{"items":[],"page":0,"per_page":20,"total":0}` + "\n"},
 		{args: []string{"query", "users.get", `{"id":"nope"}`},
 			stderr: "error 404 not_found: user nope not found\n", err: ErrReported.Error()},
 		{args: []string{"query", "users.list", "--prefix", "q2"},
@@ -91,5 +93,8 @@ func TestSendAndQueryOutput(t *testing.T) {
 	}
 	if m := <-queried; string(m.Data) != `{}` {
 		t.Errorf("a query without a body sent %s, want {}", m.Data)
+	}
+	if m := <-queried; string(m.Data) != `{"page":1}` || m.Header.Get(wire.HeaderUserID) != "ops-7" {
+		t.Errorf("query --user-id sent %s %v", m.Data, m.Header)
 	}
 }
