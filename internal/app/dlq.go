@@ -13,44 +13,30 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
 	"github.com/jetflow/jetflow/consumers"
 )
 
-// dlqFlags are shared by the dlq subcommands.
+// dlqFlags are shared by the dlq subcommands: the processes and
+// schedules commands' flags, and the dead-letter stream.
 type dlqFlags struct {
-	cf     clientFlags
-	l      *loader
-	asJSON bool
+	jsFlags
 }
 
 func (f *dlqFlags) register(cmd *cobra.Command, l *loader) {
-	f.l = l
-	f.cf.register(cmd)
+	f.jsFlags.register(cmd, l)
 	keyFlags(cmd.Flags(), configFlag{"dlq-stream", "dlq.stream", "dead-letter stream (default: dlq.stream of jetflow.tsk)"})
-	cmd.Flags().BoolVar(&f.asJSON, "json", false, "print JSON lines")
 }
 
 // open connects and returns the DLQ, ctx bounded by --timeout, and what
 // to call when done.
 func (f *dlqFlags) open(cmd *cobra.Command) (*consumers.DLQ, context.Context, func(), error) {
-	cfg, err := f.cf.load(cmd, f.l)
+	js, cfg, ctx, done, err := f.jsFlags.open(cmd)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	nc, err := f.cf.connect(cfg)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		nc.Close()
-		return nil, nil, nil, err
-	}
-	ctx, cancel := f.cf.bound(cmd.Context())
-	return consumers.NewDLQ(js, consumers.DLQConfig{Stream: cfg.DLQ.Stream}), ctx, func() { cancel(); nc.Close() }, nil
+	return consumers.NewDLQ(js, consumers.DLQConfig{Stream: cfg.DLQ.Stream}), ctx, done, nil
 }
 
 func newDLQCmd(l *loader) *cobra.Command {

@@ -2,7 +2,6 @@ package app
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,47 +11,10 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
-	"github.com/jetflow/jetflow/internal/config"
 	"github.com/jetflow/jetflow/processes"
 )
-
-// jsFlags are what the processes and schedules commands share: the
-// connection, --json, and the configuration (buckets, topics) as serve
-// reads it.
-type jsFlags struct {
-	cf     clientFlags
-	l      *loader
-	asJSON bool
-}
-
-func (f *jsFlags) register(cmd *cobra.Command, l *loader) {
-	f.l = l
-	f.cf.register(cmd)
-	cmd.Flags().BoolVar(&f.asJSON, "json", false, "print JSON lines")
-}
-
-// open loads the configuration, connects and returns JetStream, ctx
-// bounded by --timeout, and what to call when done.
-func (f *jsFlags) open(cmd *cobra.Command) (jetstream.JetStream, config.Config, context.Context, func(), error) {
-	cfg, err := f.cf.load(cmd, f.l)
-	if err != nil {
-		return nil, cfg, nil, nil, err
-	}
-	nc, err := f.cf.connect(cfg)
-	if err != nil {
-		return nil, cfg, nil, nil, err
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		nc.Close()
-		return nil, cfg, nil, nil, err
-	}
-	ctx, cancel := f.cf.bound(cmd.Context())
-	return js, cfg, ctx, func() { cancel(); nc.Close() }, nil
-}
 
 func newProcessesCmd(l *loader) *cobra.Command {
 	cmd := &cobra.Command{
