@@ -117,20 +117,25 @@ func (c *Client) SendRaw(ctx context.Context, name string, body any, opts ...Com
 	if err := checkName(name, "<aggregate type>.<command>", "order.place"); err != nil {
 		return nil, err
 	}
-	data, err := encode(body)
-	if err != nil {
-		return nil, fmt.Errorf("client: command %s: %w", name, err)
-	}
-	msg := nats.NewMsg(c.commandPrefix + "." + name)
-	msg.Data = data
-	for _, opt := range opts {
-		opt(msg.Header)
-	}
-	resp, err := c.Request(ctx, msg)
+	resp, err := c.send(ctx, "command", c.commandPrefix, name, body, opts)
 	if err != nil {
 		return nil, err
 	}
 	return resp.Data, nil
+}
+
+// send encodes body, sets opts' headers and sends it to prefix.name.
+func (c *Client) send(ctx context.Context, kind, prefix, name string, body any, opts []CommandOption) (*nats.Msg, error) {
+	data, err := encode(body)
+	if err != nil {
+		return nil, fmt.Errorf("client: %s %s: %w", kind, name, err)
+	}
+	msg := nats.NewMsg(prefix + "." + name)
+	msg.Data = data
+	for _, opt := range opts {
+		opt(msg.Header)
+	}
+	return c.Request(ctx, msg)
 }
 
 // Query sends the query name ("<read model>.<query>": "orders.by_customer")
@@ -149,16 +154,7 @@ func (c *Client) Query(ctx context.Context, name string, req, out any, opts ...C
 	if req == nil {
 		req = json.RawMessage("{}")
 	}
-	data, err := encode(req)
-	if err != nil {
-		return 0, fmt.Errorf("client: query %s: %w", name, err)
-	}
-	msg := nats.NewMsg(c.queryPrefix + "." + name)
-	msg.Data = data
-	for _, opt := range opts {
-		opt(msg.Header)
-	}
-	resp, err := c.Request(ctx, msg)
+	resp, err := c.send(ctx, "query", c.queryPrefix, name, req, opts)
 	if err != nil {
 		return 0, err
 	}
@@ -167,7 +163,7 @@ func (c *Client) Query(ctx context.Context, name string, req, out any, opts ...C
 	}
 	if out != nil {
 		if err := json.Unmarshal(resp.Data, out); err != nil {
-			return applied, fmt.Errorf("client: reply of %s: %w", msg.Subject, err)
+			return applied, fmt.Errorf("client: reply of %s: %w", c.queryPrefix+"."+name, err)
 		}
 	}
 	return applied, nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -108,52 +109,14 @@ func (d *Domain) Validate() error {
 	if d == nil {
 		return nil
 	}
-	var errs []error
-	check := func(kind string, names []string, built []bool) {
-		seen := map[string]bool{}
-		for i, n := range names {
-			switch {
-			case n == "":
-				errs = append(errs, fmt.Errorf("%w: %s %d has no name", ErrInvalidDomain, kind, i+1))
-			case seen[n]:
-				errs = append(errs, fmt.Errorf("%w: %s %q registered twice", ErrInvalidDomain, kind, n))
-			case !built[i]:
-				errs = append(errs, fmt.Errorf("%w: %s %q has nothing to run", ErrInvalidDomain, kind, n))
-			}
-			seen[n] = true
-		}
-	}
-	var names []string
-	var built []bool
-	for _, a := range d.Aggregates {
-		names, built = append(names, a.Type), append(built, a.Register != nil)
-	}
-	check("aggregate", names, built)
-	names, built = nil, nil
-	for _, r := range d.ReadModels {
-		names, built = append(names, r.Name), append(built, r.Projection != nil)
-	}
-	check("read model", names, built)
-	names, built = nil, nil
-	for _, w := range d.Workers {
-		names, built = append(names, w.Name), append(built, w.Subscription != nil)
-	}
-	check("worker", names, built)
-	names, built = nil, nil
-	for _, t := range d.Topics {
-		names, built = append(names, t.Name), append(built, true)
-	}
-	check("topic", names, built)
-	names, built = nil, nil
-	for _, c := range d.Components {
-		names, built = append(names, c.Name), append(built, c.Build != nil)
-	}
-	check("component", names, built)
-	names, built = nil, nil
-	for _, p := range d.Processes {
-		names, built = append(names, p.Name), append(built, p.New != nil)
-	}
-	check("process", names, built)
+	errs := slices.Concat(
+		checkEntries("aggregate", d.Aggregates, func(a Aggregate) (string, bool) { return a.Type, a.Register != nil }),
+		checkEntries("read model", d.ReadModels, func(r ReadModel) (string, bool) { return r.Name, r.Projection != nil }),
+		checkEntries("worker", d.Workers, func(w Worker) (string, bool) { return w.Name, w.Subscription != nil }),
+		checkEntries("topic", d.Topics, func(t consumers.TopicConfig) (string, bool) { return t.Name, true }),
+		checkEntries("component", d.Components, func(c Component) (string, bool) { return c.Name, c.Build != nil }),
+		checkEntries("process", d.Processes, func(p Process) (string, bool) { return p.Name, p.New != nil }),
+	)
 	errs = append(errs, d.validateBench())
 	return errors.Join(errs...)
 }
@@ -169,4 +132,24 @@ func (d *Domain) readModelNamed(name string) (ReadModel, bool) {
 		}
 	}
 	return ReadModel{}, false
+}
+
+// checkEntries reports the registrations of one kind without a name, with
+// nothing to run (entry's second result false), or registered twice.
+func checkEntries[T any](kind string, items []T, entry func(T) (name string, built bool)) []error {
+	var errs []error
+	seen := map[string]bool{}
+	for i, item := range items {
+		n, built := entry(item)
+		switch {
+		case n == "":
+			errs = append(errs, fmt.Errorf("%w: %s %d has no name", ErrInvalidDomain, kind, i+1))
+		case seen[n]:
+			errs = append(errs, fmt.Errorf("%w: %s %q registered twice", ErrInvalidDomain, kind, n))
+		case !built:
+			errs = append(errs, fmt.Errorf("%w: %s %q has nothing to run", ErrInvalidDomain, kind, n))
+		}
+		seen[n] = true
+	}
+	return errs
 }
