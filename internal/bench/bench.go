@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetflow/jetflow/internal/natsserver"
 	"github.com/jetflow/jetflow/streams"
@@ -96,6 +97,21 @@ type Env struct {
 // Connect opens a TCP client connection to the scenario's server.
 func (e *Env) Connect(opts ...nats.Option) (*nats.Conn, error) {
 	return nats.Connect(e.URL, opts...)
+}
+
+// JetStream connects and returns the connection's JetStream context; the
+// caller closes the connection.
+func (e *Env) JetStream() (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := e.Connect()
+	if err != nil {
+		return nil, nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, js, nil
 }
 
 // Run runs the named scenarios (all when names is empty), each on its own

@@ -27,13 +27,8 @@ type storeEnv struct {
 }
 
 func newStoreEnv(ctx context.Context, env *Env) (*storeEnv, error) {
-	nc, err := env.Connect()
+	nc, js, err := env.JetStream()
 	if err != nil {
-		return nil, err
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		nc.Close()
 		return nil, err
 	}
 	cfg := env.streamsConfig()

@@ -233,15 +233,11 @@ func runManager(ctx context.Context, env *Env, name string, count int) (float64,
 // compare-and-set write of a new key in a KV bucket, with as many writers
 // as the manager has messages in flight.
 func kvWrites(ctx context.Context, env *Env, count int) (float64, error) {
-	nc, err := env.Connect()
+	nc, js, err := env.JetStream()
 	if err != nil {
 		return 0, err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return 0, err
-	}
 	if _, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "benchkv", Storage: jetstream.FileStorage}); err != nil {
 		return 0, err
 	}
@@ -282,15 +278,11 @@ func kvWrites(ctx context.Context, env *Env, count int) (float64, error) {
 // the request leaves after the ack and its answer is awaited apart (the
 // run ends when every event is acked and every command answered).
 func handWritten(ctx context.Context, env *Env, count int, outbox bool) (float64, error) {
-	nc, err := env.Connect()
+	nc, js, err := env.JetStream()
 	if err != nil {
 		return 0, err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return 0, err
-	}
 	bucket := "benchhand"
 	if outbox {
 		bucket = "benchoutbox"

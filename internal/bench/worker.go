@@ -95,15 +95,11 @@ func consumeRaw(ctx context.Context, env *Env, name string, count int) (float64,
 // rawPullConsume creates a durable consumer and reads count messages with
 // Consume, acking each without waiting: the raw rate scenarios compare with.
 func rawPullConsume(ctx context.Context, env *Env, stream string, cfg jetstream.ConsumerConfig, batch, count int) (float64, error) {
-	nc, err := env.Connect()
+	nc, js, err := env.JetStream()
 	if err != nil {
 		return 0, err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return 0, err
-	}
 	cons, err := js.CreateOrUpdateConsumer(ctx, stream, cfg)
 	if err != nil {
 		return 0, err
@@ -132,15 +128,11 @@ func rawPullConsume(ctx context.Context, env *Env, stream string, cfg jetstream.
 
 // consumeWorker reads count messages with a jetflow worker and a no-op handler.
 func consumeWorker(ctx context.Context, env *Env, name string, count int) (float64, error) {
-	nc, err := env.Connect()
+	nc, js, err := env.JetStream()
 	if err != nil {
 		return 0, err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return 0, err
-	}
 	var n atomic.Int64
 	done := make(chan struct{})
 	sub := consumers.Subscription{
