@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/jetflow/jetflow/internal/natsserver"
+	"github.com/jetflow/jetflow/internal/netproxy"
 )
 
 // ErrNotReady is returned when the cluster does not form or re-form in time.
@@ -38,9 +39,9 @@ type node struct {
 	opts *server.Options
 	srv  *server.Server // nil while down
 	// client is the proxy its clients go through.
-	client *Proxy
+	client *netproxy.Proxy
 	// routes[j] is the proxy of its route to node j (nil for itself).
-	routes []*Proxy
+	routes []*netproxy.Proxy
 }
 
 // Cluster is a 3-node JetStream cluster whose every link, between nodes
@@ -68,8 +69,8 @@ func StartCluster(ctx context.Context, dir string, sync natsserver.Sync, log *sl
 		}
 	}()
 	for i := range ClusterSize {
-		n := &node{name: "n" + strconv.Itoa(i+1), routes: make([]*Proxy, ClusterSize)}
-		if n.client, err = NewProxy(); err != nil {
+		n := &node{name: "n" + strconv.Itoa(i+1), routes: make([]*netproxy.Proxy, ClusterSize)}
+		if n.client, err = netproxy.NewProxy(); err != nil {
 			return nil, err
 		}
 		c.nodes = append(c.nodes, n)
@@ -77,7 +78,7 @@ func StartCluster(ctx context.Context, dir string, sync natsserver.Sync, log *sl
 	for i, n := range c.nodes {
 		for j := range c.nodes {
 			if i != j {
-				if n.routes[j], err = NewProxy(); err != nil {
+				if n.routes[j], err = netproxy.NewProxy(); err != nil {
 					return nil, err
 				}
 			}

@@ -36,6 +36,7 @@ var layer = map[string]int{
 	// What assembles a running system from the public packages; nothing
 	// public imports it but the application package.
 	"internal/natsserver":    5, // the embedded server and its store lock
+	"internal/netproxy":      5, // the TCP proxy fault tests and chaos cut
 	"internal/config":        5, // jetflow.tsk and JETFLOW_*
 	"internal/observability": 5, // /metrics, /healthz, /readyz
 	"internal/natstest":      6, // tests' servers, over natsserver

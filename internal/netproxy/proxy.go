@@ -1,4 +1,4 @@
-package chaos
+package netproxy
 
 import (
 	"errors"
@@ -8,7 +8,7 @@ import (
 )
 
 // ErrProxyClosed is returned by a proxy's operations after Close.
-var ErrProxyClosed = errors.New("chaos: proxy closed")
+var ErrProxyClosed = errors.New("netproxy: proxy closed")
 
 // Proxy forwards TCP connections from its own loopback port to a target
 // address, and cuts them as a network partition that drops packets does:
@@ -37,7 +37,7 @@ type Proxy struct {
 func NewProxy() (*Proxy, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, fmt.Errorf("chaos: proxy listen: %w", err)
+		return nil, fmt.Errorf("netproxy: listen: %w", err)
 	}
 	p := &Proxy{ln: ln, open: make(chan struct{}), conns: map[net.Conn]struct{}{}, done: make(chan struct{})}
 	p.wg.Add(1)

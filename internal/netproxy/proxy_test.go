@@ -1,4 +1,4 @@
-package chaos
+package netproxy_test
 
 import (
 	"errors"
@@ -8,6 +8,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/jetflow/jetflow/internal/natstest"
+	"github.com/jetflow/jetflow/internal/netproxy"
 )
 
 // A cut proxy passes nothing either way, refuses nothing and closes
@@ -16,7 +17,7 @@ import (
 func TestProxyCutHoldsAndHealPassesOn(t *testing.T) {
 	t.Parallel()
 	srv := natstest.RunServer(t)
-	p, err := NewProxy()
+	p, err := netproxy.NewProxy()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +88,7 @@ func TestProxyCutHoldsAndHealPassesOn(t *testing.T) {
 	if err := p.Close(); err != nil {
 		t.Fatalf("close: %v", err)
 	}
-	if err := p.Close(); !errors.Is(err, ErrProxyClosed) {
+	if err := p.Close(); !errors.Is(err, netproxy.ErrProxyClosed) {
 		t.Fatalf("second close: %v", err)
 	}
 }
@@ -97,7 +98,7 @@ func TestProxyCutHoldsAndHealPassesOn(t *testing.T) {
 func TestProxyCloseReleasesHeldConnections(t *testing.T) {
 	t.Parallel()
 	srv := natstest.RunServer(t)
-	p, err := NewProxy()
+	p, err := netproxy.NewProxy()
 	if err != nil {
 		t.Fatal(err)
 	}
