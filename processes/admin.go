@@ -117,6 +117,10 @@ func Show(ctx context.Context, js jetstream.JetStream, bucket, id string) (Recor
 		return Record{}, err
 	}
 	st, err := readRecord(ctx, js, bucket, InstanceKey(id))
+	if errors.Is(err, ErrProcessNotFound) {
+		return Record{}, fmt.Errorf("%w: bucket %s does not exist (no instance has started yet, or processes.<name>.bucket names another)",
+			ErrProcessNotFound, bucket)
+	}
 	if err != nil {
 		return Record{}, fmt.Errorf("processes: instance %s in %s: %w", id, bucket, err)
 	}
