@@ -66,16 +66,9 @@ func (s *SnapshotStore) Refresh(ctx context.Context, snap streams.Snapshot) erro
 }
 
 func (s *SnapshotStore) save(ctx context.Context, snap streams.Snapshot, sameVersion bool) error {
-	key, err := streams.SnapshotKey(snap.AggregateType, snap.AggregateID)
+	key, data, err := streams.EncodeSnapshot(snap)
 	if err != nil {
 		return err
-	}
-	if !json.Valid(snap.State) {
-		return fmt.Errorf("streams: snapshot %s: state is not valid JSON", key)
-	}
-	data, err := json.Marshal(snap)
-	if err != nil {
-		return fmt.Errorf("streams: encode snapshot %s: %w", key, err)
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("jetflowtest: save snapshot %s: %w", key, err)

@@ -105,17 +105,26 @@ func (s *Snapshots) Refresh(ctx context.Context, snap Snapshot) error {
 	return s.save(ctx, snap, true)
 }
 
-func (s *Snapshots) save(ctx context.Context, snap Snapshot, sameVersion bool) error {
-	key, err := SnapshotKey(snap.AggregateType, snap.AggregateID)
-	if err != nil {
-		return err
+// EncodeSnapshot checks snap and returns the key and the bytes it is
+// stored under, as Save stores it: a snapshot store of one's own (an
+// in-memory one for tests) keeps the same rules with it.
+func EncodeSnapshot(snap Snapshot) (key string, data []byte, err error) {
+	if key, err = SnapshotKey(snap.AggregateType, snap.AggregateID); err != nil {
+		return "", nil, err
 	}
 	if !json.Valid(snap.State) {
-		return fmt.Errorf("streams: snapshot %s: state is not valid JSON", key)
+		return "", nil, fmt.Errorf("streams: snapshot %s: state is not valid JSON", key)
 	}
-	data, err := json.Marshal(snap)
+	if data, err = json.Marshal(snap); err != nil {
+		return "", nil, fmt.Errorf("streams: encode snapshot %s: %w", key, err)
+	}
+	return key, data, nil
+}
+
+func (s *Snapshots) save(ctx context.Context, snap Snapshot, sameVersion bool) error {
+	key, data, err := EncodeSnapshot(snap)
 	if err != nil {
-		return fmt.Errorf("streams: encode snapshot %s: %w", key, err)
+		return err
 	}
 	for {
 		entry, err := s.kv.Get(ctx, key)
