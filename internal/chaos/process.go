@@ -138,12 +138,19 @@ func (p *Process) exitErr() error {
 	return p.err
 }
 
-// Kill sends SIGKILL and waits until the process is gone.
-func (p *Process) Kill() {
+// take hands over the running process, if any, to the one stopping it:
+// whoever takes it waits for its exit; the others find nothing to stop.
+func (p *Process) take() (*exec.Cmd, <-chan struct{}) {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	cmd, exited := p.cmd, p.exited
 	p.cmd = nil
-	p.mu.Unlock()
+	return cmd, exited
+}
+
+// Kill sends SIGKILL and waits until the process is gone.
+func (p *Process) Kill() {
+	cmd, exited := p.take()
 	if cmd == nil {
 		return
 	}
@@ -153,10 +160,7 @@ func (p *Process) Kill() {
 
 // Stop asks the process to stop (SIGTERM), waits up to grace, then kills it.
 func (p *Process) Stop(grace time.Duration) error {
-	p.mu.Lock()
-	cmd, exited := p.cmd, p.exited
-	p.cmd = nil
-	p.mu.Unlock()
+	cmd, exited := p.take()
 	if cmd == nil {
 		return nil
 	}
@@ -175,10 +179,7 @@ func (p *Process) Stop(grace time.Duration) error {
 // exit (SIGQUIT), and waits until it has: what it was doing when a check
 // found it stuck. The next recovery starts it again.
 func (p *Process) DumpStacks() {
-	p.mu.Lock()
-	cmd, exited := p.cmd, p.exited
-	p.cmd = nil
-	p.mu.Unlock()
+	cmd, exited := p.take()
 	if cmd == nil {
 		return
 	}
