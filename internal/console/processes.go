@@ -47,9 +47,14 @@ type processRow struct {
 
 type instanceView struct {
 	processes.Record
-	Pretty string
-	// In says how far each pending deadline is from now.
-	In []string
+	Pretty    string
+	Deadlines []deadlineView
+}
+
+// deadlineView is a pending deadline and how far it is from now.
+type deadlineView struct {
+	processes.PendingDeadline
+	When string
 }
 
 func (c *Console) processesPage(w http.ResponseWriter, r *http.Request) {
@@ -166,11 +171,11 @@ func (c *Console) instances(ctx context.Context, bucket string) ([]string, bool,
 func viewOfInstance(rec processes.Record, now time.Time) *instanceView {
 	v := &instanceView{Record: rec, Pretty: prettyJSON(rec.State)}
 	for _, d := range rec.Deadlines {
-		if in := d.At.Sub(now); in >= 0 {
-			v.In = append(v.In, "in "+in.Round(time.Second).String())
-		} else {
-			v.In = append(v.In, "overdue by "+(-in).Round(time.Second).String())
+		when := "in " + d.At.Sub(now).Round(time.Second).String()
+		if d.At.Before(now) {
+			when = "overdue by " + now.Sub(d.At).Round(time.Second).String()
 		}
+		v.Deadlines = append(v.Deadlines, deadlineView{PendingDeadline: d, When: when})
 	}
 	return v
 }
